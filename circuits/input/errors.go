@@ -1,0 +1,51 @@
+package input
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error kinds. Every error this package (and the circuit packages) returns
+// matches exactly one of them through errors.Is.
+var (
+	ErrMalformed    = errors.New("malformed JSON")
+	ErrTooLarge     = errors.New("input too large")
+	ErrUnknownField = errors.New("unknown field")
+	ErrMissingField = errors.New("missing field")
+	ErrInvalidValue = errors.New("invalid value")
+	ErrOutOfRange   = errors.New("out of range")
+	ErrUnsatisfied  = errors.New("statement not satisfied")
+)
+
+// FieldError says which input field is wrong and why.
+type FieldError struct {
+	Field  string // JSON path, e.g. "invoice.quantity" or "assets[3].principal"
+	Kind   error  // one of the Err* sentinels
+	Reason string
+}
+
+func (e *FieldError) Error() string {
+	if e.Reason == "" {
+		return fmt.Sprintf("%s: %v", e.Field, e.Kind)
+	}
+	return fmt.Sprintf("%s: %v: %s", e.Field, e.Kind, e.Reason)
+}
+
+func (e *FieldError) Unwrap() error { return e.Kind }
+
+// RuleError says which rule of a statement the inputs break.
+type RuleError struct {
+	Rule   string // stable rule id, e.g. "quantity"
+	Reason string // what a person can act on
+}
+
+func (e *RuleError) Error() string {
+	return fmt.Sprintf("rule %s: %s", e.Rule, e.Reason)
+}
+
+func (e *RuleError) Unwrap() error { return ErrUnsatisfied }
+
+// Rule returns a RuleError with a formatted reason.
+func Rule(rule, format string, args ...any) *RuleError {
+	return &RuleError{Rule: rule, Reason: fmt.Sprintf(format, args...)}
+}

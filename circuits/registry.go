@@ -1,0 +1,100 @@
+package circuits
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/consensys/gnark/frontend"
+
+	"github.com/proofmill/proofmill/circuits/abspool"
+	"github.com/proofmill/proofmill/circuits/input"
+	"github.com/proofmill/proofmill/circuits/invoice"
+)
+
+// ErrUnknownCircuit is returned for an id that is not registered.
+var ErrUnknownCircuit = errors.New("unknown circuit")
+
+// Circuit is one registered statement at one version (and size).
+type Circuit struct {
+	ID           string // name/version, e.g. "abs-pool-64/v1"
+	Description  string
+	PublicInputs []string      // names, in circuit order
+	Schema       []input.Field // the JSON input
+	Example      string        // file name under examples/
+	// New returns an empty circuit for compiling.
+	New func() frontend.Circuit
+	// Assign decodes a JSON input, checks every rule natively and returns the
+	// full witness; errors match the input.Err* kinds.
+	Assign func(data []byte) (*input.Assignment, error)
+}
+
+// PoolCapacities are the registered abs-pool sizes.
+var PoolCapacities = []int{16, 64, 256, 1024}
+
+var registry = func() map[string]*Circuit {
+	all := []*Circuit{{
+		ID:           "invoice-consistency/v1",
+		Description:  invoice.Description,
+		PublicInputs: invoice.PublicInputs,
+		Schema:       invoice.Schema,
+		Example:      "invoice-consistency.json",
+		New:          func() frontend.Circuit { return &invoice.Circuit{} },
+		Assign:       invoice.Assign,
+	}}
+	for _, n := range PoolCapacities {
+		all = append(all, &Circuit{
+			ID:           fmt.Sprintf("abs-pool-%d/v1", n),
+			Description:  fmt.Sprintf("%s (up to %d assets)", abspool.Description, n),
+			PublicInputs: abspool.PublicInputs,
+			Schema:       abspool.Schema(n),
+			Example:      "abs-pool.json", // fits every capacity
+			New:          func() frontend.Circuit { return abspool.New(n) },
+			Assign:       abspool.Assigner(n),
+		})
+	}
+	m := make(map[string]*Circuit, len(all))
+	for _, c := range all {
+		m[c.ID] = c
+	}
+	return m
+}()
+
+// Lookup returns the circuit registered under id.
+func Lookup(id string) (*Circuit, error) {
+	if c, ok := registry[id]; ok {
+		return c, nil
+	}
+	return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknownCircuit, id, strings.Join(IDs(), ", "))
+}
+
+// IDs lists the registered ids in order.
+func IDs() []string {
+	ids := make([]string, 0, len(registry))
+	for id := range registry {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return lessID(ids[i], ids[j]) })
+	return ids
+}
+
+// All lists the registered circuits in id order.
+func All() []*Circuit {
+	var out []*Circuit
+	for _, id := range IDs() {
+		out = append(out, registry[id])
+	}
+	return out
+}
+
+// lessID orders ids by name, with abs-pool sizes numerically.
+func lessID(a, b string) bool {
+	var na, nb int
+	_, ea := fmt.Sscanf(a, "abs-pool-%d/", &na)
+	_, eb := fmt.Sscanf(b, "abs-pool-%d/", &nb)
+	if ea == nil && eb == nil {
+		return na < nb
+	}
+	return a < b
+}
