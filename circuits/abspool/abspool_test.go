@@ -64,7 +64,7 @@ func TestValidPools(t *testing.T) {
 // it and the circuit rejects the witness.
 func TestEachRuleIsEnforced(t *testing.T) {
 	cases := []struct {
-		rule  string
+		rule   string
 		break_ func(s *Statement)
 	}{
 		{RulePrincipal, func(s *Statement) { s.Assets[4].Principal = n(0) }},

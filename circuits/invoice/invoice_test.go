@@ -51,7 +51,7 @@ func n(x int64) *big.Int { return big.NewInt(x) }
 // circuit rejects the witness.
 func TestEachRuleIsEnforced(t *testing.T) {
 	cases := []struct {
-		rule  string
+		rule   string
 		break_ func(s *Statement)
 	}{
 		{RuleAmount, func(s *Statement) { s.Invoice.Amount = new(big.Int).Add(s.Invoice.Amount, n(1)) }},
