@@ -1,0 +1,5 @@
+// Package hwaccel is the seam between proving and the hardware that does it.
+// A Backend turns a constraint system, a proving key and a full witness into
+// a Groth16 proof. CPU proves with gnark; a GPU backend (ICICLE, behind the
+// icicle build tag) plugs in here without changing its callers.
+package hwaccel

@@ -1,0 +1,249 @@
+package prover
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/consensys/gnark-crypto/ecc"
+	"github.com/consensys/gnark/backend/groth16"
+	groth16bn254 "github.com/consensys/gnark/backend/groth16/bn254"
+	"github.com/consensys/gnark/constraint"
+)
+
+var (
+	// ErrNoKeys: the store has no keys for the circuit.
+	ErrNoKeys = errors.New("no keys in the key store")
+	// ErrCorruptKeys: a key file is missing, altered, or from another platform.
+	ErrCorruptKeys = errors.New("key store entry is corrupt")
+	// ErrKeysExist: Save found keys already there (another process saved
+	// first); load those instead of the ones in hand.
+	ErrKeysExist = errors.New("keys already in the key store")
+)
+
+// Key origins, recorded in the manifest.
+const (
+	OriginDevelopment = "development" // groth16.Setup by one party: can forge proofs
+	OriginCeremony    = "ceremony"    // imported from an MPC ceremony
+)
+
+// File names inside a circuit's folder.
+const (
+	fileCircuit      = "circuit.r1cs"
+	fileProvingKey   = "proving.key"   // gnark dump format, platform dependent
+	fileVerifyingKey = "verifying.key" // gnark raw (uncompressed) format
+	fileManifest     = "manifest.json"
+)
+
+// Manifest describes one circuit's keys.
+type Manifest struct {
+	Circuit      string            `json:"circuit"`
+	Constraints  int               `json:"constraints"`
+	PublicInputs int               `json:"public_inputs"`
+	Origin       string            `json:"origin"`
+	Platform     string            `json:"platform"` // GOARCH the proving-key dump was written on
+	Created      time.Time         `json:"created"`
+	SHA256       map[string]string `json:"sha256"` // file name → hex digest
+}
+
+// Keys are a circuit's constraint system and Groth16 keys.
+type Keys struct {
+	CCS      constraint.ConstraintSystem
+	PK       groth16.ProvingKey
+	VK       groth16.VerifyingKey
+	Manifest Manifest
+}
+
+// VerifyingKeyHash is the hex SHA-256 of the verifying key file; it names
+// the key in proofs and across machines.
+func (k *Keys) VerifyingKeyHash() string { return k.Manifest.SHA256[fileVerifyingKey] }
+
+// KeyStore keeps keys on disk under Dir, one folder per circuit id.
+type KeyStore struct{ Dir string }
+
+// DefaultKeyDir is $PROOFMILL_KEYS, or proofmill/keys under the user cache dir.
+func DefaultKeyDir() (string, error) {
+	if dir := os.Getenv("PROOFMILL_KEYS"); dir != "" {
+		return dir, nil
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("prover: key store location: %w (set PROOFMILL_KEYS)", err)
+	}
+	return filepath.Join(base, "proofmill", "keys"), nil
+}
+
+func (s KeyStore) path(id string) string {
+	return filepath.Join(s.Dir, filepath.FromSlash(id))
+}
+
+// Manifest reads a circuit's manifest; ErrNoKeys when there is none.
+func (s KeyStore) Manifest(id string) (Manifest, error) {
+	var m Manifest
+	data, err := os.ReadFile(filepath.Join(s.path(id), fileManifest))
+	if errors.Is(err, fs.ErrNotExist) {
+		return m, fmt.Errorf("prover: load %s: %w (run `proofmill keys setup --circuit %s`)", id, ErrNoKeys, id)
+	}
+	if err != nil {
+		return m, fmt.Errorf("prover: load %s: %w", id, err)
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		return m, fmt.Errorf("prover: load %s: manifest: %w: %v", id, ErrCorruptKeys, err)
+	}
+	if m.Circuit != id {
+		return m, fmt.Errorf("prover: load %s: %w: manifest is for %q", id, ErrCorruptKeys, m.Circuit)
+	}
+	return m, nil
+}
+
+// Load reads a circuit's keys, checking every file against the manifest
+// before decoding it.
+func (s KeyStore) Load(id string) (*Keys, error) {
+	m, err := s.Manifest(id)
+	if err != nil {
+		return nil, err
+	}
+	if m.Platform != runtime.GOARCH {
+		return nil, fmt.Errorf("prover: load %s: %w: proving key was dumped on %s, this is %s; run keys setup or import again",
+			id, ErrCorruptKeys, m.Platform, runtime.GOARCH)
+	}
+	k := &Keys{CCS: groth16.NewCS(ecc.BN254), PK: groth16.NewProvingKey(ecc.BN254), VK: groth16.NewVerifyingKey(ecc.BN254), Manifest: m}
+	for _, f := range []struct {
+		name string
+		read func(io.Reader) error
+	}{
+		{fileCircuit, func(r io.Reader) error { _, err := k.CCS.ReadFrom(r); return err }},
+		{fileProvingKey, func(r io.Reader) error { return k.PK.(*groth16bn254.ProvingKey).ReadDump(r) }},
+		{fileVerifyingKey, func(r io.Reader) error { _, err := k.VK.UnsafeReadFrom(r); return err }},
+	} {
+		if err := s.readChecked(id, f.name, m.SHA256[f.name], f.read); err != nil {
+			return nil, err
+		}
+	}
+	if n := k.CCS.GetNbConstraints(); n != m.Constraints {
+		return nil, fmt.Errorf("prover: load %s: %w: %d constraints, manifest says %d", id, ErrCorruptKeys, n, m.Constraints)
+	}
+	return k, nil
+}
+
+// LoadVerifyingKey reads only a circuit's verifying key (checked), and its hash.
+func (s KeyStore) LoadVerifyingKey(id string) (groth16.VerifyingKey, string, error) {
+	m, err := s.Manifest(id)
+	if err != nil {
+		return nil, "", err
+	}
+	vk := groth16.NewVerifyingKey(ecc.BN254)
+	sum := m.SHA256[fileVerifyingKey]
+	err = s.readChecked(id, fileVerifyingKey, sum, func(r io.Reader) error { _, err := vk.UnsafeReadFrom(r); return err })
+	return vk, sum, err
+}
+
+// readChecked hashes a file, compares it to want, and only then decodes it:
+// the dump formats trust their input.
+func (s KeyStore) readChecked(id, name, want string, decode func(io.Reader) error) error {
+	path := filepath.Join(s.path(id), name)
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("prover: load %s: %s: %w: %s", id, name, ErrCorruptKeys, fmt.Sprintf(format, args...))
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return fail("%v", err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != want {
+		return fail("sha256 %s, manifest says %s", got, want)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fail("%v", err)
+	}
+	if err := decode(bufio.NewReaderSize(f, 1<<20)); err != nil {
+		return fail("decode: %v", err)
+	}
+	return nil
+}
+
+// Save writes a circuit's keys atomically: into a temporary folder that is
+// renamed into place, so readers never see a half-written entry. Existing
+// keys are never replaced: Save returns ErrKeysExist.
+func (s KeyStore) Save(id string, k *Keys) error {
+	final := s.path(id)
+	if _, err := os.Stat(filepath.Join(final, fileManifest)); err == nil {
+		return fmt.Errorf("prover: save %s: %w", id, ErrKeysExist)
+	}
+	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+		return fmt.Errorf("prover: save %s: %w", id, err)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(final), "."+filepath.Base(final)+".tmp-")
+	if err != nil {
+		return fmt.Errorf("prover: save %s: %w", id, err)
+	}
+	defer os.RemoveAll(tmp)
+
+	m := k.Manifest
+	m.Circuit, m.Constraints, m.Platform = id, k.CCS.GetNbConstraints(), runtime.GOARCH
+	m.PublicInputs = k.VK.NbPublicWitness()
+	m.SHA256 = map[string]string{}
+	for _, f := range []struct {
+		name  string
+		write func(io.Writer) error
+	}{
+		{fileCircuit, func(w io.Writer) error { _, err := k.CCS.WriteTo(w); return err }},
+		{fileProvingKey, func(w io.Writer) error { return k.PK.(*groth16bn254.ProvingKey).WriteDump(w) }},
+		{fileVerifyingKey, func(w io.Writer) error { _, err := k.VK.WriteRawTo(w); return err }},
+	} {
+		sum, err := writeFile(filepath.Join(tmp, f.name), f.write)
+		if err != nil {
+			return fmt.Errorf("prover: save %s: %s: %w", id, f.name, err)
+		}
+		m.SHA256[f.name] = sum
+	}
+	manifest, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("prover: save %s: %w", id, err)
+	}
+	if _, err := writeFile(filepath.Join(tmp, fileManifest), func(w io.Writer) error { _, err := w.Write(manifest); return err }); err != nil {
+		return fmt.Errorf("prover: save %s: manifest: %w", id, err)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		if _, statErr := os.Stat(filepath.Join(final, fileManifest)); statErr == nil {
+			return fmt.Errorf("prover: save %s: %w", id, ErrKeysExist)
+		}
+		return fmt.Errorf("prover: save %s: %w", id, err)
+	}
+	k.Manifest = m
+	return nil
+}
+
+// writeFile writes and syncs a file, returning its hex SHA-256.
+func writeFile(path string, write func(io.Writer) error) (string, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	bw := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
+	err = errors.Join(write(bw), bw.Flush(), f.Sync(), f.Close())
+	return hex.EncodeToString(h.Sum(nil)), err
+}
+
+// Remove deletes a circuit's keys.
+func (s KeyStore) Remove(id string) error {
+	if strings.TrimSpace(id) == "" {
+		return errors.New("prover: remove: empty circuit id")
+	}
+	return os.RemoveAll(s.path(id))
+}

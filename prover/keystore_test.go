@@ -1,0 +1,116 @@
+package prover_test
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/proofmill/proofmill/internal/testkeys"
+	"github.com/proofmill/proofmill/prover"
+)
+
+// copyEntry copies the shared store's invoice keys into a private store.
+func copyEntry(t *testing.T) (prover.KeyStore, string) {
+	t.Helper()
+	const id = "invoice-consistency/v1"
+	if _, err := testkeys.Prover(t).Keys(lookup(t, id)); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(testkeys.Dir(), filepath.FromSlash(id))
+	store := prover.KeyStore{Dir: t.TempDir()}
+	dst := filepath.Join(store.Dir, filepath.FromSlash(id))
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return store, dst
+}
+
+func TestKeyStoreLoadsWhatItSaved(t *testing.T) {
+	store, _ := copyEntry(t)
+	k, err := store.Load("invoice-consistency/v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Manifest.Origin != prover.OriginDevelopment || k.Manifest.Constraints != k.CCS.GetNbConstraints() {
+		t.Fatalf("manifest %+v", k.Manifest)
+	}
+	if len(k.VerifyingKeyHash()) != 64 {
+		t.Fatalf("verifying key hash %q", k.VerifyingKeyHash())
+	}
+	// Saving over existing keys is refused; the existing keys stay.
+	if err := store.Save("invoice-consistency/v1", k); !errors.Is(err, prover.ErrKeysExist) {
+		t.Fatalf("save over existing keys: got %v", err)
+	}
+}
+
+func TestKeyStoreDetectsDamage(t *testing.T) {
+	cases := []struct {
+		name   string
+		damage func(t *testing.T, dir string)
+		kind   error
+	}{
+		{"flipped bit in proving key", func(t *testing.T, dir string) { flipByte(t, filepath.Join(dir, "proving.key")) }, prover.ErrCorruptKeys},
+		{"flipped bit in verifying key", func(t *testing.T, dir string) { flipByte(t, filepath.Join(dir, "verifying.key")) }, prover.ErrCorruptKeys},
+		{"flipped bit in constraint system", func(t *testing.T, dir string) { flipByte(t, filepath.Join(dir, "circuit.r1cs")) }, prover.ErrCorruptKeys},
+		{"missing verifying key", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, "verifying.key")) }, prover.ErrCorruptKeys},
+		{"other platform", func(t *testing.T, dir string) { editManifest(t, dir, func(m *prover.Manifest) { m.Platform = "s390x" }) }, prover.ErrCorruptKeys},
+		{"other circuit's manifest", func(t *testing.T, dir string) {
+			editManifest(t, dir, func(m *prover.Manifest) { m.Circuit = "abs-pool-16/v1" })
+		}, prover.ErrCorruptKeys},
+		{"no entry", func(t *testing.T, dir string) { os.RemoveAll(dir) }, prover.ErrNoKeys},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			store, dir := copyEntry(t)
+			c.damage(t, dir)
+			if _, err := store.Load("invoice-consistency/v1"); !errors.Is(err, c.kind) {
+				t.Fatalf("got %v, want %v", err, c.kind)
+			}
+		})
+	}
+}
+
+func flipByte(t *testing.T, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 1
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func editManifest(t *testing.T, dir string, edit func(*prover.Manifest)) {
+	t.Helper()
+	path := filepath.Join(dir, "manifest.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m prover.Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	edit(&m)
+	data, _ = json.Marshal(m)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

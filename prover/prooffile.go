@@ -1,0 +1,143 @@
+package prover
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/consensys/gnark-crypto/ecc"
+	"github.com/consensys/gnark/backend/groth16"
+	"github.com/consensys/gnark/backend/witness"
+
+	"github.com/proofmill/proofmill/circuits"
+	"github.com/proofmill/proofmill/prover/export"
+)
+
+// ErrBadProofFile: a proof file is malformed or inconsistent.
+var ErrBadProofFile = errors.New("bad proof file")
+
+// NamedValue is a public input by name, as a decimal string.
+type NamedValue struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// ProofFile is what `proofmill prove` writes and `proofmill verify` reads.
+// Proof and PublicSignals are snarkjs's proof.json and public.json, so
+// non-Go tooling can verify with the circuit's verification_key.json.
+type ProofFile struct {
+	Circuit            string       `json:"circuit"`
+	VerifyingKeySHA256 string       `json:"verifying_key_sha256"`
+	Backend            string       `json:"backend,omitempty"`
+	PublicInputs       []NamedValue `json:"public_inputs"`
+	PublicSignals      []string     `json:"public_signals"`
+	Proof              export.Proof `json:"proof"`
+	GnarkProof         []byte       `json:"gnark_proof"` // gnark's compressed binary encoding, base64
+}
+
+// File encodes a verified proof.
+func (p *Proof) File() (*ProofFile, error) {
+	proof, err := export.FromGnarkProof(p.Proof)
+	if err != nil {
+		return nil, err
+	}
+	signals, err := export.PublicSignals(p.Public)
+	if err != nil {
+		return nil, err
+	}
+	var bin bytes.Buffer
+	if _, err := p.Proof.WriteTo(&bin); err != nil {
+		return nil, fmt.Errorf("prover: encode proof: %w", err)
+	}
+	named := make([]NamedValue, len(p.PublicInputs))
+	for i, in := range p.PublicInputs {
+		named[i] = NamedValue{Name: in.Name, Value: in.Value.String()}
+	}
+	return &ProofFile{Circuit: p.Circuit.ID, VerifyingKeySHA256: p.VerifyingKeyHash, Backend: p.Backend,
+		PublicInputs: named, PublicSignals: signals, Proof: proof, GnarkProof: bin.Bytes()}, nil
+}
+
+// DecodedProof is a proof file with its parts decoded for gnark.
+type DecodedProof struct {
+	File    *ProofFile
+	Circuit *circuits.Circuit
+	Proof   groth16.Proof
+	Public  witness.Witness
+}
+
+// ParseProofFile decodes a proof file and checks that its parts agree: the
+// named public inputs match the signals and the circuit's input names, and
+// the gnark encoding (when present) is the same proof as the snarkjs one.
+func ParseProofFile(data []byte) (*DecodedProof, error) {
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("prover: %w: %s", ErrBadProofFile, fmt.Sprintf(format, args...))
+	}
+	var f ProofFile
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, fail("%v", err)
+	}
+	c, err := circuits.Lookup(f.Circuit)
+	if err != nil {
+		return nil, err
+	}
+	if len(f.PublicSignals) != len(c.PublicInputs) {
+		return nil, fail("%d public signals, %s has %d public inputs", len(f.PublicSignals), c.ID, len(c.PublicInputs))
+	}
+	if len(f.PublicInputs) != 0 {
+		if len(f.PublicInputs) != len(c.PublicInputs) {
+			return nil, fail("%d named public inputs, %s has %d", len(f.PublicInputs), c.ID, len(c.PublicInputs))
+		}
+		for i, in := range f.PublicInputs {
+			if in.Name != c.PublicInputs[i] || in.Value != f.PublicSignals[i] {
+				return nil, fail("public_inputs[%d] (%s = %s) disagrees with public_signals[%d] (%s = %s)",
+					i, in.Name, in.Value, i, c.PublicInputs[i], f.PublicSignals[i])
+			}
+		}
+	}
+	proof, err := f.Proof.ToGnark()
+	if err != nil {
+		return nil, fmt.Errorf("prover: %w: %w", ErrBadProofFile, err)
+	}
+	if len(f.GnarkProof) > 0 {
+		bin := groth16.NewProof(ecc.BN254)
+		if _, err := bin.ReadFrom(bytes.NewReader(f.GnarkProof)); err != nil {
+			return nil, fail("gnark_proof: %v", err)
+		}
+		var a, b bytes.Buffer
+		proof.WriteTo(&a)
+		bin.WriteTo(&b)
+		if !bytes.Equal(a.Bytes(), b.Bytes()) {
+			return nil, fail("gnark_proof and proof are different proofs")
+		}
+	}
+	public, err := export.PublicWitness(f.PublicSignals)
+	if err != nil {
+		return nil, fmt.Errorf("prover: %w: %w", ErrBadProofFile, err)
+	}
+	return &DecodedProof{File: &f, Circuit: c, Proof: proof, Public: public}, nil
+}
+
+// VerifyFile checks a proof file against the key store: the verifying key
+// must be the one the proof names, and the proof must verify.
+func (p *Prover) VerifyFile(data []byte) (*ProofFile, error) {
+	d, err := ParseProofFile(data)
+	if err != nil {
+		return nil, err
+	}
+	f, c := d.File, d.Circuit
+	vk, hash, err := p.store.LoadVerifyingKey(c.ID)
+	if err != nil {
+		return nil, err
+	}
+	if f.VerifyingKeySHA256 != "" && f.VerifyingKeySHA256 != hash {
+		return nil, fmt.Errorf("prover: verify %s: %w: made with verifying key %s, the key store has %s",
+			c.ID, ErrProofRejected, f.VerifyingKeySHA256, hash)
+	}
+	if err := groth16.Verify(d.Proof, vk, d.Public); err != nil {
+		return nil, fmt.Errorf("prover: verify %s: %w: %v", c.ID, ErrProofRejected, err)
+	}
+	return f, nil
+}

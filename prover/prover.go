@@ -1,0 +1,179 @@
+package prover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/consensys/gnark-crypto/ecc"
+	"github.com/consensys/gnark/backend/groth16"
+	"github.com/consensys/gnark/backend/witness"
+	"github.com/consensys/gnark/frontend"
+
+	"github.com/proofmill/proofmill/circuits"
+	"github.com/proofmill/proofmill/circuits/input"
+	"github.com/proofmill/proofmill/hwaccel"
+)
+
+// ErrProofRejected: a proof failed verification and was withheld.
+var ErrProofRejected = errors.New("proof failed verification")
+
+// DevelopmentKeyWarning is shown wherever development keys are used.
+const DevelopmentKeyWarning = "development keys: made by groth16.Setup on this machine; whoever ran the setup can forge proofs. Use keys from an MPC ceremony in production"
+
+// Config configures a Prover. The zero value proves on the CPU with the
+// default key store and never runs a setup.
+type Config struct {
+	Store   KeyStore        // zero Dir: DefaultKeyDir()
+	Backend hwaccel.Backend // nil: hwaccel.CPU
+	// DevSetup makes a missing circuit's keys with groth16.Setup (development
+	// keys) and saves them, instead of failing with ErrNoKeys.
+	DevSetup bool
+	Logger   *slog.Logger // nil: slog.Default()
+}
+
+// Prover proves and verifies registered circuits. It loads each circuit's
+// keys once and shares them between calls; it is safe for concurrent use.
+type Prover struct {
+	store    KeyStore
+	backend  hwaccel.Backend
+	devSetup bool
+	log      *slog.Logger
+
+	mu   sync.Mutex
+	keys map[string]func() (*Keys, error)
+}
+
+// New returns a Prover for cfg.
+func New(cfg Config) (*Prover, error) {
+	if cfg.Store.Dir == "" {
+		dir, err := DefaultKeyDir()
+		if err != nil {
+			return nil, err
+		}
+		cfg.Store.Dir = dir
+	}
+	if cfg.Backend == nil {
+		cfg.Backend = hwaccel.CPU{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Prover{store: cfg.Store, backend: cfg.Backend, devSetup: cfg.DevSetup, log: cfg.Logger,
+		keys: map[string]func() (*Keys, error){}}, nil
+}
+
+// Store returns the prover's key store.
+func (p *Prover) Store() KeyStore { return p.store }
+
+// Keys returns a circuit's keys, loading them (or, with DevSetup, making
+// them) on first use. Concurrent callers share one load.
+func (p *Prover) Keys(c *circuits.Circuit) (*Keys, error) {
+	p.mu.Lock()
+	load, ok := p.keys[c.ID]
+	if !ok {
+		load = sync.OnceValues(func() (*Keys, error) { return p.loadOrSetup(c) })
+		p.keys[c.ID] = load
+	}
+	p.mu.Unlock()
+	k, err := load()
+	if err != nil {
+		p.mu.Lock()
+		delete(p.keys, c.ID) // let a later call retry, e.g. after `keys setup`
+		p.mu.Unlock()
+	}
+	return k, err
+}
+
+func (p *Prover) loadOrSetup(c *circuits.Circuit) (*Keys, error) {
+	start := time.Now()
+	k, err := p.store.Load(c.ID)
+	if errors.Is(err, ErrNoKeys) && p.devSetup {
+		if k, err = Setup(c, p.log); err != nil {
+			return nil, err
+		}
+		if err = p.store.Save(c.ID, k); errors.Is(err, ErrKeysExist) {
+			k, err = p.store.Load(c.ID)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if k.Manifest.Origin == OriginDevelopment {
+		p.log.Warn(DevelopmentKeyWarning, "circuit", c.ID)
+	}
+	p.log.Info("keys loaded", "circuit", c.ID, "constraints", k.Manifest.Constraints, "took", time.Since(start).Round(time.Millisecond))
+	return k, nil
+}
+
+// Setup compiles a circuit and runs a development Groth16 setup for it.
+func Setup(c *circuits.Circuit, log *slog.Logger) (*Keys, error) {
+	ccs, err := Compile(c)
+	if err != nil {
+		return nil, err
+	}
+	log.Warn("running groth16.Setup: "+DevelopmentKeyWarning, "circuit", c.ID, "constraints", ccs.GetNbConstraints())
+	pk, vk, err := groth16.Setup(ccs)
+	if err != nil {
+		return nil, fmt.Errorf("prover: setup %s: %w", c.ID, err)
+	}
+	return &Keys{CCS: ccs, PK: pk, VK: vk, Manifest: Manifest{Origin: OriginDevelopment, Created: time.Now().UTC()}}, nil
+}
+
+// Proof is a verified proof and the statement it proves.
+type Proof struct {
+	Circuit          *circuits.Circuit
+	Proof            groth16.Proof
+	Public           witness.Witness
+	PublicInputs     []input.PublicInput
+	VerifyingKeyHash string
+	Backend          string
+	Took             time.Duration
+}
+
+// Prove decodes a JSON input, checks its rules natively, proves it, and
+// verifies the proof before returning it. Errors from the input match the
+// input.Err* kinds; a statement the circuit rejects matches
+// input.ErrUnsatisfied.
+func (p *Prover) Prove(ctx context.Context, c *circuits.Circuit, data []byte) (*Proof, error) {
+	a, err := c.Assign(data)
+	if err != nil {
+		return nil, fmt.Errorf("prover: %s: %w", c.ID, err)
+	}
+	return p.ProveAssignment(ctx, c, a)
+}
+
+// ProveAssignment proves an already checked assignment.
+func (p *Prover) ProveAssignment(ctx context.Context, c *circuits.Circuit, a *input.Assignment) (*Proof, error) {
+	k, err := p.Keys(c)
+	if err != nil {
+		return nil, err
+	}
+	full, err := frontend.NewWitness(a.Witness, ecc.BN254.ScalarField())
+	if err != nil {
+		return nil, fmt.Errorf("prover: %s: witness: %w", c.ID, err)
+	}
+	public, err := full.Public()
+	if err != nil {
+		return nil, fmt.Errorf("prover: %s: public witness: %w", c.ID, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("prover: %s: %w", c.ID, err) // Prove cannot be interrupted once started
+	}
+	start := time.Now()
+	proof, err := p.backend.Prove(k.CCS, k.PK, full)
+	if err != nil {
+		// Native checks passed, so the circuit is the one that said no.
+		return nil, fmt.Errorf("prover: %s: %w: the circuit rejects the witness: %v", c.ID, input.ErrUnsatisfied, err)
+	}
+	took := time.Since(start)
+	if err := groth16.Verify(proof, k.VK, public); err != nil {
+		p.log.Error("proof failed verification; withheld", "circuit", c.ID, "backend", p.backend.Name(), "err", err)
+		return nil, fmt.Errorf("prover: %s on %s: %w: %v", c.ID, p.backend.Name(), ErrProofRejected, err)
+	}
+	return &Proof{Circuit: c, Proof: proof, Public: public, PublicInputs: a.Public,
+		VerifyingKeyHash: k.VerifyingKeyHash(), Backend: p.backend.Name(), Took: took}, nil
+}

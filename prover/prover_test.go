@@ -1,0 +1,167 @@
+package prover_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/consensys/gnark/backend/groth16"
+	groth16bn254 "github.com/consensys/gnark/backend/groth16/bn254"
+	"github.com/consensys/gnark/backend/witness"
+	"github.com/consensys/gnark/constraint"
+
+	"github.com/proofmill/proofmill/circuits"
+	"github.com/proofmill/proofmill/circuits/input"
+	"github.com/proofmill/proofmill/hwaccel"
+	"github.com/proofmill/proofmill/internal/testkeys"
+	"github.com/proofmill/proofmill/prover"
+)
+
+func example(t testing.TB, c *circuits.Circuit) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "examples", c.Example))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func lookup(t testing.TB, id string) *circuits.Circuit {
+	t.Helper()
+	c, err := circuits.Lookup(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Each small circuit proves its example; the proof file round-trips and
+// verifies against the store, and tampering with it is caught.
+func TestProveAndVerifyFile(t *testing.T) {
+	p := testkeys.Prover(t)
+	for _, id := range []string{"invoice-consistency/v1", "abs-pool-16/v1"} {
+		t.Run(id, func(t *testing.T) {
+			c := lookup(t, id)
+			proof, err := p.Prove(context.Background(), c, example(t, c))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := proof.File()
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, _ := json.Marshal(f)
+			if _, err := p.VerifyFile(data); err != nil {
+				t.Fatalf("verify own proof: %v", err)
+			}
+
+			tampered := *f
+			tampered.PublicSignals = append([]string(nil), f.PublicSignals...)
+			tampered.PublicInputs = append([]prover.NamedValue(nil), f.PublicInputs...)
+			tampered.PublicSignals[1] = "7"
+			tampered.PublicInputs[1].Value = "7"
+			data, _ = json.Marshal(&tampered)
+			if _, err := p.VerifyFile(data); !errors.Is(err, prover.ErrProofRejected) {
+				t.Fatalf("tampered public input: got %v, want ErrProofRejected", err)
+			}
+
+			inconsistent := *f
+			inconsistent.PublicInputs = tampered.PublicInputs
+			data, _ = json.Marshal(&inconsistent)
+			if _, err := p.VerifyFile(data); !errors.Is(err, prover.ErrBadProofFile) {
+				t.Fatalf("named inputs disagreeing with signals: got %v, want ErrBadProofFile", err)
+			}
+
+			otherKey := *f
+			otherKey.VerifyingKeySHA256 = strings.Repeat("0", 64)
+			data, _ = json.Marshal(&otherKey)
+			if _, err := p.VerifyFile(data); !errors.Is(err, prover.ErrProofRejected) {
+				t.Fatalf("other verifying key: got %v, want ErrProofRejected", err)
+			}
+		})
+	}
+}
+
+// corruptBackend proves, then corrupts the proof, as a failing device might.
+type corruptBackend struct{ hwaccel.CPU }
+
+func (corruptBackend) Name() string { return "corrupt" }
+
+func (b corruptBackend) Prove(ccs constraint.ConstraintSystem, pk groth16.ProvingKey, full witness.Witness) (groth16.Proof, error) {
+	proof, err := b.CPU.Prove(ccs, pk, full)
+	if err != nil {
+		return nil, err
+	}
+	p := proof.(*groth16bn254.Proof)
+	p.Ar, p.Krs = p.Krs, p.Ar
+	return p, nil
+}
+
+// A proof that fails verification is never returned.
+func TestCorruptProofIsWithheld(t *testing.T) {
+	p, err := prover.New(prover.Config{Store: prover.KeyStore{Dir: testkeys.Dir()}, DevSetup: true, Backend: corruptBackend{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := lookup(t, "invoice-consistency/v1")
+	proof, err := p.Prove(context.Background(), c, example(t, c))
+	if !errors.Is(err, prover.ErrProofRejected) || proof != nil {
+		t.Fatalf("got proof %v, err %v; want ErrProofRejected and no proof", proof, err)
+	}
+}
+
+// Bad input reaches the caller as its own error kind, before any proving.
+func TestProveRejectsBadInput(t *testing.T) {
+	p := testkeys.Prover(t)
+	c := lookup(t, "invoice-consistency/v1")
+	good := string(example(t, c))
+	for _, tc := range []struct {
+		json string
+		kind error
+	}{
+		{`{`, input.ErrMalformed},
+		{strings.Replace(good, `"quantity": 1200,`, `"quantity": 1100,`, 1), input.ErrUnsatisfied},
+		{strings.Replace(good, `"currency": 840,`, `"currency": 65536,`, 1), input.ErrOutOfRange},
+	} {
+		if _, err := p.Prove(context.Background(), c, []byte(tc.json)); !errors.Is(err, tc.kind) {
+			t.Errorf("got %v, want %v", err, tc.kind)
+		}
+	}
+}
+
+// A cancelled context stops a proof before it starts.
+func TestProveHonoursCancelledContext(t *testing.T) {
+	p := testkeys.Prover(t)
+	c := lookup(t, "invoice-consistency/v1")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := p.Prove(ctx, c, example(t, c)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want context.Canceled", err)
+	}
+}
+
+// Concurrent first uses share one key load.
+func TestKeysLoadedOnce(t *testing.T) {
+	p := testkeys.Prover(t)
+	c := lookup(t, "invoice-consistency/v1")
+	results := make(chan *prover.Keys, 4)
+	for range 4 {
+		go func() {
+			k, err := p.Keys(c)
+			if err != nil {
+				t.Error(err)
+			}
+			results <- k
+		}()
+	}
+	first := <-results
+	for range 3 {
+		if k := <-results; k != first {
+			t.Fatal("keys loaded more than once")
+		}
+	}
+}
