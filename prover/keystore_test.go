@@ -68,7 +68,9 @@ func TestKeyStoreDetectsDamage(t *testing.T) {
 		{"flipped bit in verifying key", func(t *testing.T, dir string) { flipByte(t, filepath.Join(dir, "verifying.key")) }, prover.ErrCorruptKeys},
 		{"flipped bit in constraint system", func(t *testing.T, dir string) { flipByte(t, filepath.Join(dir, "circuit.r1cs")) }, prover.ErrCorruptKeys},
 		{"missing verifying key", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, "verifying.key")) }, prover.ErrCorruptKeys},
-		{"other platform", func(t *testing.T, dir string) { editManifest(t, dir, func(m *prover.Manifest) { m.Platform = "s390x" }) }, prover.ErrCorruptKeys},
+		{"other platform", func(t *testing.T, dir string) {
+			editManifest(t, dir, func(m *prover.Manifest) { m.Platform = "s390x" })
+		}, prover.ErrCorruptKeys},
 		{"other circuit's manifest", func(t *testing.T, dir string) {
 			editManifest(t, dir, func(m *prover.Manifest) { m.Circuit = "abs-pool-16/v1" })
 		}, prover.ErrCorruptKeys},

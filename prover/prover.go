@@ -98,12 +98,11 @@ func (p *Prover) loadOrSetup(c *circuits.Circuit) (*Keys, error) {
 		if err = p.store.Save(c.ID, k); errors.Is(err, ErrKeysExist) {
 			k, err = p.store.Load(c.ID)
 		}
+	} else if err == nil && k.Manifest.Origin == OriginDevelopment {
+		p.log.Warn(DevelopmentKeyWarning, "circuit", c.ID)
 	}
 	if err != nil {
 		return nil, err
-	}
-	if k.Manifest.Origin == OriginDevelopment {
-		p.log.Warn(DevelopmentKeyWarning, "circuit", c.ID)
 	}
 	p.log.Info("keys loaded", "circuit", c.ID, "constraints", k.Manifest.Constraints, "took", time.Since(start).Round(time.Millisecond))
 	return k, nil

@@ -1,0 +1,130 @@
+// Command proofmill proves and verifies proofmill's trade-finance statements.
+//
+//	proofmill circuits                                   list circuits
+//	proofmill keys setup  --circuit ID | --all           development keys
+//	proofmill keys export --circuit ID --format F        solidity | json | gnark
+//	proofmill prove  --circuit ID --input FILE [--out FILE]
+//	proofmill verify [--circuit ID] --proof FILE
+//
+// Keys live in --keys DIR (default $PROOFMILL_KEYS, else the user cache dir).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+
+	gnarklog "github.com/consensys/gnark/logger"
+
+	"github.com/proofmill/proofmill/circuits"
+	"github.com/proofmill/proofmill/circuits/input"
+	"github.com/proofmill/proofmill/prover"
+)
+
+// Exit codes, one per kind of failure.
+const (
+	exitOK          = 0
+	exitFailure     = 1
+	exitUsage       = 2
+	exitBadInput    = 3
+	exitUnsatisfied = 4
+	exitUnknown     = 5
+	exitNoKeys      = 6
+)
+
+var errUsage = errors.New("usage")
+
+var exitCodes = []struct {
+	kind error
+	code int
+}{
+	{errUsage, exitUsage},
+	{input.ErrMalformed, exitBadInput},
+	{input.ErrTooLarge, exitBadInput},
+	{input.ErrUnknownField, exitBadInput},
+	{input.ErrMissingField, exitBadInput},
+	{input.ErrInvalidValue, exitBadInput},
+	{input.ErrOutOfRange, exitBadInput},
+	{prover.ErrBadProofFile, exitBadInput},
+	{input.ErrUnsatisfied, exitUnsatisfied},
+	{prover.ErrProofRejected, exitUnsatisfied},
+	{circuits.ErrUnknownCircuit, exitUnknown},
+	{prover.ErrNoKeys, exitNoKeys},
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	for _, e := range exitCodes {
+		if errors.Is(err, e.kind) {
+			return e.code
+		}
+	}
+	return exitFailure
+}
+
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, env *env, args []string) error
+}
+
+var commands = []command{
+	{"circuits", "list the circuits, their sizes and public inputs", runCircuits},
+	{"keys", "keys setup | keys export: manage the key store", runKeys},
+	{"prove", "prove a JSON input locally and write the proof", runProve},
+	{"verify", "verify a proof file against the key store", runVerify},
+}
+
+// env is what commands share: where output goes and how to log.
+type env struct {
+	stdout, stderr io.Writer
+	log            *slog.Logger
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if os.Getenv("PROOFMILL_GNARK_LOG") == "" {
+		gnarklog.Disable() // gnark's own debug lines; our slog says what matters
+	}
+	e := &env{stdout: os.Stdout, stderr: os.Stderr, log: slog.New(slog.NewTextHandler(os.Stderr, nil))}
+	os.Exit(run(ctx, e, os.Args[1:]))
+}
+
+func run(ctx context.Context, e *env, args []string) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(e.stderr)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			err := c.run(ctx, e, args[1:])
+			if err != nil && !errors.Is(err, errHelp) {
+				fmt.Fprintf(e.stderr, "proofmill %s: %v\n", c.name, err)
+			}
+			if errors.Is(err, errHelp) {
+				return exitOK
+			}
+			return exitCode(err)
+		}
+	}
+	fmt.Fprintf(e.stderr, "proofmill: unknown command %q\n", args[0])
+	usage(e.stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: proofmill <command> [flags]\n\ncommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'proofmill <command> -h' for a command's flags.")
+}
