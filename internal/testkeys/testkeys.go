@@ -3,24 +3,54 @@
 package testkeys
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/proofmill/proofmill/prover"
 )
 
-// Dir is $PROOFMILL_TEST_KEYS, or proofmill-test-keys under the temp dir.
-// CI points it at a folder named after the circuits' source, so a changed
-// circuit never meets stale keys.
+// Dir is $PROOFMILL_TEST_KEYS, or a folder under the temp dir named after a
+// hash of the circuits' source and go.sum, so a changed circuit (or gnark
+// version) never meets keys made for the old one.
 func Dir() string {
 	if dir := os.Getenv("PROOFMILL_TEST_KEYS"); dir != "" {
 		return dir
 	}
-	return filepath.Join(os.TempDir(), "proofmill-test-keys")
+	return filepath.Join(os.TempDir(), "proofmill-test-keys", sourceHash())
 }
+
+var sourceHash = sync.OnceValue(func() string {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		return "unknown"
+	}
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	h := sha256.New()
+	hashFile := func(path string) {
+		if f, err := os.Open(path); err == nil {
+			io.WriteString(h, path[len(root):])
+			io.Copy(h, f)
+			f.Close()
+		}
+	}
+	filepath.WalkDir(filepath.Join(root, "circuits"), func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".go") && !strings.HasSuffix(path, "_test.go") {
+			hashFile(path)
+		}
+		return nil
+	})
+	hashFile(filepath.Join(root, "go.sum"))
+	return hex.EncodeToString(h.Sum(nil))[:16]
+})
 
 // Prover returns a CPU prover over the shared store that makes missing keys.
 func Prover(t testing.TB) *prover.Prover {
