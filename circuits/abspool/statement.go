@@ -98,17 +98,12 @@ func (s *Statement) Derive() Pool {
 // The circuit remains the authority.
 func (s *Statement) Check() error {
 	derived := s.Derive()
-	for _, c := range []struct {
-		rule, what      string
-		claimed, actual *big.Int
-	}{
-		{RuleRoot, "pool root", s.Claimed.Root, derived.Root},
-		{RuleActiveCount, "active asset count", s.Claimed.ActiveCount, derived.ActiveCount},
-		{RuleTotalPrincipal, "total principal", s.Claimed.TotalPrincipal, derived.TotalPrincipal},
-	} {
-		if c.claimed != nil && c.claimed.Cmp(c.actual) != 0 {
-			return input.Rule(c.rule, "the given %s %s differs from the tape's %s", c.what, c.claimed, c.actual)
-		}
+	if err := input.CheckClaims(
+		input.Claim{Rule: RuleRoot, What: "pool root", Claimed: s.Claimed.Root, Derived: derived.Root},
+		input.Claim{Rule: RuleActiveCount, What: "active asset count", Claimed: s.Claimed.ActiveCount, Derived: derived.ActiveCount},
+		input.Claim{Rule: RuleTotalPrincipal, What: "total principal", Claimed: s.Claimed.TotalPrincipal, Derived: derived.TotalPrincipal},
+	); err != nil {
+		return err
 	}
 
 	l := &s.Limits

@@ -3,6 +3,7 @@ package input
 import (
 	"errors"
 	"fmt"
+	"math/big"
 )
 
 // Error kinds. Every error this package (and the circuit packages) returns
@@ -48,4 +49,22 @@ func (e *RuleError) Unwrap() error { return ErrUnsatisfied }
 // Rule returns a RuleError with a formatted reason.
 func Rule(rule, format string, args ...any) *RuleError {
 	return &RuleError{Rule: rule, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Claim is a public value a client stated next to the value derived from its
+// inputs; a nil Claimed means the client left it to be derived.
+type Claim struct {
+	Rule, What       string
+	Claimed, Derived *big.Int
+}
+
+// CheckClaims returns a RuleError for the first claim that differs from its
+// derived value.
+func CheckClaims(claims ...Claim) error {
+	for _, c := range claims {
+		if c.Claimed != nil && c.Claimed.Cmp(c.Derived) != 0 {
+			return Rule(c.Rule, "the given %s %s differs from the %s computed from the inputs", c.What, c.Claimed, c.Derived)
+		}
+	}
+	return nil
 }

@@ -77,18 +77,13 @@ func (s *Statement) Derive() Public {
 func (s *Statement) Check() error {
 	inv, bol, cus := &s.Invoice, &s.BillOfLading, &s.Customs
 	derived := s.Derive()
-	for _, c := range []struct {
-		rule, what      string
-		claimed, actual *big.Int
-	}{
-		{RuleInvoiceCommitment, "invoice commitment", s.Claimed.InvoiceCommitment, derived.InvoiceCommitment},
-		{RuleBillOfLadingCommitment, "bill of lading commitment", s.Claimed.BillOfLadingCommitment, derived.BillOfLadingCommitment},
-		{RuleCustomsCommitment, "customs declaration commitment", s.Claimed.CustomsCommitment, derived.CustomsCommitment},
-		{RuleNullifier, "financing nullifier", s.Claimed.Nullifier, derived.Nullifier},
-	} {
-		if c.claimed != nil && c.claimed.Cmp(c.actual) != 0 {
-			return input.Rule(c.rule, "the given %s %s does not open to these documents (they commit to %s)", c.what, c.claimed, c.actual)
-		}
+	if err := input.CheckClaims(
+		input.Claim{Rule: RuleInvoiceCommitment, What: "invoice commitment", Claimed: s.Claimed.InvoiceCommitment, Derived: derived.InvoiceCommitment},
+		input.Claim{Rule: RuleBillOfLadingCommitment, What: "bill of lading commitment", Claimed: s.Claimed.BillOfLadingCommitment, Derived: derived.BillOfLadingCommitment},
+		input.Claim{Rule: RuleCustomsCommitment, What: "customs declaration commitment", Claimed: s.Claimed.CustomsCommitment, Derived: derived.CustomsCommitment},
+		input.Claim{Rule: RuleNullifier, What: "financing nullifier", Claimed: s.Claimed.Nullifier, Derived: derived.Nullifier},
+	); err != nil {
+		return err
 	}
 
 	if product := new(big.Int).Mul(inv.Quantity, inv.UnitPrice); product.Cmp(inv.Amount) != 0 {
