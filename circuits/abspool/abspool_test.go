@@ -145,6 +145,11 @@ func TestWitnessAttacksAreRejected(t *testing.T) {
 		{"concentration limit p-1", func(w *Circuit) { w.ConcentrationLimitBps = pMinus(1) }},
 		{"concentration limit above 10000", func(w *Circuit) { w.ConcentrationLimitBps = n(10001) }},
 		{"max days past due p-1", func(w *Circuit) { w.MaxDaysPastDue = pMinus(1) }},
+		{"empty pool: all padding", func(w *Circuit) {
+			for i := range w.Assets {
+				w.Assets[i] = Asset{0, 0, 0, 0, 0, 0, 0, 0, 0}
+			}
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -198,6 +203,19 @@ func TestPaddingLeafMatchesCircuitPadding(t *testing.T) {
 	}
 }
 
+func TestCapacityMustBeAPowerOfTwo(t *testing.T) {
+	for _, n := range []int{0, 1, 3, 24, MaxCapacity * 2} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("New(%d) did not panic", n)
+				}
+			}()
+			New(n)
+		}()
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	data, err := os.ReadFile(examplePath)
 	if err != nil {
@@ -211,13 +229,17 @@ func TestParseErrors(t *testing.T) {
 		kind     error
 		mention  string
 	}{
-		{"over capacity", 8, good, input.ErrOutOfRange, "exceed the pool capacity 8"},
+		{"over capacity", 8, good, input.ErrOutOfRange, "assets: out of range: more than 8 items: the pool capacity is 8"},
 		{"no assets", capacity, `{"assets": [], "limits": {}}`, input.ErrMissingField, "assets"},
 		{"asset field wrong width", capacity, strings.Replace(good, `"rating": 8`, `"rating": 256`, 1), input.ErrOutOfRange, "assets[0].rating"},
 		{"missing limit", capacity, strings.Replace(good, `"min_rating": 4,`, ``, 1), input.ErrMissingField, "limits.min_rating"},
 		{"limit above 10000", capacity, strings.Replace(good, `"concentration_limit_bps": 2500`, `"concentration_limit_bps": 12000`, 1), input.ErrOutOfRange, "limits.concentration_limit_bps"},
 		{"unknown asset field", capacity, strings.Replace(good, `"rating": 7`, `"rating": 7, "grade": 1`, 1), input.ErrUnknownField, "grade"},
 		{"assets not a list", capacity, `{"assets": {}}`, input.ErrInvalidValue, "assets"},
+		{"bad field inside an asset", capacity, strings.Replace(good, `"days_past_due": 12`, `"days_past_due": "twelve"`, 1), input.ErrInvalidValue, "].days_past_due"},
+		{"unknown field inside an asset", capacity, strings.Replace(good, `"rating": 8`, `"rating": 8, "note": "x"`, 1), input.ErrUnknownField, "note"},
+		{"case-variant key", capacity, strings.Replace(good, `"principal"`, `"PRINCIPAL"`, 1), input.ErrUnknownField, "assets[0].PRINCIPAL"},
+		{"repeated key", capacity, strings.Replace(good, `"principal"`, `"principal": "1", "principal"`, 1), input.ErrMalformed, "assets[0].principal: malformed JSON: field given twice"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package abspool
 
 import (
+	"fmt"
 	"math/big"
 
 	"github.com/consensys/gnark/frontend"
@@ -55,8 +56,16 @@ type Circuit struct {
 	Assets []Asset
 }
 
-// New returns an empty circuit of the given capacity, for compiling.
+// MaxCapacity bounds the pool size: totals are sized for 2^16 assets.
+const MaxCapacity = 1 << 16
+
+// New returns an empty circuit of the given capacity, for compiling. The
+// capacity must be a power of two from 2 to MaxCapacity, so that every slot
+// sits in the fixed-depth Merkle tree.
 func New(capacity int) *Circuit {
+	if capacity < 2 || capacity > MaxCapacity || capacity&(capacity-1) != 0 {
+		panic(fmt.Sprintf("abspool: capacity %d is not a power of two in [2, %d]", capacity, MaxCapacity))
+	}
 	return &Circuit{Assets: make([]Asset, capacity)}
 }
 
@@ -77,6 +86,7 @@ func (c *Circuit) Define(api frontend.API) error {
 		gadget.AssertBits(api, f.v, f.bits)
 	}
 	gadget.AssertLE(api, c.ConcentrationLimitBps, maxBps, bpsBits)
+	gadget.AssertLE(api, 1, c.ActiveCount, countBits) // a pool has at least one asset
 	concentrationCap := api.Mul(c.ConcentrationLimitBps, c.TotalPrincipal)
 
 	leaves := make([]frontend.Variable, len(c.Assets))

@@ -8,9 +8,9 @@ import (
 
 // Request is the JSON input of abs-pool-N/v1.
 type Request struct {
-	Assets []AssetJSON `json:"assets"`
-	Limits LimitsJSON  `json:"limits"`
-	Pool   PoolJSON    `json:"pool"`
+	Assets input.List[AssetJSON] `json:"assets"`
+	Limits LimitsJSON            `json:"limits"`
+	Pool   PoolJSON              `json:"pool"`
 }
 
 type AssetJSON struct {
@@ -42,20 +42,17 @@ type PoolJSON struct {
 // Parse decodes and range-checks a request for a pool of the given capacity;
 // it does not check the rules.
 func Parse(capacity int, data []byte) (*Statement, error) {
-	var r Request
+	r := Request{Assets: input.List[AssetJSON]{Field: "assets", Max: capacity,
+		Hint: fmt.Sprintf(": the pool capacity is %d; use a larger abs-pool circuit", capacity)}}
 	if err := input.Decode(data, &r); err != nil {
 		return nil, err
 	}
-	switch {
-	case len(r.Assets) == 0:
+	if len(r.Assets.Items) == 0 {
 		return nil, &input.FieldError{Field: "assets", Kind: input.ErrMissingField, Reason: "at least one asset is required"}
-	case len(r.Assets) > capacity:
-		return nil, &input.FieldError{Field: "assets", Kind: input.ErrOutOfRange,
-			Reason: fmt.Sprintf("%d assets exceed the pool capacity %d; use a larger abs-pool circuit", len(r.Assets), capacity)}
 	}
 	var c input.Checker
-	s := &Statement{Capacity: capacity, Assets: make([]AssetDoc, len(r.Assets))}
-	for i, a := range r.Assets {
+	s := &Statement{Capacity: capacity, Assets: make([]AssetDoc, len(r.Assets.Items))}
+	for i, a := range r.Assets.Items {
 		f := func(name string) string { return fmt.Sprintf("assets[%d].%s", i, name) }
 		s.Assets[i] = AssetDoc{
 			AssetID:     c.Uint(f("asset_id"), a.AssetID, idBits),

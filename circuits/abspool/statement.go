@@ -95,8 +95,15 @@ func (s *Statement) Derive() Pool {
 }
 
 // Check tests every rule natively, naming the asset and the rule it breaks.
-// The circuit remains the authority.
+// Field widths are checked by Parse; a Statement built in code must respect
+// them. The circuit remains the authority.
 func (s *Statement) Check() error {
+	switch {
+	case len(s.Assets) == 0:
+		return input.Rule(RuleActiveCount, "a pool has at least one asset")
+	case len(s.Assets) > s.Capacity:
+		return input.Rule(RuleActiveCount, "%d assets exceed the pool capacity %d", len(s.Assets), s.Capacity)
+	}
 	derived := s.Derive()
 	if err := input.CheckClaims(
 		input.Claim{Rule: RuleRoot, What: "pool root", Claimed: s.Claimed.Root, Derived: derived.Root},

@@ -38,15 +38,6 @@ func (v Value) MarshalJSON() ([]byte, error) {
 // IsSet reports whether the field was present (and not null).
 func (v Value) IsSet() bool { return v.raw != nil }
 
-// Number returns a Value holding a decimal string, for building documents in code.
-func Number(x *big.Int) Value { return Value{raw: []byte(`"` + x.String() + `"`)} }
-
-// Uint64 returns a Value holding a JSON number.
-func Uint64(x uint64) Value { return Value{raw: fmt.Appendf(nil, "%d", x)} }
-
-// DateValue returns a Value holding an ISO date for a day count since 1970-01-01.
-func DateValue(days uint64) Value { return Value{raw: []byte(`"` + FormatDate(days) + `"`)} }
-
 // Checker validates Values against their schema and keeps the first error,
 // so a decoder can read every field in a row and check Err once.
 type Checker struct{ err error }
@@ -113,12 +104,12 @@ func (c *Checker) Date(field string, v Value) *big.Int {
 	if len(v.raw) > 0 && v.raw[0] == '"' && bytes.Count(v.raw, []byte("-")) == 2 {
 		t, err := time.Parse(`"2006-01-02"`, string(v.raw))
 		if err != nil {
-			return c.fail(field, ErrInvalidValue, "%s is not a date in the form YYYY-MM-DD", v.raw)
+			return c.fail(field, ErrInvalidValue, "%s is not a date in the form YYYY-MM-DD", quote(v.raw))
 		}
 		if t.Before(epoch) {
-			return c.fail(field, ErrOutOfRange, "%s is before 1970-01-01", v.raw)
+			return c.fail(field, ErrOutOfRange, "%s is before 1970-01-01", quote(v.raw))
 		}
-		return big.NewInt(int64(t.Sub(epoch) / (24 * time.Hour)))
+		return big.NewInt(t.Unix() / secondsPerDay) // Unix seconds: no 292-year Duration limit
 	}
 	return c.Uint(field, v, DateBits)
 }
@@ -133,7 +124,7 @@ func (c *Checker) integer(field string, v Value) (*big.Int, bool) {
 	s := v.raw
 	if s[0] == '"' {
 		if len(s) < 2 || s[len(s)-1] != '"' {
-			return c.fail(field, ErrInvalidValue, "%s is not a decimal integer", s), false
+			return c.fail(field, ErrInvalidValue, "%s is not a decimal integer", quote(s)), false
 		}
 		s = s[1 : len(s)-1]
 	}
@@ -141,18 +132,31 @@ func (c *Checker) integer(field string, v Value) (*big.Int, bool) {
 	case len(s) == 0:
 		return c.fail(field, ErrInvalidValue, "empty value"), false
 	case s[0] == '-':
-		return c.fail(field, ErrOutOfRange, "%s is negative", s), false
+		return c.fail(field, ErrOutOfRange, "%s is negative", quote(s)), false
+	case s[0] == '{' || s[0] == '[' || s[0] == 't' || s[0] == 'f':
+		return c.fail(field, ErrInvalidValue, "%s is not a decimal integer", quote(s)), false
 	case len(s) > maxDigits:
 		return c.fail(field, ErrOutOfRange, "%d digits is too long", len(s)), false
 	}
 	for _, ch := range s {
 		if ch < '0' || ch > '9' {
-			return c.fail(field, ErrInvalidValue, "%q is not a decimal integer", s), false
+			return c.fail(field, ErrInvalidValue, "%s is not a decimal integer", quote(s)), false
 		}
 	}
 	x, _ := new(big.Int).SetString(string(s), 10)
 	return x, true
 }
+
+// quote renders raw input for an error message, cut to a readable length.
+func quote(b []byte) string {
+	const max = 40
+	if len(b) > max {
+		return fmt.Sprintf("%q… (%d bytes)", b[:max], len(b))
+	}
+	return fmt.Sprintf("%q", b)
+}
+
+const secondsPerDay = 24 * 60 * 60
 
 // DateBits is the width of a date (days since 1970-01-01) in every circuit.
 const DateBits = 32

@@ -26,6 +26,7 @@ var (
 	tagBillOfLading = gadget.Tag("proofmill/bill-of-lading/v1")
 	tagCustoms      = gadget.Tag("proofmill/customs/v1")
 	tagNullifier    = gadget.Tag("proofmill/financing/v1")
+	tagShipment     = gadget.Tag("proofmill/shipment/v1")
 )
 
 // Invoice is the seller's invoice.
@@ -52,6 +53,7 @@ type Circuit struct {
 	ToleranceBps           frontend.Variable `gnark:",public"`
 	ShipWindowDays         frontend.Variable `gnark:",public"`
 	Nullifier              frontend.Variable `gnark:",public"`
+	ShipmentNullifier      frontend.Variable `gnark:",public"`
 
 	Invoice      Invoice
 	BillOfLading BillOfLading
@@ -118,8 +120,10 @@ func (c *Circuit) Define(api frontend.API) error {
 	gadget.AssertLE(api, cus.Date, bol.ShipDate, dateBits)
 	gadget.AssertLE(api, bol.ShipDate, api.Add(inv.IssueDate, c.ShipWindowDays), dateBits+1)
 
-	// Financing nullifier.
+	// Financing nullifiers: the invoice's, and the shipment's from the numbers
+	// that customs and the carrier issued, which the seller cannot re-mint.
 	api.AssertIsEqual(c.Nullifier, h.Hash(tagNullifier, inv.Seller, inv.Number))
+	api.AssertIsEqual(c.ShipmentNullifier, h.Hash(tagShipment, cus.Exporter, cus.Number, bol.Number))
 	return nil
 }
 

@@ -14,7 +14,13 @@
 //   - issue date ≤ customs date ≤ ship date, and the ship date is at most a
 //     public number of days after the issue date;
 //   - the public financing nullifier is Poseidon2(tag, seller, invoice number),
-//     so banks see the same invoice financed twice without seeing it.
+//     so banks see the same invoice financed twice without seeing it;
+//   - the public shipment nullifier is Poseidon2(tag, exporter, customs
+//     declaration number, bill of lading number). The seller picks its own
+//     invoice numbers and could re-invoice one shipment under a new number;
+//     the declaration and bill of lading numbers are issued by customs and
+//     the carrier, so banks should refuse a second financing when either
+//     nullifier has been seen.
 //
 // Every numeric field is range-checked to its declared width.
 package invoice

@@ -93,6 +93,7 @@ func TestCommitmentsAndNullifierMustOpen(t *testing.T) {
 		{RuleBillOfLadingCommitment, func(c *Circuit, p *Public, w *big.Int) { c.BillOfLadingCommitment, p.BillOfLadingCommitment = w, w }},
 		{RuleCustomsCommitment, func(c *Circuit, p *Public, w *big.Int) { c.CustomsCommitment, p.CustomsCommitment = w, w }},
 		{RuleNullifier, func(c *Circuit, p *Public, w *big.Int) { c.Nullifier, p.Nullifier = w, w }},
+		{RuleShipmentNullifier, func(c *Circuit, p *Public, w *big.Int) { c.ShipmentNullifier, p.ShipmentNullifier = w, w }},
 	}
 	for _, c := range cases {
 		t.Run(c.rule, func(t *testing.T) {
@@ -166,8 +167,8 @@ func recommit(c *Circuit) {
 			b(c.Customs.Quantity), b(c.Customs.DeclaredValue), b(c.Customs.Currency), b(c.Customs.Date), b(c.Customs.Salt)},
 	}
 	d := s.Derive()
-	c.InvoiceCommitment, c.BillOfLadingCommitment, c.CustomsCommitment, c.Nullifier =
-		d.InvoiceCommitment, d.BillOfLadingCommitment, d.CustomsCommitment, d.Nullifier
+	c.InvoiceCommitment, c.BillOfLadingCommitment, c.CustomsCommitment, c.Nullifier, c.ShipmentNullifier =
+		d.InvoiceCommitment, d.BillOfLadingCommitment, d.CustomsCommitment, d.Nullifier, d.ShipmentNullifier
 }
 
 // The recommit helper itself must produce a valid witness for valid documents,

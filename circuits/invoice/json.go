@@ -54,6 +54,7 @@ type PublicJSON struct {
 	BillOfLadingCommitment input.Value `json:"bill_of_lading_commitment,omitempty"`
 	CustomsCommitment      input.Value `json:"customs_commitment,omitempty"`
 	Nullifier              input.Value `json:"nullifier,omitempty"`
+	ShipmentNullifier      input.Value `json:"shipment_nullifier,omitempty"`
 }
 
 // Parse decodes and range-checks a request; it does not check the rules.
@@ -104,6 +105,7 @@ func Parse(data []byte) (*Statement, error) {
 			BillOfLadingCommitment: c.OptionalElement("public.bill_of_lading_commitment", p.BillOfLadingCommitment),
 			CustomsCommitment:      c.OptionalElement("public.customs_commitment", p.CustomsCommitment),
 			Nullifier:              c.OptionalElement("public.nullifier", p.Nullifier),
+			ShipmentNullifier:      c.OptionalElement("public.shipment_nullifier", p.ShipmentNullifier),
 		},
 	}
 	if err := c.Err(); err != nil {
@@ -161,8 +163,9 @@ var Schema = []input.Field{
 		input.DerivedField("invoice_commitment", "Poseidon2 commitment to the invoice"),
 		input.DerivedField("bill_of_lading_commitment", "Poseidon2 commitment to the bill of lading"),
 		input.DerivedField("customs_commitment", "Poseidon2 commitment to the customs declaration"),
-		input.DerivedField("nullifier", "financing nullifier: Poseidon2(tag, seller, invoice number)")),
+		input.DerivedField("nullifier", "financing nullifier: Poseidon2(tag, seller, invoice number)"),
+		input.DerivedField("shipment_nullifier", "shipment nullifier: Poseidon2(tag, exporter, customs declaration number, bill of lading number)")),
 }
 
 // Description is a one-line summary for listings.
-const Description = "invoice, bill of lading and customs declaration agree; exposes a financing nullifier"
+const Description = "invoice, bill of lading and customs declaration agree; exposes invoice and shipment financing nullifiers"

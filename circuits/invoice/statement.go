@@ -22,6 +22,7 @@ const (
 	RuleDateOrder              = "date-order"
 	RuleShipWindow             = "ship-window"
 	RuleNullifier              = "nullifier"
+	RuleShipmentNullifier      = "shipment-nullifier"
 )
 
 // InvoiceDoc is the seller's invoice, natively.
@@ -55,7 +56,7 @@ type Statement struct {
 
 // Public are the derived public inputs, besides the two parameters.
 type Public struct {
-	InvoiceCommitment, BillOfLadingCommitment, CustomsCommitment, Nullifier *big.Int
+	InvoiceCommitment, BillOfLadingCommitment, CustomsCommitment, Nullifier, ShipmentNullifier *big.Int
 }
 
 // Derive computes the commitments and nullifier exactly as the circuit does.
@@ -68,7 +69,8 @@ func (s *Statement) Derive() Public {
 			bol.GoodsCode, bol.Quantity, bol.ShipDate, bol.Salt),
 		CustomsCommitment: gadget.Hash(tagCustoms, cus.Number, cus.Exporter, cus.Importer, cus.GoodsCode,
 			cus.Quantity, cus.DeclaredValue, cus.Currency, cus.Date, cus.Salt),
-		Nullifier: gadget.Hash(tagNullifier, inv.Seller, inv.Number),
+		Nullifier:         gadget.Hash(tagNullifier, inv.Seller, inv.Number),
+		ShipmentNullifier: gadget.Hash(tagShipment, cus.Exporter, cus.Number, bol.Number),
 	}
 }
 
@@ -82,6 +84,7 @@ func (s *Statement) Check() error {
 		input.Claim{Rule: RuleBillOfLadingCommitment, What: "bill of lading commitment", Claimed: s.Claimed.BillOfLadingCommitment, Derived: derived.BillOfLadingCommitment},
 		input.Claim{Rule: RuleCustomsCommitment, What: "customs declaration commitment", Claimed: s.Claimed.CustomsCommitment, Derived: derived.CustomsCommitment},
 		input.Claim{Rule: RuleNullifier, What: "financing nullifier", Claimed: s.Claimed.Nullifier, Derived: derived.Nullifier},
+		input.Claim{Rule: RuleShipmentNullifier, What: "shipment nullifier", Claimed: s.Claimed.ShipmentNullifier, Derived: derived.ShipmentNullifier},
 	); err != nil {
 		return err
 	}
@@ -145,6 +148,7 @@ func (s *Statement) Assignment() *input.Assignment {
 		ToleranceBps:           s.ToleranceBps,
 		ShipWindowDays:         s.ShipWindowDays,
 		Nullifier:              d.Nullifier,
+		ShipmentNullifier:      d.ShipmentNullifier,
 		Invoice: Invoice{inv.Number, inv.Seller, inv.Buyer, inv.GoodsCode, inv.Quantity, inv.UnitPrice,
 			inv.Amount, inv.Currency, inv.IssueDate, inv.Salt},
 		BillOfLading: BillOfLading{bol.Number, bol.Shipper, bol.Consignee, bol.GoodsCode, bol.Quantity,
@@ -153,7 +157,7 @@ func (s *Statement) Assignment() *input.Assignment {
 			cus.DeclaredValue, cus.Currency, cus.Date, cus.Salt},
 	}
 	values := []*big.Int{d.InvoiceCommitment, d.BillOfLadingCommitment, d.CustomsCommitment,
-		s.ToleranceBps, s.ShipWindowDays, d.Nullifier}
+		s.ToleranceBps, s.ShipWindowDays, d.Nullifier, d.ShipmentNullifier}
 	public := make([]input.PublicInput, len(PublicInputs))
 	for i, name := range PublicInputs {
 		public[i] = input.PublicInput{Name: name, Value: values[i]}
@@ -164,5 +168,5 @@ func (s *Statement) Assignment() *input.Assignment {
 // PublicInputs names the public inputs in circuit order.
 var PublicInputs = []string{
 	"invoice_commitment", "bill_of_lading_commitment", "customs_commitment",
-	"tolerance_bps", "ship_window_days", "nullifier",
+	"tolerance_bps", "ship_window_days", "nullifier", "shipment_nullifier",
 }
