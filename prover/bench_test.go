@@ -93,3 +93,25 @@ func BenchmarkAssign(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkLoadKeys measures reading a circuit's keys from the store:
+// hashing every file against the manifest, then decoding the dump formats.
+func BenchmarkLoadKeys(b *testing.B) {
+	ids := circuits.IDs()
+	if env := os.Getenv("PROOFMILL_BENCH_CIRCUITS"); env != "" {
+		ids = strings.Split(env, ",")
+	}
+	p := testkeys.Prover(b)
+	for _, id := range ids {
+		if _, err := p.Keys(lookup(b, id)); err != nil { // make them if missing
+			b.Fatal(err)
+		}
+		b.Run(id, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := p.Store().Load(id); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
