@@ -42,10 +42,7 @@ func benchAssignment(b *testing.B, c *circuits.Circuit) *input.Assignment {
 //
 //	go test ./prover -run '^$' -bench Prove -benchtime 5x
 func BenchmarkProve(b *testing.B) {
-	ids := circuits.IDs()
-	if env := os.Getenv("PROOFMILL_BENCH_CIRCUITS"); env != "" {
-		ids = strings.Split(env, ",")
-	}
+	ids := benchIDs()
 	p := testkeys.Prover(b)
 	for _, id := range ids {
 		c := lookup(b, id)
@@ -97,10 +94,7 @@ func BenchmarkAssign(b *testing.B) {
 // BenchmarkLoadKeys measures reading a circuit's keys from the store:
 // hashing every file against the manifest, then decoding the dump formats.
 func BenchmarkLoadKeys(b *testing.B) {
-	ids := circuits.IDs()
-	if env := os.Getenv("PROOFMILL_BENCH_CIRCUITS"); env != "" {
-		ids = strings.Split(env, ",")
-	}
+	ids := benchIDs()
 	p := testkeys.Prover(b)
 	for _, id := range ids {
 		if _, err := p.Keys(lookup(b, id)); err != nil { // make them if missing
@@ -114,4 +108,12 @@ func BenchmarkLoadKeys(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchIDs is $PROOFMILL_BENCH_CIRCUITS (a comma list), or every circuit.
+func benchIDs() []string {
+	if env := os.Getenv("PROOFMILL_BENCH_CIRCUITS"); env != "" {
+		return strings.Split(env, ",")
+	}
+	return circuits.IDs()
 }
