@@ -1,0 +1,144 @@
+package embedded
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/proofmill/proofmill/scheduler"
+)
+
+var bucketJobs = []byte("jobs")
+
+// Store keeps jobs in a bbolt file. Every write is committed (fsync) before
+// it returns, so an accepted job is on disk before the client hears of it.
+type Store struct{ db *bolt.DB }
+
+// Open opens or creates the store at path.
+func Open(path string) (*Store, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("embedded: open %s: %w", path, err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucketJobs)
+		return err
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("embedded: open %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+func (s *Store) Create(_ context.Context, job *scheduler.Job) (*scheduler.Job, bool, error) {
+	var existing *scheduler.Job
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketJobs)
+		if data := b.Get([]byte(job.ID)); data != nil {
+			existing = new(scheduler.Job)
+			return json.Unmarshal(data, existing)
+		}
+		return put(b, job)
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("embedded: create %s: %w", job.ID, err)
+	}
+	if existing != nil {
+		return existing, false, nil
+	}
+	return job, true, nil
+}
+
+func (s *Store) Get(_ context.Context, id string) (*scheduler.Job, error) {
+	var j *scheduler.Job
+	err := s.db.View(func(tx *bolt.Tx) error {
+		data := tx.Bucket(bucketJobs).Get([]byte(id))
+		if data == nil {
+			return scheduler.ErrNotFound
+		}
+		j = new(scheduler.Job)
+		return json.Unmarshal(data, j)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("embedded: get %s: %w", id, err)
+	}
+	return j, nil
+}
+
+func (s *Store) Update(_ context.Context, job *scheduler.Job) error {
+	if err := s.db.Update(func(tx *bolt.Tx) error { return put(tx.Bucket(bucketJobs), job) }); err != nil {
+		return fmt.Errorf("embedded: update %s: %w", job.ID, err)
+	}
+	return nil
+}
+
+func (s *Store) Unfinished(_ context.Context) ([]*scheduler.Job, error) {
+	var jobs []*scheduler.Job
+	err := s.each(func(j *scheduler.Job) error {
+		if !j.State.Terminal() {
+			j.Result = nil
+			jobs = append(jobs, j)
+		}
+		return nil
+	})
+	sort.Slice(jobs, func(a, b int) bool { return jobs[a].Submitted.Before(jobs[b].Submitted) })
+	return jobs, err
+}
+
+func (s *Store) DeleteFinished(_ context.Context, before time.Time) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketJobs).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			var j scheduler.Job
+			if err := json.Unmarshal(v, &j); err != nil {
+				return err
+			}
+			if j.State.Terminal() && j.Finished.Before(before) {
+				if err := c.Delete(); err != nil {
+					return err
+				}
+				n++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("embedded: expire: %w", err)
+	}
+	return n, nil
+}
+
+// Counts returns how many stored jobs are in each state.
+func (s *Store) Counts(_ context.Context) (map[scheduler.State]int, error) {
+	counts := map[scheduler.State]int{}
+	err := s.each(func(j *scheduler.Job) error { counts[j.State]++; return nil })
+	return counts, err
+}
+
+func (s *Store) each(fn func(*scheduler.Job) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketJobs).ForEach(func(_, v []byte) error {
+			var j scheduler.Job
+			if err := json.Unmarshal(v, &j); err != nil {
+				return err
+			}
+			return fn(&j)
+		})
+	})
+}
+
+func put(b *bolt.Bucket, job *scheduler.Job) error {
+	data, err := json.Marshal(job)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(job.ID), data)
+}

@@ -1,0 +1,13 @@
+package scheduler
+
+import "errors"
+
+var (
+	ErrNotFound     = errors.New("job not found")
+	ErrQueueFull    = errors.New("queue full")
+	ErrNotQueued    = errors.New("job is not queued")
+	ErrDraining     = errors.New("scheduler is draining")
+	ErrInvalidKey   = errors.New("invalid idempotency key")
+	ErrPastDeadline = errors.New("deadline already passed")
+	ErrBadPriority  = errors.New("unknown priority")
+)

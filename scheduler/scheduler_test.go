@@ -1,0 +1,328 @@
+package scheduler_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/proofmill/proofmill/circuits"
+	"github.com/proofmill/proofmill/circuits/input"
+	"github.com/proofmill/proofmill/scheduler"
+	"github.com/proofmill/proofmill/scheduler/embedded"
+)
+
+const circuit = "invoice-consistency/v1"
+
+var example = func() string {
+	data, err := os.ReadFile("../examples/invoice-consistency.json")
+	if err != nil {
+		panic(err)
+	}
+	return string(data)
+}()
+
+// invoiceNo returns the example with another invoice number: a distinct,
+// valid statement.
+func invoiceNo(n int) []byte {
+	return []byte(strings.Replace(example, `"number": "20260302117"`, fmt.Sprintf(`"number": "%d"`, 20260302117+n), 1))
+}
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+type harness struct {
+	*scheduler.Scheduler
+	store *embedded.Store
+	clock *clock
+	path  string
+}
+
+func newHarness(t *testing.T, cfg scheduler.Config) *harness {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "jobs.db")
+	return openHarness(t, path, cfg, &clock{now: time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)})
+}
+
+func openHarness(t *testing.T, path string, cfg scheduler.Config, c *clock) *harness {
+	t.Helper()
+	store, err := embedded.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	cfg.Now = c.Now
+	s := scheduler.New(store, embedded.NewQueue(), cfg)
+	if _, err := s.Recover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return &harness{Scheduler: s, store: store, clock: c, path: path}
+}
+
+func (h *harness) submit(t *testing.T, req scheduler.Request) *scheduler.Job {
+	t.Helper()
+	if req.Circuit == "" {
+		req.Circuit = circuit
+	}
+	j, _, err := h.Submit(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+func (h *harness) next(t *testing.T) *scheduler.Job {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	j, err := h.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+func TestIdempotentSubmission(t *testing.T) {
+	h := newHarness(t, scheduler.Config{})
+	ctx := context.Background()
+	first, created, err := h.Submit(ctx, scheduler.Request{Circuit: circuit, Input: []byte(example)})
+	if err != nil || !created || first.State != scheduler.Queued {
+		t.Fatalf("first submit: %+v, %v, %v", first, created, err)
+	}
+	// The same statement, written differently, is the same job.
+	reformatted := strings.ReplaceAll(example, "\n", " ")
+	reformatted = strings.Replace(reformatted, `"quantity": 1200`, `"quantity": "1200"`, 1)
+	again, created, err := h.Submit(ctx, scheduler.Request{Circuit: circuit, Input: []byte(reformatted), Priority: scheduler.Batch})
+	if err != nil || created || again.ID != first.ID {
+		t.Fatalf("resubmit: id %s created %v err %v; want id %s", again.ID, created, err, first.ID)
+	}
+	// A client key names the job whatever the inputs.
+	keyed := h.submit(t, scheduler.Request{Input: invoiceNo(1), IdempotencyKey: "bank-a/loan-77"})
+	other, created, _ := h.Submit(ctx, scheduler.Request{Circuit: circuit, Input: invoiceNo(2), IdempotencyKey: "bank-a/loan-77"})
+	if created || other.ID != keyed.ID {
+		t.Fatal("same idempotency key made a second job")
+	}
+	if n := h.Waiting(); n[scheduler.Interactive]+n[scheduler.Batch] != 2 {
+		t.Fatalf("waiting %v, want 2 jobs", n)
+	}
+}
+
+func TestAdmissionErrors(t *testing.T) {
+	h := newHarness(t, scheduler.Config{})
+	cases := []struct {
+		name string
+		req  scheduler.Request
+		kind error
+	}{
+		{"unknown circuit", scheduler.Request{Circuit: "nope/v1", Input: []byte(example)}, circuits.ErrUnknownCircuit},
+		{"malformed", scheduler.Request{Circuit: circuit, Input: []byte(`{`)}, input.ErrMalformed},
+		{"unsatisfied", scheduler.Request{Circuit: circuit, Input: []byte(strings.Replace(example, `"currency": 840,`, `"currency": 978,`, 1))}, input.ErrUnsatisfied},
+		{"past deadline", scheduler.Request{Circuit: circuit, Input: []byte(example), Deadline: h.clock.Now()}, scheduler.ErrPastDeadline},
+		{"bad key", scheduler.Request{Circuit: circuit, Input: []byte(example), IdempotencyKey: "has space"}, scheduler.ErrInvalidKey},
+		{"bad priority", scheduler.Request{Circuit: circuit, Input: []byte(example), Priority: 7}, scheduler.ErrBadPriority},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if _, _, err := h.Submit(context.Background(), c.req); !errors.Is(err, c.kind) {
+				t.Fatalf("got %v, want %v", err, c.kind)
+			}
+		})
+	}
+	if n := h.Waiting(); n != [2]int{} {
+		t.Fatalf("rejected requests were queued: %v", n)
+	}
+}
+
+func TestQueueFull(t *testing.T) {
+	h := newHarness(t, scheduler.Config{MaxQueued: 2})
+	h.submit(t, scheduler.Request{Input: invoiceNo(1)})
+	h.submit(t, scheduler.Request{Input: invoiceNo(2), Priority: scheduler.Batch})
+	if _, _, err := h.Submit(context.Background(), scheduler.Request{Circuit: circuit, Input: invoiceNo(3)}); !errors.Is(err, scheduler.ErrQueueFull) {
+		t.Fatalf("got %v, want ErrQueueFull", err)
+	}
+	// A resubmission of a queued job is not refused: it adds nothing.
+	if _, _, err := h.Submit(context.Background(), scheduler.Request{Circuit: circuit, Input: invoiceNo(1)}); err != nil {
+		t.Fatalf("resubmit while full: %v", err)
+	}
+	h.next(t)
+	h.submit(t, scheduler.Request{Input: invoiceNo(3)}) // room again
+}
+
+func TestCancel(t *testing.T) {
+	h := newHarness(t, scheduler.Config{})
+	ctx := context.Background()
+	a := h.submit(t, scheduler.Request{Input: invoiceNo(1)})
+	b := h.submit(t, scheduler.Request{Input: invoiceNo(2)})
+	got, err := h.Cancel(ctx, a.ID)
+	if err != nil || got.State != scheduler.Cancelled {
+		t.Fatalf("cancel queued: %+v %v", got, err)
+	}
+	if j := h.next(t); j.ID != b.ID {
+		t.Fatalf("next after cancel: %s, want %s", j.ID, b.ID)
+	}
+	if _, err := h.Cancel(ctx, b.ID); !errors.Is(err, scheduler.ErrNotQueued) {
+		t.Fatalf("cancel running: %v, want ErrNotQueued", err)
+	}
+	if _, err := h.Cancel(ctx, "nope"); !errors.Is(err, scheduler.ErrNotFound) {
+		t.Fatalf("cancel unknown: %v", err)
+	}
+}
+
+func TestDeadlinePassedWhileQueued(t *testing.T) {
+	h := newHarness(t, scheduler.Config{})
+	late := h.submit(t, scheduler.Request{Input: invoiceNo(1), Deadline: h.clock.Now().Add(time.Minute)})
+	onTime := h.submit(t, scheduler.Request{Input: invoiceNo(2)})
+	h.clock.Add(2 * time.Minute)
+	if j := h.next(t); j.ID != onTime.ID {
+		t.Fatalf("ran %s, want the job without a deadline", j.ID)
+	}
+	j, _ := h.Get(context.Background(), late.ID)
+	if j.State != scheduler.Failed || j.ErrorKind != scheduler.KindDeadlineExceeded || !strings.Contains(j.Error, "deadline") {
+		t.Fatalf("late job: %s %s %q", j.State, j.ErrorKind, j.Error)
+	}
+}
+
+// A batch backlog never delays interactive jobs by more than one batch job
+// in InteractiveShare+1, and batch jobs still run.
+func TestPriorities(t *testing.T) {
+	h := newHarness(t, scheduler.Config{})
+	var order []scheduler.Priority
+	for i := range 10 {
+		h.submit(t, scheduler.Request{Input: invoiceNo(100 + i), Priority: scheduler.Batch})
+	}
+	for i := range 10 {
+		h.submit(t, scheduler.Request{Input: invoiceNo(200 + i), Priority: scheduler.Interactive})
+	}
+	for range 20 {
+		order = append(order, h.next(t).Priority)
+	}
+	want := "IIIIBIIIIBIIBBBBBBBB"
+	var got strings.Builder
+	for _, p := range order {
+		got.WriteByte(strings.ToUpper(p.String())[0])
+	}
+	if got.String() != want {
+		t.Fatalf("start order %s, want %s", got.String(), want)
+	}
+}
+
+func TestFinishAndRetries(t *testing.T) {
+	h := newHarness(t, scheduler.Config{MaxAttempts: 2})
+	ctx := context.Background()
+	boom := errors.New("device lost")
+
+	ok := h.submit(t, scheduler.Request{Input: invoiceNo(1)})
+	h.next(t)
+	if err := h.Finish(ctx, ok.ID, scheduler.Outcome{Result: []byte(`{"proof":1}`), Backend: "cpu"}); err != nil {
+		t.Fatal(err)
+	}
+	// A second report for the same job changes nothing.
+	if err := h.Finish(ctx, ok.ID, scheduler.Outcome{Err: boom}); err != nil {
+		t.Fatal(err)
+	}
+	if j, _ := h.Get(ctx, ok.ID); j.State != scheduler.Succeeded || string(j.Result) != `{"proof":1}` || j.Backend != "cpu" {
+		t.Fatalf("succeeded job: %+v", j)
+	}
+
+	flaky := h.submit(t, scheduler.Request{Input: invoiceNo(2)})
+	for attempt := 1; attempt <= 2; attempt++ {
+		j := h.next(t)
+		if j.ID != flaky.ID || j.Attempts != attempt {
+			t.Fatalf("attempt %d: got job %s attempt %d", attempt, j.ID, j.Attempts)
+		}
+		h.Finish(ctx, j.ID, scheduler.Outcome{Err: boom, Retryable: true})
+	}
+	if j, _ := h.Get(ctx, flaky.ID); j.State != scheduler.Failed || j.ErrorKind != scheduler.KindAttemptsExceeded || !strings.Contains(j.Error, "device lost") {
+		t.Fatalf("flaky job: %s %s %q", j.State, j.ErrorKind, j.Error)
+	}
+
+	bad := h.submit(t, scheduler.Request{Input: invoiceNo(3)})
+	h.next(t)
+	h.Finish(ctx, bad.ID, scheduler.Outcome{Err: errors.New("rule x"), ErrorKind: scheduler.KindUnsatisfied})
+	if j, _ := h.Get(ctx, bad.ID); j.State != scheduler.Failed || j.Attempts != 1 || j.ErrorKind != scheduler.KindUnsatisfied {
+		t.Fatalf("permanent failure: %+v", j)
+	}
+}
+
+// Jobs accepted before a crash are there after a restart: queued ones stay
+// queued, and the one that was running runs again.
+func TestRecoverAfterRestart(t *testing.T) {
+	h := newHarness(t, scheduler.Config{})
+	var ids []string
+	for i := range 3 {
+		ids = append(ids, h.submit(t, scheduler.Request{Input: invoiceNo(i)}).ID)
+	}
+	running := h.next(t)
+	h.store.Close() // the process dies here: nothing else is written
+
+	h2 := openHarness(t, h.path, scheduler.Config{}, h.clock)
+	seen := map[string]int{}
+	for range 3 {
+		j := h2.next(t)
+		seen[j.ID] = j.Attempts
+	}
+	for _, id := range ids {
+		if _, ok := seen[id]; !ok {
+			t.Fatalf("job %s lost in the restart", id)
+		}
+	}
+	if seen[running.ID] != 2 {
+		t.Fatalf("the interrupted job is on attempt %d, want 2", seen[running.ID])
+	}
+}
+
+func TestWaitAndExpire(t *testing.T) {
+	h := newHarness(t, scheduler.Config{Retention: time.Hour})
+	ctx := context.Background()
+	j := h.submit(t, scheduler.Request{Input: invoiceNo(1)})
+	done := make(chan *scheduler.Job)
+	go func() {
+		w, err := h.Wait(ctx, j.ID)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- w
+	}()
+	h.next(t)
+	h.Finish(ctx, j.ID, scheduler.Outcome{Result: []byte("{}")})
+	select {
+	case w := <-done:
+		if w.State != scheduler.Succeeded {
+			t.Fatalf("wait returned %s", w.State)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Wait did not return")
+	}
+	if n, _ := h.Expire(ctx); n != 0 {
+		t.Fatalf("expired %d fresh jobs", n)
+	}
+	h.clock.Add(2 * time.Hour)
+	if n, _ := h.Expire(ctx); n != 1 {
+		t.Fatalf("expired %d, want 1", n)
+	}
+	if _, err := h.Get(ctx, j.ID); !errors.Is(err, scheduler.ErrNotFound) {
+		t.Fatalf("expired job still there: %v", err)
+	}
+}
+
+func TestDrainRefusesNewJobs(t *testing.T) {
+	h := newHarness(t, scheduler.Config{})
+	h.Drain()
+	if _, _, err := h.Submit(context.Background(), scheduler.Request{Circuit: circuit, Input: []byte(example)}); !errors.Is(err, scheduler.ErrDraining) {
+		t.Fatalf("got %v", err)
+	}
+}

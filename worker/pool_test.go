@@ -1,0 +1,191 @@
+package worker_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/proofmill/proofmill/circuits"
+	"github.com/proofmill/proofmill/circuits/input"
+	"github.com/proofmill/proofmill/internal/testkeys"
+	"github.com/proofmill/proofmill/prover"
+	"github.com/proofmill/proofmill/scheduler"
+	"github.com/proofmill/proofmill/scheduler/embedded"
+	"github.com/proofmill/proofmill/worker"
+)
+
+func newScheduler(t *testing.T) *scheduler.Scheduler {
+	t.Helper()
+	store, err := embedded.Open(filepath.Join(t.TempDir(), "jobs.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return scheduler.New(store, embedded.NewQueue(), scheduler.Config{MaxAttempts: 3})
+}
+
+func invoice(t *testing.T, n int) []byte {
+	t.Helper()
+	data, err := os.ReadFile("../examples/invoice-consistency.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []byte(strings.Replace(string(data), `"number": "20260302117"`, fmt.Sprintf(`"number": "%d"`, 20260302117+n), 1))
+}
+
+func submit(t *testing.T, s *scheduler.Scheduler, n int) string {
+	t.Helper()
+	j, _, err := s.Submit(context.Background(), scheduler.Request{Circuit: "invoice-consistency/v1", Input: invoice(t, n)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j.ID
+}
+
+func wait(t *testing.T, s *scheduler.Scheduler, id string) *scheduler.Job {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	j, err := s.Wait(ctx, id)
+	if err != nil {
+		t.Fatalf("wait %s: %v", id, err)
+	}
+	return j
+}
+
+func shutdown(t *testing.T, p *worker.Pool) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := p.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Real proofs: every job completes, and its proof verifies.
+func TestPoolProvesJobs(t *testing.T) {
+	s := newScheduler(t)
+	real := testkeys.Prover(t)
+	var observed atomic.Int64
+	pool := worker.New(s, real, worker.Config{Slots: 2, Observe: func(*scheduler.Job, scheduler.Outcome, time.Duration) { observed.Add(1) }})
+	pool.Start()
+	defer shutdown(t, pool)
+	var ids []string
+	for i := range 3 {
+		ids = append(ids, submit(t, s, i))
+	}
+	for _, id := range ids {
+		j := wait(t, s, id)
+		if j.State != scheduler.Succeeded || j.Backend != "cpu" {
+			t.Fatalf("job %s: %s %s", id, j.State, j.Error)
+		}
+		if _, err := real.VerifyFile(j.Result); err != nil {
+			t.Fatalf("job %s: proof does not verify: %v", id, err)
+		}
+	}
+	if observed.Load() != 3 {
+		t.Fatalf("observed %d attempts, want 3", observed.Load())
+	}
+}
+
+// scripted fails the first calls as told, then proves for real.
+type scripted struct {
+	real  worker.Prover
+	calls atomic.Int64
+	fail  func(call int64) error // nil: prove; errPanic: panic
+}
+
+var errPanic = errors.New("panic")
+
+func (s *scripted) Prove(ctx context.Context, c *circuits.Circuit, data []byte) (*prover.Proof, error) {
+	n := s.calls.Add(1)
+	if err := s.fail(n); err != nil {
+		if err == errPanic {
+			panic("device fell over")
+		}
+		return nil, err
+	}
+	return s.real.Prove(ctx, c, data)
+}
+
+func TestFailuresAreClassified(t *testing.T) {
+	cases := []struct {
+		name     string
+		fail     func(int64) error
+		state    scheduler.State
+		kind     string
+		attempts int
+	}{
+		{"panic, then success", func(n int64) error {
+			if n == 1 {
+				return errPanic
+			}
+			return nil
+		}, scheduler.Succeeded, "", 2},
+		{"rejected proof, then success", func(n int64) error {
+			if n == 1 {
+				return prover.ErrProofRejected
+			}
+			return nil
+		}, scheduler.Succeeded, "", 2},
+		{"always rejected", func(int64) error { return prover.ErrProofRejected }, scheduler.Failed, scheduler.KindAttemptsExceeded, 3},
+		{"unsatisfied", func(int64) error { return fmt.Errorf("x: %w", input.ErrUnsatisfied) }, scheduler.Failed, scheduler.KindUnsatisfied, 1},
+		{"bad input", func(int64) error { return fmt.Errorf("x: %w", input.ErrOutOfRange) }, scheduler.Failed, worker.KindInvalidInput, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := newScheduler(t)
+			pool := worker.New(s, &scripted{real: testkeys.Prover(t), fail: c.fail}, worker.Config{Slots: 1})
+			pool.Start()
+			defer shutdown(t, pool)
+			j := wait(t, s, submit(t, s, 1))
+			if j.State != c.state || j.ErrorKind != c.kind || j.Attempts != c.attempts {
+				t.Fatalf("got %s/%q after %d attempts (%s); want %s/%q after %d", j.State, j.ErrorKind, j.Attempts, j.Error, c.state, c.kind, c.attempts)
+			}
+		})
+	}
+}
+
+// blocking holds every proof until released.
+type blocking struct {
+	started chan struct{}
+	release chan struct{}
+	real    worker.Prover
+}
+
+func (b *blocking) Prove(ctx context.Context, c *circuits.Circuit, data []byte) (*prover.Proof, error) {
+	b.started <- struct{}{}
+	<-b.release
+	return b.real.Prove(ctx, c, data)
+}
+
+// Shutdown waits for the running proof, within its bound, and the job's
+// result is recorded; queued jobs stay queued.
+func TestShutdownFinishesRunningJob(t *testing.T) {
+	s := newScheduler(t)
+	b := &blocking{started: make(chan struct{}, 1), release: make(chan struct{}), real: testkeys.Prover(t)}
+	pool := worker.New(s, b, worker.Config{Slots: 1})
+	pool.Start()
+	running := submit(t, s, 1)
+	queued := submit(t, s, 2)
+	<-b.started
+
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := pool.Shutdown(short); err == nil {
+		t.Fatal("shutdown returned before the running proof finished")
+	}
+	close(b.release)
+	shutdown(t, pool)
+	if j, _ := s.Get(context.Background(), running); j.State != scheduler.Succeeded {
+		t.Fatalf("running job: %s", j.State)
+	}
+	if j, _ := s.Get(context.Background(), queued); j.State != scheduler.Queued {
+		t.Fatalf("queued job: %s", j.State)
+	}
+}
