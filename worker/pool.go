@@ -85,6 +85,9 @@ func (p *Pool) Start() {
 // ctx to end. A proof cannot be interrupted: a job still running when ctx
 // ends stays "running" in the store, and the next start runs it again.
 func (p *Pool) Shutdown(ctx context.Context) error {
+	if p.stop == nil {
+		return nil // never started
+	}
 	p.stop()
 	done := make(chan struct{})
 	go func() { p.wg.Wait(); close(done) }()

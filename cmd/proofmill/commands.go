@@ -211,21 +211,21 @@ func runKeysExport(_ context.Context, e *env, args []string) error {
 
 func runProve(ctx context.Context, e *env, args []string) error {
 	fs, keysDir := flags(e, "prove")
-	id := fs.String("circuit", "", "circuit `id`")
-	in := fs.String("input", "", "JSON input `file` (- for stdin)")
+	request := submitRequest(fs)
 	out := fs.String("out", "-", "proof `file`")
 	noSetup := fs.Bool("no-dev-setup", false, "fail instead of making development keys when the store has none")
+	server := fs.String("server", "", "prove on this proofmill `address` instead of locally")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	c, err := lookup(*id)
+	req, err := request()
 	if err != nil {
 		return err
 	}
-	if *in == "" {
-		return fmt.Errorf("%w: --input is required", errUsage)
+	if *server != "" {
+		return proveRemote(ctx, e, *server, req, *out)
 	}
-	data, err := readInput(*in)
+	c, err := lookup(req.Circuit)
 	if err != nil {
 		return err
 	}
@@ -233,7 +233,7 @@ func runProve(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	proof, err := p.Prove(ctx, c, data)
+	proof, err := p.Prove(ctx, c, []byte(req.InputJson))
 	if err != nil {
 		return err
 	}

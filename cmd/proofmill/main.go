@@ -5,6 +5,8 @@
 //	proofmill keys export --circuit ID --format F        solidity | json | gnark
 //	proofmill prove  --circuit ID --input FILE [--out FILE]
 //	proofmill verify [--circuit ID] --proof FILE
+//	proofmill serve  [--listen ADDR] [--data DIR] [--workers N]
+//	proofmill submit|wait|status|cancel --server ADDR ...
 //
 // Keys live in --keys DIR (default $PROOFMILL_KEYS, else the user cache dir).
 package main
@@ -17,8 +19,11 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"syscall"
 
 	gnarklog "github.com/consensys/gnark/logger"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/proofmill/proofmill/circuits"
 	"github.com/proofmill/proofmill/circuits/input"
@@ -34,6 +39,7 @@ const (
 	exitUnsatisfied = 4
 	exitUnknown     = 5
 	exitNoKeys      = 6
+	exitBusy        = 7 // the server is full, draining, unreachable or out of time
 )
 
 var errUsage = errors.New("usage")
@@ -56,9 +62,25 @@ var exitCodes = []struct {
 	{prover.ErrNoKeys, exitNoKeys},
 }
 
+// statusExitCodes maps a server's answer to the same exit codes.
+var statusExitCodes = map[codes.Code]int{
+	codes.InvalidArgument:    exitBadInput,
+	codes.FailedPrecondition: exitUnsatisfied,
+	codes.NotFound:           exitUnknown,
+	codes.ResourceExhausted:  exitBusy,
+	codes.Unavailable:        exitBusy,
+	codes.DeadlineExceeded:   exitBusy,
+}
+
 func exitCode(err error) int {
 	if err == nil {
 		return exitOK
+	}
+	if s, ok := status.FromError(err); ok {
+		if code, ok := statusExitCodes[s.Code()]; ok {
+			return code
+		}
+		return exitFailure
 	}
 	for _, e := range exitCodes {
 		if errors.Is(err, e.kind) {
@@ -76,8 +98,13 @@ type command struct {
 var commands = []command{
 	{"circuits", "list the circuits, their sizes and public inputs", runCircuits},
 	{"keys", "keys setup | keys export: manage the key store", runKeys},
-	{"prove", "prove a JSON input locally and write the proof", runProve},
+	{"prove", "prove a JSON input (locally, or on a server with --server) and write the proof", runProve},
 	{"verify", "verify a proof file against the key store", runVerify},
+	{"serve", "run the proving service: gRPC API, scheduler, journal and CPU workers", runServe},
+	{"submit", "queue a proof on a server and print the job", runSubmit},
+	{"wait", "wait for a job on a server and write its proof", runWait},
+	{"status", "print a job on a server", runStatus},
+	{"cancel", "cancel a queued job on a server", runCancel},
 }
 
 // env is what commands share: where output goes and how to log.
@@ -87,7 +114,7 @@ type env struct {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if os.Getenv("PROOFMILL_GNARK_LOG") == "" {
 		gnarklog.Disable() // gnark's own debug lines; our slog says what matters

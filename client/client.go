@@ -1,0 +1,181 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/proofmill/proofmill/api/proofmill/v1"
+)
+
+// Options configure a Client. The zero value is usable.
+type Options struct {
+	// Retries is how many times a call failing with UNAVAILABLE is retried;
+	// 0 means 8. Retries stop earlier when the call's context ends.
+	Retries int
+	// Backoff is the first wait between retries, doubled each time up to
+	// 2 s; 0 means 100 ms.
+	Backoff time.Duration
+	// DialOptions are added to the connection's options (e.g. TLS
+	// credentials; the default is an insecure loopback connection).
+	DialOptions []grpc.DialOption
+}
+
+// Client talks to one proofmill server.
+type Client struct {
+	conn *grpc.ClientConn
+	rpc  pb.ProverClient
+	opt  Options
+}
+
+// Dial connects to target ("host:port").
+func Dial(target string, opt Options) (*Client, error) {
+	if opt.Retries == 0 {
+		opt.Retries = 8
+	}
+	if opt.Backoff == 0 {
+		opt.Backoff = 100 * time.Millisecond
+	}
+	dial := append([]grpc.DialOption{
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64 << 20)),
+	}, opt.DialOptions...)
+	conn, err := grpc.NewClient(target, dial...)
+	if err != nil {
+		return nil, fmt.Errorf("client: dial %s: %w", target, err)
+	}
+	return &Client{conn: conn, rpc: pb.NewProverClient(conn), opt: opt}, nil
+}
+
+// Close closes the connection.
+func (c *Client) Close() error { return c.conn.Close() }
+
+// retry runs call until it succeeds, fails with another code than
+// UNAVAILABLE, runs out of retries, or ctx ends.
+func retry[T any](ctx context.Context, c *Client, call func(context.Context) (T, error)) (T, error) {
+	wait := c.opt.Backoff
+	for attempt := 0; ; attempt++ {
+		out, err := call(ctx)
+		if status.Code(err) != codes.Unavailable || attempt >= c.opt.Retries {
+			return out, err
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return out, err
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// Submit queues a proof. created is false when the server already had the
+// job (same idempotency key, or same circuit and inputs).
+func (c *Client) Submit(ctx context.Context, req *pb.SubmitProofRequest) (job *pb.Job, created bool, err error) {
+	resp, err := retry(ctx, c, func(ctx context.Context) (*pb.SubmitProofResponse, error) { return c.rpc.SubmitProof(ctx, req) })
+	if err != nil {
+		return nil, false, err
+	}
+	return resp.GetJob(), resp.GetCreated(), nil
+}
+
+// Get returns a job.
+func (c *Client) Get(ctx context.Context, id string) (*pb.Job, error) {
+	return retry(ctx, c, func(ctx context.Context) (*pb.Job, error) { return c.rpc.GetJob(ctx, &pb.GetJobRequest{Id: id}) })
+}
+
+// Cancel cancels a queued job.
+func (c *Client) Cancel(ctx context.Context, id string) (*pb.Job, error) {
+	return retry(ctx, c, func(ctx context.Context) (*pb.Job, error) { return c.rpc.CancelJob(ctx, &pb.CancelJobRequest{Id: id}) })
+}
+
+// Watch calls fn with each new state of a job until it is terminal, fn
+// returns an error, or ctx ends. A broken stream is reopened.
+func (c *Client) Watch(ctx context.Context, id string, fn func(*pb.Job) error) error {
+	_, err := retry(ctx, c, func(ctx context.Context) (struct{}, error) {
+		stream, err := c.rpc.WatchJob(ctx, &pb.WatchJobRequest{Id: id})
+		if err != nil {
+			return struct{}{}, err
+		}
+		for {
+			j, err := stream.Recv()
+			if errors.Is(err, io.EOF) {
+				return struct{}{}, nil
+			}
+			if err != nil {
+				return struct{}{}, err
+			}
+			if err := fn(j); err != nil {
+				return struct{}{}, err
+			}
+		}
+	})
+	return err
+}
+
+// Terminal reports whether a job state is final.
+func Terminal(s pb.JobState) bool {
+	return s == pb.JobState_JOB_STATE_SUCCEEDED || s == pb.JobState_JOB_STATE_FAILED || s == pb.JobState_JOB_STATE_CANCELLED
+}
+
+// Wait returns a job once it is terminal, or ctx's error.
+func (c *Client) Wait(ctx context.Context, id string) (*pb.Job, error) {
+	var last *pb.Job
+	err := c.Watch(ctx, id, func(j *pb.Job) error { last = j; return nil })
+	if err != nil {
+		return last, err
+	}
+	if last == nil || !Terminal(last.GetState()) {
+		return last, fmt.Errorf("client: watch of %s ended before the job finished", id)
+	}
+	return last, nil
+}
+
+// Prove submits and waits. A job that ends failed or cancelled is returned
+// with a nil error: its Error and ErrorKind say why.
+func (c *Client) Prove(ctx context.Context, req *pb.SubmitProofRequest) (*pb.Job, error) {
+	j, _, err := c.Submit(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if Terminal(j.GetState()) {
+		return j, nil
+	}
+	return c.Wait(ctx, j.GetId())
+}
+
+// Verify checks a proof file on the server.
+func (c *Client) Verify(ctx context.Context, proofJSON []byte, circuit string) (*pb.VerifyProofResponse, error) {
+	return retry(ctx, c, func(ctx context.Context) (*pb.VerifyProofResponse, error) {
+		return c.rpc.VerifyProof(ctx, &pb.VerifyProofRequest{ProofJson: proofJSON, Circuit: circuit})
+	})
+}
+
+// VerifyingKey fetches a circuit's verifying key in a format.
+func (c *Client) VerifyingKey(ctx context.Context, circuit string, format pb.KeyFormat) (*pb.GetVerifyingKeyResponse, error) {
+	return retry(ctx, c, func(ctx context.Context) (*pb.GetVerifyingKeyResponse, error) {
+		return c.rpc.GetVerifyingKey(ctx, &pb.GetVerifyingKeyRequest{Circuit: circuit, Format: format})
+	})
+}
+
+// Circuits lists the server's circuits.
+func (c *Client) Circuits(ctx context.Context) ([]*pb.Circuit, error) {
+	resp, err := retry(ctx, c, func(ctx context.Context) (*pb.ListCircuitsResponse, error) {
+		return c.rpc.ListCircuits(ctx, &pb.ListCircuitsRequest{})
+	})
+	return resp.GetCircuits(), err
+}
+
+// Devices lists the server's proving devices.
+func (c *Client) Devices(ctx context.Context) ([]*pb.Device, error) {
+	resp, err := retry(ctx, c, func(ctx context.Context) (*pb.ListDevicesResponse, error) {
+		return c.rpc.ListDevices(ctx, &pb.ListDevicesRequest{})
+	})
+	return resp.GetDevices(), err
+}

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/proofmill/proofmill/api/proofmill/v1"
+	"github.com/proofmill/proofmill/client"
+)
+
+// remoteFlags adds --server to a client command.
+func remoteFlags(fs *flag.FlagSet) *string {
+	return fs.String("server", envOr("PROOFMILL_SERVER", "127.0.0.1:7420"), "proofmill server `address` ($PROOFMILL_SERVER)")
+}
+
+func dial(addr string) (*client.Client, error) { return client.Dial(addr, client.Options{}) }
+
+func printJob(e *env, j *pb.Job) error {
+	clean := proto.Clone(j).(*pb.Job)
+	clean.ProofJson = nil // written with --out
+	data, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(clean)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(e.stdout, string(data))
+	return err
+}
+
+// jobResult turns a finished job into the command's outcome: its proof is
+// written to out, a failure becomes an error naming why.
+func jobResult(e *env, j *pb.Job, out string) error {
+	switch j.GetState() {
+	case pb.JobState_JOB_STATE_SUCCEEDED:
+		return writeOutput(e, out, func(w io.Writer) error {
+			var v any
+			if err := json.Unmarshal(j.GetProofJson(), &v); err != nil {
+				return err
+			}
+			enc := json.NewEncoder(w)
+			enc.SetIndent("", "  ")
+			return enc.Encode(v)
+		})
+	case pb.JobState_JOB_STATE_FAILED:
+		return fmt.Errorf("job %s failed (%s): %s", j.GetId(), j.GetErrorKind(), j.GetError())
+	case pb.JobState_JOB_STATE_CANCELLED:
+		return fmt.Errorf("job %s was cancelled", j.GetId())
+	}
+	return fmt.Errorf("job %s is %s", j.GetId(), j.GetState())
+}
+
+func submitRequest(fs *flag.FlagSet) func() (*pb.SubmitProofRequest, error) {
+	id := fs.String("circuit", "", "circuit `id`")
+	in := fs.String("input", "", "JSON input `file` (- for stdin)")
+	priority := fs.String("priority", "interactive", "interactive or batch")
+	deadline := fs.Duration("deadline", 0, "latest start, from now; 0 means none")
+	key := fs.String("key", "", "idempotency `key` (default: derived from the circuit and inputs)")
+	return func() (*pb.SubmitProofRequest, error) {
+		if _, err := lookup(*id); err != nil {
+			return nil, err
+		}
+		if *in == "" {
+			return nil, fmt.Errorf("%w: --input is required", errUsage)
+		}
+		data, err := readInput(*in)
+		if err != nil {
+			return nil, err
+		}
+		req := &pb.SubmitProofRequest{Circuit: *id, InputJson: string(data), IdempotencyKey: *key}
+		switch *priority {
+		case "interactive":
+			req.Priority = pb.Priority_PRIORITY_INTERACTIVE
+		case "batch":
+			req.Priority = pb.Priority_PRIORITY_BATCH
+		default:
+			return nil, fmt.Errorf("%w: --priority %q: want interactive or batch", errUsage, *priority)
+		}
+		if *deadline > 0 {
+			req.Deadline = timestamppb.New(time.Now().Add(*deadline))
+		}
+		return req, nil
+	}
+}
+
+func runSubmit(ctx context.Context, e *env, args []string) error {
+	fs, _ := flags(e, "submit")
+	server := remoteFlags(fs)
+	request := submitRequest(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	req, err := request()
+	if err != nil {
+		return err
+	}
+	c, err := dial(*server)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	j, _, err := c.Submit(ctx, req)
+	if err != nil {
+		return err
+	}
+	return printJob(e, j)
+}
+
+func jobCommand(e *env, name string, args []string) (*client.Client, string, *string, error) {
+	fs, _ := flags(e, name)
+	server := remoteFlags(fs)
+	id := fs.String("id", "", "job `id`")
+	out := fs.String("out", "-", "proof `file` (wait)")
+	if err := parse(fs, args); err != nil {
+		return nil, "", nil, err
+	}
+	if *id == "" {
+		return nil, "", nil, fmt.Errorf("%w: --id is required", errUsage)
+	}
+	c, err := dial(*server)
+	return c, *id, out, err
+}
+
+func runStatus(ctx context.Context, e *env, args []string) error {
+	c, id, _, err := jobCommand(e, "status", args)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	j, err := c.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	return printJob(e, j)
+}
+
+func runCancel(ctx context.Context, e *env, args []string) error {
+	c, id, _, err := jobCommand(e, "cancel", args)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	j, err := c.Cancel(ctx, id)
+	if err != nil {
+		return err
+	}
+	return printJob(e, j)
+}
+
+func runWait(ctx context.Context, e *env, args []string) error {
+	c, id, out, err := jobCommand(e, "wait", args)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	j, err := c.Wait(ctx, id)
+	if err != nil {
+		return err
+	}
+	return jobResult(e, j, *out)
+}
+
+// proveRemote is `prove --server`: the service proves instead of this process.
+func proveRemote(ctx context.Context, e *env, addr string, req *pb.SubmitProofRequest, out string) error {
+	c, err := dial(addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	j, err := c.Prove(ctx, req)
+	if err != nil {
+		return err
+	}
+	e.log.Info("proved by the server", "job", j.GetId(), "backend", j.GetBackend(), "attempts", j.GetAttempts())
+	return jobResult(e, j, out)
+}

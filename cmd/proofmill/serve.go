@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	pb "github.com/proofmill/proofmill/api/proofmill/v1"
+	"github.com/proofmill/proofmill/circuits"
+	"github.com/proofmill/proofmill/hwaccel"
+	"github.com/proofmill/proofmill/prover"
+	"github.com/proofmill/proofmill/scheduler"
+	"github.com/proofmill/proofmill/scheduler/embedded"
+	"github.com/proofmill/proofmill/server"
+	"github.com/proofmill/proofmill/worker"
+)
+
+// serveConfig is everything `proofmill serve` takes.
+type serveConfig struct {
+	Listen          string
+	MetricsListen   string // empty: no metrics endpoint
+	DataDir         string
+	KeysDir         string
+	Workers         int
+	MaxQueued       int
+	MaxAttempts     int
+	Retention       time.Duration
+	MaxInputBytes   int
+	ShutdownTimeout time.Duration
+	DevSetup        bool
+	Preload         string // "present", "none", or a comma list of circuit ids
+
+	pausedWorkers bool // tests: start the pool later, by hand
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+func defaultDataDir() string {
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "proofmill")
+	}
+	return "proofmill-data"
+}
+
+func serveFlags(fs *flag.FlagSet, cfg *serveConfig) {
+	fs.StringVar(&cfg.Listen, "listen", envOr("PROOFMILL_LISTEN", "127.0.0.1:7420"), "gRPC `address` ($PROOFMILL_LISTEN)")
+	fs.StringVar(&cfg.MetricsListen, "metrics", envOr("PROOFMILL_METRICS", "127.0.0.1:7421"), "Prometheus metrics `address`; empty disables ($PROOFMILL_METRICS)")
+	fs.StringVar(&cfg.DataDir, "data", envOr("PROOFMILL_DATA", defaultDataDir()), "`dir` for the job journal ($PROOFMILL_DATA)")
+	fs.IntVar(&cfg.Workers, "workers", envInt("PROOFMILL_WORKERS", 0), "proofs at once; 0 sizes to the machine ($PROOFMILL_WORKERS)")
+	fs.IntVar(&cfg.MaxQueued, "max-queued", 10_000, "jobs waiting at once before RESOURCE_EXHAUSTED")
+	fs.IntVar(&cfg.MaxAttempts, "max-attempts", 3, "tries per job for retryable failures")
+	fs.DurationVar(&cfg.Retention, "retention", 24*time.Hour, "how long finished jobs and their proofs are kept")
+	fs.IntVar(&cfg.MaxInputBytes, "max-input", 1<<20, "largest input_json in `bytes`")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a shutdown waits for running proofs")
+	fs.BoolVar(&cfg.DevSetup, "dev-setup", true, "make development keys for a circuit the key store lacks (with a warning)")
+	fs.StringVar(&cfg.Preload, "preload", "present", "load keys at start: present (every circuit with keys), none, or ids")
+}
+
+func runServe(ctx context.Context, e *env, args []string) error {
+	fs, keysDir := flags(e, "serve")
+	var cfg serveConfig
+	serveFlags(fs, &cfg)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg.KeysDir = *keysDir
+	n, err := startNode(cfg, e.log)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	e.log.Info("shutting down", "bound", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	return n.shutdown(sctx)
+}
+
+// node is one running service: job journal, scheduler, workers, gRPC and
+// metrics. startNode starts them in that order; shutdown stops them in the
+// reverse one.
+type node struct {
+	log       *slog.Logger
+	store     *embedded.Store
+	sched     *scheduler.Scheduler
+	prover    *prover.Prover
+	pool      *worker.Pool
+	grpc      *grpc.Server
+	health    *health.Server
+	metrics   *http.Server
+	addr      net.Addr
+	stopTimer context.CancelFunc
+	wg        sync.WaitGroup
+}
+
+func startNode(cfg serveConfig, log *slog.Logger) (_ *node, err error) {
+	n := &node{log: log}
+	defer func() {
+		if err != nil {
+			n.closeAll()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("serve: data dir: %w", err)
+	}
+	if n.store, err = embedded.Open(filepath.Join(cfg.DataDir, "jobs.db")); err != nil {
+		return nil, err
+	}
+	n.sched = scheduler.New(n.store, embedded.NewQueue(), scheduler.Config{
+		MaxQueued: cfg.MaxQueued, MaxAttempts: cfg.MaxAttempts, Retention: cfg.Retention, Logger: log})
+	recovered, err := n.sched.Recover(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	if n.prover, err = prover.New(prover.Config{Store: prover.KeyStore{Dir: cfg.KeysDir}, DevSetup: cfg.DevSetup, Logger: log}); err != nil {
+		return nil, err
+	}
+	if err := preload(n.prover, cfg.Preload); err != nil {
+		return nil, err
+	}
+	metrics := server.NewMetrics(server.MetricsSources{Waiting: n.sched.Waiting, Counts: n.store.Counts,
+		Busy: func() int { return n.pool.Busy() }, Slots: func() int { return n.pool.Slots() }})
+	n.pool = worker.New(n.sched, n.prover, worker.Config{Slots: cfg.Workers, Logger: log, Observe: metrics.Observe})
+	if !cfg.pausedWorkers {
+		n.pool.Start()
+	}
+
+	lis, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	n.addr = lis.Addr()
+	n.grpc = grpc.NewServer(server.Interceptors(log, cfg.MaxInputBytes+64<<10)...)
+	pb.RegisterProverServer(n.grpc, server.New(n.sched, n.prover, server.Config{
+		MaxInputBytes: cfg.MaxInputBytes, Logger: log, Devices: n.devices}))
+	n.health = health.NewServer()
+	healthpb.RegisterHealthServer(n.grpc, n.health)
+	reflection.Register(n.grpc)
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := n.grpc.Serve(lis); err != nil {
+			log.Error("grpc serve", "err", err)
+		}
+	}()
+
+	if cfg.MetricsListen != "" {
+		mlis, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			return nil, fmt.Errorf("serve: metrics: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", metrics.Handler())
+		n.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			if err := n.metrics.Serve(mlis); !errors.Is(err, http.ErrServerClosed) {
+				log.Error("metrics serve", "err", err)
+			}
+		}()
+		log.Info("metrics", "url", "http://"+mlis.Addr().String()+"/metrics")
+	}
+
+	expireCtx, stop := context.WithCancel(context.Background())
+	n.stopTimer = stop
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		tick := time.NewTicker(time.Minute)
+		defer tick.Stop()
+		for {
+			if k, err := n.sched.Expire(expireCtx); err != nil {
+				log.Error("expire finished jobs", "err", err)
+			} else if k > 0 {
+				log.Info("expired finished jobs", "count", k)
+			}
+			select {
+			case <-tick.C:
+			case <-expireCtx.Done():
+				return
+			}
+		}
+	}()
+	log.Info("serving", "grpc", n.addr.String(), "workers", n.pool.Slots(), "recovered_jobs", recovered, "data", cfg.DataDir, "keys", n.prover.Store().Dir)
+	return n, nil
+}
+
+func preload(p *prover.Prover, which string) error {
+	var ids []string
+	switch which {
+	case "none":
+	case "present":
+		for _, c := range circuits.All() {
+			if _, err := p.Store().Manifest(c.ID); err == nil {
+				ids = append(ids, c.ID)
+			}
+		}
+	default:
+		ids = strings.Split(which, ",")
+	}
+	for _, id := range ids {
+		c, err := circuits.Lookup(strings.TrimSpace(id))
+		if err != nil {
+			return err
+		}
+		if _, err := p.Keys(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (n *node) devices() []*pb.Device {
+	return []*pb.Device{{Id: "cpu", Kind: "cpu", Name: fmt.Sprintf("%s, %d cores (%s)", runtime.GOARCH, runtime.NumCPU(), hwaccel.CPU{}.Name()),
+		Slots: int32(n.pool.Slots()), Busy: int32(n.pool.Busy()), Healthy: true}}
+}
+
+// shutdown stops in order: refuse new jobs and report NOT_SERVING; let
+// running proofs finish (bounded by ctx; queued jobs stay journaled for the
+// next start); stop gRPC, waiting briefly for calls in flight; then the
+// metrics endpoint, the expiry timer and the journal.
+func (n *node) shutdown(ctx context.Context) error {
+	n.health.Shutdown()
+	n.sched.Drain()
+	poolErr := n.pool.Shutdown(ctx)
+	stopped := make(chan struct{})
+	go func() { n.grpc.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(2 * time.Second): // watchers of queued jobs would wait forever
+		n.grpc.Stop()
+	}
+	if n.metrics != nil {
+		n.metrics.Close()
+	}
+	n.stopTimer()
+	n.wg.Wait()
+	err := errors.Join(poolErr, n.store.Close())
+	n.log.Info("stopped", "err", err)
+	return err
+}
+
+// closeAll releases what a failed start opened.
+func (n *node) closeAll() {
+	if n.grpc != nil {
+		n.grpc.Stop()
+	}
+	if n.pool != nil {
+		n.pool.Shutdown(context.Background())
+	}
+	if n.store != nil {
+		n.store.Close()
+	}
+}

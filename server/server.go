@@ -1,0 +1,268 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/proofmill/proofmill/api/proofmill/v1"
+	"github.com/proofmill/proofmill/circuits"
+	"github.com/proofmill/proofmill/circuits/input"
+	"github.com/proofmill/proofmill/prover"
+	"github.com/proofmill/proofmill/prover/export"
+	"github.com/proofmill/proofmill/scheduler"
+)
+
+// Scheduler is what the handlers need of the scheduler.
+type Scheduler interface {
+	Submit(ctx context.Context, req scheduler.Request) (*scheduler.Job, bool, error)
+	Get(ctx context.Context, id string) (*scheduler.Job, error)
+	Cancel(ctx context.Context, id string) (*scheduler.Job, error)
+	WaitChange(ctx context.Context, id string, version uint64) (*scheduler.Job, error)
+	Wait(ctx context.Context, id string) (*scheduler.Job, error)
+}
+
+// Prover is the read-only prover side: verifying and exporting keys.
+type Prover interface {
+	VerifyFile(data []byte) (*prover.ProofFile, error)
+	Store() prover.KeyStore
+}
+
+// Config configures the handlers. The zero value is usable.
+type Config struct {
+	MaxInputBytes int                 // largest input_json; 0 means input.MaxDocumentBytes
+	Devices       func() []*pb.Device // for ListDevices; nil lists none
+	Logger        *slog.Logger
+}
+
+// Server implements proofmill.v1.Prover.
+type Server struct {
+	pb.UnimplementedProverServer
+	sched  Scheduler
+	prover Prover
+	cfg    Config
+	log    *slog.Logger
+}
+
+// New returns the handlers.
+func New(s Scheduler, p Prover, cfg Config) *Server {
+	if cfg.MaxInputBytes == 0 {
+		cfg.MaxInputBytes = input.MaxDocumentBytes
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Server{sched: s, prover: p, cfg: cfg, log: cfg.Logger}
+}
+
+func (s *Server) fail(method string, err error) error { return toStatus(s.log, method, err) }
+
+func (s *Server) ListCircuits(ctx context.Context, _ *pb.ListCircuitsRequest) (*pb.ListCircuitsResponse, error) {
+	var out []*pb.Circuit
+	for _, c := range circuits.All() {
+		schema, err := json.Marshal(c.Schema)
+		if err != nil {
+			return nil, s.fail("ListCircuits", err)
+		}
+		pc := &pb.Circuit{Id: c.ID, Description: c.Description, PublicInputs: c.PublicInputs, InputSchemaJson: string(schema), KeyOrigin: "none"}
+		if m, err := s.prover.Store().Manifest(c.ID); err == nil {
+			pc.Constraints, pc.KeyOrigin, pc.VerifyingKeySha256 = int64(m.Constraints), m.Origin, m.SHA256["verifying.key"]
+			if m.Origin == prover.OriginDevelopment {
+				pc.Warning = prover.DevelopmentKeyWarning
+			}
+		} else if ccs, err := prover.Compile(c); err == nil {
+			pc.Constraints = int64(ccs.GetNbConstraints())
+		}
+		out = append(out, pc)
+	}
+	return &pb.ListCircuitsResponse{Circuits: out}, nil
+}
+
+func (s *Server) GetVerifyingKey(ctx context.Context, req *pb.GetVerifyingKeyRequest) (*pb.GetVerifyingKeyResponse, error) {
+	c, err := circuits.Lookup(req.GetCircuit())
+	if err != nil {
+		return nil, s.fail("GetVerifyingKey", err)
+	}
+	vk, sum, err := s.prover.Store().LoadVerifyingKey(c.ID)
+	if err != nil {
+		return nil, s.fail("GetVerifyingKey", err)
+	}
+	var buf bytes.Buffer
+	format := req.GetFormat()
+	switch format {
+	case pb.KeyFormat_KEY_FORMAT_UNSPECIFIED, pb.KeyFormat_KEY_FORMAT_GNARK:
+		format = pb.KeyFormat_KEY_FORMAT_GNARK
+		_, err = vk.WriteTo(&buf)
+	case pb.KeyFormat_KEY_FORMAT_SOLIDITY:
+		err = export.Solidity(&buf, vk)
+	case pb.KeyFormat_KEY_FORMAT_SNARKJS:
+		var j export.VerifyingKey
+		if j, err = export.FromGnarkVerifyingKey(vk); err == nil {
+			err = json.NewEncoder(&buf).Encode(j)
+		}
+	default:
+		err = fmt.Errorf("%w: format: unknown key format %d", errBadRequest, format)
+	}
+	if err != nil {
+		return nil, s.fail("GetVerifyingKey", err)
+	}
+	return &pb.GetVerifyingKeyResponse{Circuit: c.ID, Format: format, Key: buf.Bytes(), VerifyingKeySha256: sum}, nil
+}
+
+// request validates a submission and turns it into a scheduler request.
+func (s *Server) request(req *pb.SubmitProofRequest) (scheduler.Request, error) {
+	r := scheduler.Request{Circuit: req.GetCircuit(), Input: []byte(req.GetInputJson()), IdempotencyKey: req.GetIdempotencyKey()}
+	switch {
+	case r.Circuit == "":
+		return r, fmt.Errorf("%w: circuit: required (see ListCircuits)", errBadRequest)
+	case len(r.Input) == 0:
+		return r, fmt.Errorf("%w: input_json: required", errBadRequest)
+	case len(r.Input) > s.cfg.MaxInputBytes:
+		return r, fmt.Errorf("input_json: %w: %d bytes, limit %d", input.ErrTooLarge, len(r.Input), s.cfg.MaxInputBytes)
+	}
+	switch req.GetPriority() {
+	case pb.Priority_PRIORITY_UNSPECIFIED, pb.Priority_PRIORITY_INTERACTIVE:
+		r.Priority = scheduler.Interactive
+	case pb.Priority_PRIORITY_BATCH:
+		r.Priority = scheduler.Batch
+	default:
+		return r, fmt.Errorf("priority: %w %d", scheduler.ErrBadPriority, req.GetPriority())
+	}
+	if d := req.GetDeadline(); d != nil {
+		if err := d.CheckValid(); err != nil {
+			return r, fmt.Errorf("%w: deadline: %v", errBadRequest, err)
+		}
+		r.Deadline = d.AsTime()
+	}
+	return r, nil
+}
+
+func (s *Server) SubmitProof(ctx context.Context, req *pb.SubmitProofRequest) (*pb.SubmitProofResponse, error) {
+	r, err := s.request(req)
+	if err != nil {
+		return nil, s.fail("SubmitProof", err)
+	}
+	j, created, err := s.sched.Submit(ctx, r)
+	if err != nil {
+		return nil, s.fail("SubmitProof", err)
+	}
+	return &pb.SubmitProofResponse{Job: toJob(j), Created: created}, nil
+}
+
+func (s *Server) Prove(ctx context.Context, req *pb.SubmitProofRequest) (*pb.Job, error) {
+	r, err := s.request(req)
+	if err != nil {
+		return nil, s.fail("Prove", err)
+	}
+	j, _, err := s.sched.Submit(ctx, r)
+	if err != nil {
+		return nil, s.fail("Prove", err)
+	}
+	if j, err = s.sched.Wait(ctx, j.ID); err != nil {
+		return nil, s.fail("Prove", fmt.Errorf("job %s is still %s: %w", j.ID, j.State, err))
+	}
+	return toJob(j), nil
+}
+
+func (s *Server) GetJob(ctx context.Context, req *pb.GetJobRequest) (*pb.Job, error) {
+	j, err := s.sched.Get(ctx, req.GetId())
+	if err != nil {
+		return nil, s.fail("GetJob", err)
+	}
+	return toJob(j), nil
+}
+
+func (s *Server) WatchJob(req *pb.WatchJobRequest, stream pb.Prover_WatchJobServer) error {
+	ctx := stream.Context()
+	var version uint64
+	for {
+		j, err := s.sched.WaitChange(ctx, req.GetId(), version)
+		if err != nil {
+			return s.fail("WatchJob", err)
+		}
+		if err := stream.Send(toJob(j)); err != nil {
+			return err
+		}
+		if j.State.Terminal() {
+			return nil
+		}
+		version = j.Version
+	}
+}
+
+func (s *Server) CancelJob(ctx context.Context, req *pb.CancelJobRequest) (*pb.Job, error) {
+	j, err := s.sched.Cancel(ctx, req.GetId())
+	if err != nil {
+		return nil, s.fail("CancelJob", err)
+	}
+	return toJob(j), nil
+}
+
+func (s *Server) VerifyProof(ctx context.Context, req *pb.VerifyProofRequest) (*pb.VerifyProofResponse, error) {
+	if len(req.GetProofJson()) > s.cfg.MaxInputBytes {
+		return nil, s.fail("VerifyProof", fmt.Errorf("proof_json: %w", input.ErrTooLarge))
+	}
+	f, err := s.prover.VerifyFile(req.GetProofJson())
+	switch {
+	case errors.Is(err, prover.ErrProofRejected):
+		return &pb.VerifyProofResponse{Valid: false, Reason: err.Error()}, nil
+	case err != nil:
+		return nil, s.fail("VerifyProof", err)
+	case req.GetCircuit() != "" && req.GetCircuit() != f.Circuit:
+		return &pb.VerifyProofResponse{Valid: false, Circuit: f.Circuit, Reason: fmt.Sprintf("the proof is for %s, not %s", f.Circuit, req.GetCircuit())}, nil
+	}
+	return &pb.VerifyProofResponse{Valid: true, Circuit: f.Circuit, PublicInputs: publicInputs(f.PublicInputs)}, nil
+}
+
+func (s *Server) ListDevices(ctx context.Context, _ *pb.ListDevicesRequest) (*pb.ListDevicesResponse, error) {
+	if s.cfg.Devices == nil {
+		return &pb.ListDevicesResponse{}, nil
+	}
+	return &pb.ListDevicesResponse{Devices: s.cfg.Devices()}, nil
+}
+
+var states = map[scheduler.State]pb.JobState{
+	scheduler.Queued: pb.JobState_JOB_STATE_QUEUED, scheduler.Running: pb.JobState_JOB_STATE_RUNNING,
+	scheduler.Succeeded: pb.JobState_JOB_STATE_SUCCEEDED, scheduler.Failed: pb.JobState_JOB_STATE_FAILED,
+	scheduler.Cancelled: pb.JobState_JOB_STATE_CANCELLED,
+}
+
+func toJob(j *scheduler.Job) *pb.Job {
+	out := &pb.Job{
+		Id: j.ID, Circuit: j.Circuit, State: states[j.State], Attempts: int32(j.Attempts),
+		Error: j.Error, ErrorKind: j.ErrorKind, Backend: j.Backend, ProofJson: j.Result,
+		Submitted: timestamp(j.Submitted), Started: timestamp(j.Started), Finished: timestamp(j.Finished), Deadline: timestamp(j.Deadline),
+		Priority: pb.Priority_PRIORITY_INTERACTIVE,
+	}
+	if j.Priority == scheduler.Batch {
+		out.Priority = pb.Priority_PRIORITY_BATCH
+	}
+	if len(j.Result) > 0 {
+		var f prover.ProofFile
+		if json.Unmarshal(j.Result, &f) == nil {
+			out.PublicInputs, out.VerifyingKeySha256 = publicInputs(f.PublicInputs), f.VerifyingKeySHA256
+		}
+	}
+	return out
+}
+
+func publicInputs(in []prover.NamedValue) []*pb.PublicInput {
+	out := make([]*pb.PublicInput, len(in))
+	for i, v := range in {
+		out[i] = &pb.PublicInput{Name: v.Name, Value: v.Value}
+	}
+	return out
+}
+
+func timestamp(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}
