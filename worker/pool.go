@@ -31,8 +31,9 @@ type Prover interface {
 
 // Config sizes a Pool. The zero value is usable.
 type Config struct {
-	// Slots is how many jobs run at once; 0 means 1 + NumCPU/8 (gnark
-	// already spreads one proof over every core).
+	// Slots is how many jobs run at once; 0 means 2 + NumCPU/16. gnark
+	// spreads one proof over every core, but two proofs overlap each
+	// other's serial phases (1.27× raw throughput measured on 2 cores).
 	Slots  int
 	Logger *slog.Logger // nil means slog.Default()
 	// Observe, when set, is called after every attempt (for metrics).
@@ -54,7 +55,7 @@ type Pool struct {
 // New returns a pool; Start runs it.
 func New(jobs Jobs, p Prover, cfg Config) *Pool {
 	if cfg.Slots <= 0 {
-		cfg.Slots = 1 + runtime.NumCPU()/8
+		cfg.Slots = 2 + runtime.NumCPU()/16
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

@@ -24,7 +24,7 @@ import (
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // startTestNode runs a node in-process on a loopback port.
-func startTestNode(t *testing.T, edit func(*serveConfig)) (*node, *client.Client) {
+func startTestNode(t testing.TB, edit func(*serveConfig)) (*node, *client.Client) {
 	t.Helper()
 	cfg := serveConfig{
 		Listen: "127.0.0.1:0", DataDir: t.TempDir(), KeysDir: testkeys.Dir(), Workers: 1, MaxQueued: 10_000,
@@ -52,7 +52,7 @@ func startTestNode(t *testing.T, edit func(*serveConfig)) (*node, *client.Client
 	return n, c
 }
 
-func readExample(t *testing.T, name string) string {
+func readExample(t testing.TB, name string) string {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("../../examples", name))
 	if err != nil {
@@ -62,11 +62,11 @@ func readExample(t *testing.T, name string) string {
 }
 
 // invoiceInput is the example invoice with invoice number +n: a distinct statement.
-func invoiceInput(t *testing.T, n int) string {
+func invoiceInput(t testing.TB, n int) string {
 	return strings.Replace(readExample(t, "invoice-consistency.json"), `"number": "20260302117"`, fmt.Sprintf(`"number": "%d"`, 20260302117+n), 1)
 }
 
-func timeout(t *testing.T, d time.Duration) context.Context {
+func timeout(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx

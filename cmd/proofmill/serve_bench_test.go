@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/consensys/gnark-crypto/ecc"
+	"github.com/consensys/gnark/backend/groth16"
+	"github.com/consensys/gnark/frontend"
+
+	pb "github.com/proofmill/proofmill/api/proofmill/v1"
+	"github.com/proofmill/proofmill/circuits"
+	"github.com/proofmill/proofmill/internal/testkeys"
+)
+
+// poolInput is the example pool with its first salt changed by i: a distinct
+// statement of the same shape for every i.
+func poolInput(b testing.TB, i int) string {
+	data, err := os.ReadFile("../../examples/abs-pool.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	const salt = `"salt": "`
+	doc := string(data)
+	start := strings.Index(doc, salt) + len(salt)
+	end := start + strings.IndexByte(doc[start:], '"')
+	return doc[:start] + fmt.Sprint(1000+i) + doc[end:]
+}
+
+// BenchmarkServiceVsRaw compares end-to-end throughput through gRPC (submit,
+// queue, prove, verify, store, wait) with raw groth16.Prove on the same
+// circuit (abs-pool-64, 90k constraints) and witness shape, in one run.
+//
+//	go test ./cmd/proofmill -run '^$' -bench ServiceVsRaw -benchtime 10x
+func BenchmarkServiceVsRaw(b *testing.B) {
+	const id = "abs-pool-64/v1"
+	c, _ := circuits.Lookup(id)
+	k, err := testkeys.Prover(b).Keys(c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	a, err := c.Assign([]byte(poolInput(b, 0)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	full, _ := frontend.NewWitness(a.Witness, ecc.BN254.ScalarField())
+	b.Run("raw-gnark", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := groth16.Prove(k.CCS, k.PK, full); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	for _, workers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("service-grpc-workers-%d", workers), func(b *testing.B) {
+			_, cl := startTestNode(b, func(cfg *serveConfig) { cfg.Workers = workers; cfg.Preload = id })
+			ctx := context.Background()
+			b.ResetTimer()
+			// A full pipeline: every job of the run in flight at once.
+			ids := make([]string, b.N)
+			for i := range ids {
+				j, _, err := cl.Submit(ctx, &pb.SubmitProofRequest{Circuit: id, InputJson: poolInput(b, i)})
+				if err != nil {
+					b.Fatal(err)
+				}
+				ids[i] = j.GetId()
+			}
+			for _, jid := range ids {
+				if j, err := cl.Wait(ctx, jid); err != nil || j.GetState() != pb.JobState_JOB_STATE_SUCCEEDED {
+					b.Fatalf("%v %v", j, err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkSubmitLatency measures SubmitProof latency (admission, native
+// checks, journal fsync) with 1,000 jobs already queued.
+func BenchmarkSubmitLatency(b *testing.B) {
+	_, cl := startTestNode(b, func(cfg *serveConfig) { cfg.pausedWorkers = true; cfg.MaxQueued = 1 << 20 })
+	ctx := context.Background()
+	for i := range 1000 {
+		if _, _, err := cl.Submit(ctx, &pb.SubmitProofRequest{Circuit: "invoice-consistency/v1", InputJson: invoiceInput(b, i)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var lat []time.Duration
+	i := 1000
+	for b.Loop() {
+		i++
+		in := invoiceInput(b, i)
+		start := time.Now()
+		if _, _, err := cl.Submit(ctx, &pb.SubmitProofRequest{Circuit: "invoice-consistency/v1", InputJson: in}); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+// BenchmarkQueuedMemory measures the heap with 10,000 jobs queued.
+//
+//	go test ./cmd/proofmill -run '^$' -bench QueuedMemory -benchtime 1x
+func BenchmarkQueuedMemory(b *testing.B) {
+	for b.Loop() {
+		var data string
+		_, cl := startTestNode(b, func(cfg *serveConfig) { cfg.pausedWorkers = true; cfg.MaxQueued = 1 << 20; data = cfg.DataDir })
+		ctx := context.Background()
+		rssBefore := rssMiB()
+		var before runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 8)
+		for i := range 10_000 {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				if _, _, err := cl.Submit(ctx, &pb.SubmitProofRequest{Circuit: "invoice-consistency/v1", InputJson: invoiceInput(b, i)}); err != nil {
+					b.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		var after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "heap-MiB")
+		b.ReportMetric(rssMiB()-rssBefore, "rss-MiB")
+		if st, err := os.Stat(filepath.Join(data, "jobs.db")); err == nil {
+			b.ReportMetric(float64(st.Size())/(1<<20), "journal-MiB")
+		}
+	}
+}
+
+// rssMiB is this process's resident memory (Linux), for the memory benchmark.
+func rssMiB() float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb float64
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), &kb)
+			return kb / 1024
+		}
+	}
+	return 0
+}
