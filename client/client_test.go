@@ -1,0 +1,113 @@
+package client
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/proofmill/proofmill/api/proofmill/v1"
+)
+
+// flaky answers UNAVAILABLE to the first calls, like a draining or
+// restarting server, then serves.
+type flaky struct {
+	pb.UnimplementedProverServer
+	failures int
+}
+
+func (f *flaky) GetJob(_ context.Context, req *pb.GetJobRequest) (*pb.Job, error) {
+	if f.failures > 0 {
+		f.failures--
+		return nil, status.Error(codes.Unavailable, "draining")
+	}
+	return &pb.Job{Id: req.GetId(), State: pb.JobState_JOB_STATE_SUCCEEDED}, nil
+}
+
+func (f *flaky) CancelJob(context.Context, *pb.CancelJobRequest) (*pb.Job, error) {
+	return nil, status.Error(codes.FailedPrecondition, "not queued")
+}
+
+func serve(t *testing.T, srv pb.ProverServer) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := grpc.NewServer()
+	pb.RegisterProverServer(g, srv)
+	go g.Serve(lis)
+	t.Cleanup(g.Stop)
+	return lis.Addr().String()
+}
+
+func TestRetriesUnavailable(t *testing.T) {
+	c, err := Dial(serve(t, &flaky{failures: 3}), Options{Backoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	j, err := c.Get(ctx, "j1")
+	if err != nil || j.GetId() != "j1" {
+		t.Fatalf("got %v, %v", j, err)
+	}
+	// Other codes are not retried.
+	if _, err := c.Cancel(ctx, "j1"); status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("cancel: %v", err)
+	}
+}
+
+func TestGivesUpWithinTheDeadline(t *testing.T) {
+	c, err := Dial(serve(t, &flaky{failures: 1 << 30}), Options{Retries: 1 << 20, Backoff: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = c.Get(ctx, "j1")
+	if code := status.Code(err); code != codes.Unavailable && code != codes.DeadlineExceeded {
+		t.Fatalf("got %v", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("kept retrying for %v past a 300ms deadline", took)
+	}
+}
+
+func TestRetriesUntilTheServerStarts(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close()
+	c, err := Dial(addr, Options{Backoff: 20 * time.Millisecond, Retries: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		g := grpc.NewServer()
+		pb.RegisterProverServer(g, &flaky{})
+		t.Cleanup(g.Stop)
+		g.Serve(l)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := c.Get(ctx, "j1"); err != nil {
+		t.Fatalf("no answer once the server started: %v", err)
+	}
+}
