@@ -250,8 +250,14 @@ func (s *Scheduler) start(ctx context.Context, id string) (*Job, bool, error) {
 		return nil, false, nil
 	}
 	now := s.cfg.Now()
-	if !j.Deadline.IsZero() && !now.Before(j.Deadline) {
+	switch {
+	case !j.Deadline.IsZero() && !now.Before(j.Deadline):
 		s.finish(j, Failed, KindDeadlineExceeded, fmt.Sprintf("deadline %s passed before the job could start", j.Deadline.Format(time.RFC3339)))
+		return nil, false, s.save(ctx, j)
+	case j.Attempts >= s.cfg.MaxAttempts:
+		// Only a process that died mid-proof leaves a job here: do not let
+		// one poison job crash every restart.
+		s.finish(j, Failed, KindAttemptsExceeded, fmt.Sprintf("the proving process stopped during each of %d attempts", j.Attempts))
 		return nil, false, s.save(ctx, j)
 	}
 	j.State, j.Started, j.Attempts = Running, now, j.Attempts+1
@@ -303,23 +309,6 @@ func (s *Scheduler) Finish(ctx context.Context, id string, o Outcome) error {
 	return s.save(ctx, j)
 }
 
-// Requeue hands a running job back without counting the attempt, e.g. when
-// its worker is shutting down before it started proving.
-func (s *Scheduler) Requeue(ctx context.Context, id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	j, err := s.store.Get(ctx, id)
-	if err != nil || j.State != Running {
-		return err
-	}
-	j.State, j.Attempts = Queued, j.Attempts-1
-	if err := s.save(ctx, j); err != nil {
-		return err
-	}
-	s.queue.Push(j.ID, j.Priority)
-	return nil
-}
-
 func (s *Scheduler) finish(j *Job, state State, kind, reason string) {
 	j.State, j.ErrorKind, j.Error, j.Finished = state, kind, reason, s.cfg.Now()
 }
@@ -349,8 +338,16 @@ func (s *Scheduler) WaitChange(ctx context.Context, id string, version uint64) (
 		}
 		s.mu.Unlock()
 		j, err := s.store.Get(ctx, id)
-		if err != nil || j.Version > version {
-			return j, err
+		if err != nil {
+			s.mu.Lock()
+			if s.changed[id] == ch { // nobody will close it: the job does not exist
+				delete(s.changed, id)
+			}
+			s.mu.Unlock()
+			return nil, err
+		}
+		if j.Version > version {
+			return j, nil
 		}
 		select {
 		case <-ch:

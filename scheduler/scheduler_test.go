@@ -326,3 +326,34 @@ func TestDrainRefusesNewJobs(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// A job that was running in every one of MaxAttempts processes that died is
+// failed at the next start instead of crashing it again.
+func TestPoisonJobStopsAfterMaxAttempts(t *testing.T) {
+	h := newHarness(t, scheduler.Config{MaxAttempts: 2})
+	id := h.submit(t, scheduler.Request{Input: invoiceNo(1)}).ID
+	path, c := h.path, h.clock
+	for range 2 {
+		if j := h.next(t); j.ID != id {
+			t.Fatalf("ran %s", j.ID)
+		}
+		h.store.Close() // the process dies mid-proof
+		h = openHarness(t, path, scheduler.Config{MaxAttempts: 2}, c)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if j, err := h.Next(ctx); err == nil {
+		t.Fatalf("the poison job ran again: %+v", j)
+	}
+	j, _ := h.Get(context.Background(), id)
+	if j.State != scheduler.Failed || j.ErrorKind != scheduler.KindAttemptsExceeded {
+		t.Fatalf("poison job: %s %s %q", j.State, j.ErrorKind, j.Error)
+	}
+}
+
+func TestWatchingAnUnknownJob(t *testing.T) {
+	h := newHarness(t, scheduler.Config{})
+	if _, err := h.WaitChange(context.Background(), "nope", 0); !errors.Is(err, scheduler.ErrNotFound) {
+		t.Fatalf("got %v", err)
+	}
+}
