@@ -112,59 +112,41 @@ func runSubmit(ctx context.Context, e *env, args []string) error {
 	return printJob(e, j)
 }
 
-func jobCommand(e *env, name string, args []string) (*client.Client, string, *string, error) {
-	fs, _ := flags(e, name)
-	server := remoteFlags(fs)
-	id := fs.String("id", "", "job `id`")
-	out := fs.String("out", "-", "proof `file` (wait)")
-	if err := parse(fs, args); err != nil {
-		return nil, "", nil, err
+// jobCommand makes status, cancel and wait: one call on a job by id, then
+// show prints the outcome.
+func jobCommand(name string, call func(*client.Client, context.Context, string) (*pb.Job, error),
+	show func(e *env, j *pb.Job, out string) error) func(context.Context, *env, []string) error {
+	return func(ctx context.Context, e *env, args []string) error {
+		fs, _ := flags(e, name)
+		server := remoteFlags(fs)
+		id := fs.String("id", "", "job `id`")
+		out := fs.String("out", "-", "proof `file` (wait)")
+		if err := parse(fs, args); err != nil {
+			return err
+		}
+		if *id == "" {
+			return fmt.Errorf("%w: --id is required", errUsage)
+		}
+		c, err := dial(*server)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		j, err := call(c, ctx, *id)
+		if err != nil {
+			return err
+		}
+		return show(e, j, *out)
 	}
-	if *id == "" {
-		return nil, "", nil, fmt.Errorf("%w: --id is required", errUsage)
-	}
-	c, err := dial(*server)
-	return c, *id, out, err
 }
 
-func runStatus(ctx context.Context, e *env, args []string) error {
-	c, id, _, err := jobCommand(e, "status", args)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	j, err := c.Get(ctx, id)
-	if err != nil {
-		return err
-	}
-	return printJob(e, j)
-}
+func printJobTo(e *env, j *pb.Job, _ string) error { return printJob(e, j) }
 
-func runCancel(ctx context.Context, e *env, args []string) error {
-	c, id, _, err := jobCommand(e, "cancel", args)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	j, err := c.Cancel(ctx, id)
-	if err != nil {
-		return err
-	}
-	return printJob(e, j)
-}
-
-func runWait(ctx context.Context, e *env, args []string) error {
-	c, id, out, err := jobCommand(e, "wait", args)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	j, err := c.Wait(ctx, id)
-	if err != nil {
-		return err
-	}
-	return jobResult(e, j, *out)
-}
+var (
+	runStatus = jobCommand("status", (*client.Client).Get, printJobTo)
+	runCancel = jobCommand("cancel", (*client.Client).Cancel, printJobTo)
+	runWait   = jobCommand("wait", (*client.Client).Wait, jobResult)
+)
 
 // proveRemote is `prove --server`: the service proves instead of this process.
 func proveRemote(ctx context.Context, e *env, addr string, req *pb.SubmitProofRequest, out string) error {

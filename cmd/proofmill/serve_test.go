@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -242,5 +243,46 @@ func TestQueueSemantics(t *testing.T) {
 	}
 	if j, err := c.Wait(ctx, first.GetId()); err != nil || j.GetState() != pb.JobState_JOB_STATE_SUCCEEDED {
 		t.Fatalf("first job: %v %v", j, err)
+	}
+}
+
+// The client commands against a live node: submit, wait, status, cancel and
+// prove --server, with the exit codes a script can branch on.
+func TestClientCommands(t *testing.T) {
+	n, _ := startTestNode(t, nil)
+	addr := n.addr.String()
+	input := writeFile(t, "in.json", invoiceInput(t, 77))
+	code, stdout, stderr := proofmill(t, "submit", "--server", addr, "--circuit", "invoice-consistency/v1", "--input", input, "--priority", "batch")
+	if code != exitOK || !strings.Contains(stdout, "PRIORITY_BATCH") {
+		t.Fatalf("submit: exit %d: %s%s", code, stdout, stderr)
+	}
+	var submitted struct{ ID string }
+	if err := json.Unmarshal([]byte(stdout), &submitted); err != nil || submitted.ID == "" {
+		t.Fatalf("submit printed no job: %v: %s", err, stdout)
+	}
+	id := submitted.ID
+	proof := filepath.Join(t.TempDir(), "proof.json")
+	if code, _, stderr := proofmill(t, "wait", "--server", addr, "--id", id, "--out", proof); code != exitOK {
+		t.Fatalf("wait: exit %d: %s", code, stderr)
+	}
+	if code, stdout, _ := proofmill(t, "verify", "--keys", testkeys.Dir(), "--proof", proof); code != exitOK || !strings.Contains(stdout, "OK") {
+		t.Fatalf("verify the served proof: exit %d", code)
+	}
+	if code, stdout, _ := proofmill(t, "status", "--server", addr, "--id", id); code != exitOK || !strings.Contains(stdout, "JOB_STATE_SUCCEEDED") {
+		t.Fatalf("status: exit %d: %s", code, stdout)
+	}
+	if code, _, stderr := proofmill(t, "cancel", "--server", addr, "--id", id); code != exitUnsatisfied || !strings.Contains(stderr, "not queued") {
+		t.Fatalf("cancel a finished job: exit %d: %s", code, stderr)
+	}
+	if code, _, _ := proofmill(t, "status", "--server", addr, "--id", "nope"); code != exitUnknown {
+		t.Fatalf("status of an unknown job: exit %d", code)
+	}
+	late := writeFile(t, "late.json", strings.Replace(invoiceInput(t, 78), `"ship_date": "2026-03-09"`, `"ship_date": "2026-05-09"`, 1))
+	if code, _, stderr := proofmill(t, "prove", "--server", addr, "--circuit", "invoice-consistency/v1", "--input", late); code != exitUnsatisfied || !strings.Contains(stderr, "rule ship-window") {
+		t.Fatalf("prove --server, false statement: exit %d: %s", code, stderr)
+	}
+	remote := filepath.Join(t.TempDir(), "remote.json")
+	if code, _, stderr := proofmill(t, "prove", "--server", addr, "--circuit", "invoice-consistency/v1", "--input", input, "--out", remote); code != exitOK {
+		t.Fatalf("prove --server: exit %d: %s", code, stderr)
 	}
 }
