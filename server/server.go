@@ -164,8 +164,9 @@ func (s *Server) Prove(ctx context.Context, req *pb.SubmitProofRequest) (*pb.Job
 	if err != nil {
 		return nil, s.fail("Prove", err)
 	}
-	if j, err = s.sched.Wait(ctx, j.ID); err != nil {
-		return nil, s.fail("Prove", fmt.Errorf("job %s is still %s: %w", j.ID, j.State, err))
+	id := j.ID
+	if j, err = s.sched.Wait(ctx, id); err != nil {
+		return nil, s.fail("Prove", fmt.Errorf("job %s did not finish in time (it keeps running; GetJob or WatchJob it): %w", id, err))
 	}
 	return toJob(j), nil
 }

@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -236,8 +238,23 @@ func TestQueueSemantics(t *testing.T) {
 	if _, err := c.Cancel(ctx, doomed.GetId()); status.Code(err) != codes.FailedPrecondition {
 		t.Fatalf("second cancel: %v", err)
 	}
+	// The Prove RPC waits within the call's deadline; the job keeps running.
+	conn, err := grpc.NewClient(n.addr.String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	rpc := pb.NewProverClient(conn)
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if _, err := rpc.Prove(short, &pb.SubmitProofRequest{Circuit: "invoice-consistency/v1", InputJson: invoiceInput(t, 1)}); status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("Prove past its deadline: %v", err)
+	}
 	time.Sleep(400 * time.Millisecond)
 	n.pool.Start()
+	if j, err := rpc.Prove(ctx, &pb.SubmitProofRequest{Circuit: "invoice-consistency/v1", InputJson: invoiceInput(t, 1)}); err != nil || j.GetState() != pb.JobState_JOB_STATE_SUCCEEDED || j.GetId() != first.GetId() {
+		t.Fatalf("Prove: %v %v", j, err)
+	}
 	if j, err := c.Wait(ctx, late.GetId()); err != nil || j.GetState() != pb.JobState_JOB_STATE_FAILED || j.GetErrorKind() != "deadline_exceeded" {
 		t.Fatalf("late job: %v %v", j, err)
 	}
