@@ -1,0 +1,47 @@
+package hwaccel
+
+import (
+	"testing"
+
+	"github.com/consensys/gnark-crypto/ecc"
+	"github.com/consensys/gnark/backend/groth16"
+	"github.com/consensys/gnark/frontend"
+	"github.com/consensys/gnark/frontend/cs/r1cs"
+)
+
+type cube struct {
+	X frontend.Variable
+	Y frontend.Variable `gnark:",public"`
+}
+
+func (c *cube) Define(api frontend.API) error {
+	api.AssertIsEqual(api.Mul(c.X, c.X, c.X), c.Y)
+	return nil
+}
+
+// The CPU backend's proofs verify, and it refuses a witness that does not
+// satisfy the circuit.
+func TestCPUBackend(t *testing.T) {
+	ccs, err := frontend.Compile(ecc.BN254.ScalarField(), r1cs.NewBuilder, &cube{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk, vk, err := groth16.Setup(ccs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b Backend = CPU{}
+	good, _ := frontend.NewWitness(&cube{X: 3, Y: 27}, ecc.BN254.ScalarField())
+	proof, err := b.Prove(ccs, pk, good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	public, _ := good.Public()
+	if err := groth16.Verify(proof, vk, public); err != nil {
+		t.Fatalf("%s proof does not verify: %v", b.Name(), err)
+	}
+	bad, _ := frontend.NewWitness(&cube{X: 3, Y: 28}, ecc.BN254.ScalarField())
+	if _, err := b.Prove(ccs, pk, bad); err == nil {
+		t.Fatal("proved a false statement")
+	}
+}
