@@ -116,10 +116,22 @@ func (s *Store) DeleteFinished(_ context.Context, before time.Time) (int, error)
 	return n, nil
 }
 
-// Counts returns how many stored jobs are in each state.
+// Counts returns how many stored jobs are in each state. It decodes only
+// each job's state, not its input or proof.
 func (s *Store) Counts(_ context.Context) (map[scheduler.State]int, error) {
 	counts := map[scheduler.State]int{}
-	err := s.each(func(j *scheduler.Job) error { counts[j.State]++; return nil })
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketJobs).ForEach(func(_, v []byte) error {
+			var j struct {
+				State scheduler.State `json:"state"`
+			}
+			if err := json.Unmarshal(v, &j); err != nil {
+				return err
+			}
+			counts[j.State]++
+			return nil
+		})
+	})
 	return counts, err
 }
 
