@@ -228,11 +228,18 @@ func (s *Scheduler) Next(ctx context.Context) (*Job, error) {
 		}
 		j, ok, err := s.start(ctx, id)
 		if err != nil {
+			s.requeue(ctx, id) // the store failed; keep the job in line
 			return nil, err
 		}
 		if ok {
 			return j, nil
 		}
+	}
+}
+
+func (s *Scheduler) requeue(ctx context.Context, id string) {
+	if j, err := s.store.Get(ctx, id); err == nil && j.State == Queued {
+		s.queue.Push(id, j.Priority)
 	}
 }
 
