@@ -66,8 +66,15 @@ type Scheduler struct {
 	log   *slog.Logger
 
 	mu       sync.Mutex // serializes state transitions
-	changed  map[string]chan struct{}
+	changed  map[string]*watch
 	draining bool
+}
+
+// watch is closed when a job changes; n counts the callers waiting on it, so
+// the last one out removes it.
+type watch struct {
+	ch chan struct{}
+	n  int
 }
 
 // New returns a Scheduler over a store and a queue. Call Recover before
@@ -88,7 +95,7 @@ func New(store Store, queue Queue, cfg Config) *Scheduler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Scheduler{store: store, queue: queue, cfg: cfg, log: cfg.Logger, changed: map[string]chan struct{}{}}
+	return &Scheduler{store: store, queue: queue, cfg: cfg, log: cfg.Logger, changed: map[string]*watch{}}
 }
 
 // Recover re-queues every unfinished job: queued ones as they were, and
@@ -116,7 +123,8 @@ var keyPattern = regexp.MustCompile(`^[A-Za-z0-9._:/-]{1,128}$`)
 
 // Submit validates a request and queues it, or returns the job already
 // made for the same idempotency key (or, without a key, the same circuit and
-// inputs). Input errors match the input.Err* kinds; an unknown circuit
+// inputs). A cancelled job, or one that failed for a reason another try
+// could fix, is started afresh under its id. Input errors match the input.Err* kinds; an unknown circuit
 // matches circuits.ErrUnknownCircuit.
 func (s *Scheduler) Submit(ctx context.Context, req Request) (*Job, bool, error) {
 	c, err := circuits.Lookup(req.Circuit)
@@ -160,13 +168,23 @@ func (s *Scheduler) Submit(ctx context.Context, req Request) (*Job, bool, error)
 	if s.draining {
 		return nil, false, ErrDraining
 	}
-	if existing, err := s.store.Get(ctx, job.ID); err == nil {
+	existing, err := s.store.Get(ctx, job.ID)
+	switch {
+	case err == nil && !retriable(existing):
 		return existing, false, nil
-	} else if !errors.Is(err, ErrNotFound) {
+	case err != nil && !errors.Is(err, ErrNotFound):
 		return nil, false, fmt.Errorf("scheduler: submit: %w", err)
 	}
 	if s.queued() >= s.cfg.MaxQueued {
 		return nil, false, fmt.Errorf("scheduler: %w: %d jobs waiting", ErrQueueFull, s.cfg.MaxQueued)
+	}
+	if existing != nil { // start it afresh under the same id
+		job.Version = existing.Version
+		if err := s.save(ctx, job); err != nil {
+			return nil, false, err
+		}
+		s.queue.Push(job.ID, job.Priority)
+		return job, true, nil
 	}
 	stored, created, err := s.store.Create(ctx, job)
 	if err != nil {
@@ -176,6 +194,13 @@ func (s *Scheduler) Submit(ctx context.Context, req Request) (*Job, bool, error)
 		s.queue.Push(stored.ID, stored.Priority)
 	}
 	return stored, created, nil
+}
+
+// retriable reports whether a resubmission may run a stored job again: it
+// was cancelled, or failed for a reason another try could fix. A job whose
+// statement is false, and any job still live or succeeded, is returned as is.
+func retriable(j *Job) bool {
+	return j.State == Cancelled || (j.State == Failed && (j.ErrorKind == KindDeadlineExceeded || j.ErrorKind == KindAttemptsExceeded))
 }
 
 func (s *Scheduler) queued() int {
@@ -209,12 +234,19 @@ func (s *Scheduler) Cancel(ctx context.Context, id string) (*Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	if j.State != Queued {
+	switch j.State {
+	case Cancelled:
+		return j, nil // a retried cancel
+	case Queued:
+	default:
 		return j, fmt.Errorf("scheduler: cancel %s: %w (it is %s)", id, ErrNotQueued, j.State)
 	}
-	s.queue.Remove(id)
 	s.finish(j, Cancelled, KindCancelled, "cancelled by the client")
-	return j, s.save(ctx, j)
+	if err := s.save(ctx, j); err != nil {
+		return nil, err
+	}
+	s.queue.Remove(id) // after the save: a failed save leaves the job in line
+	return j, nil
 }
 
 // Next blocks until a job may run, marks it running and returns it. Jobs
@@ -326,8 +358,8 @@ func (s *Scheduler) save(ctx context.Context, j *Job) error {
 	if err := s.store.Update(ctx, j); err != nil {
 		return fmt.Errorf("scheduler: save %s: %w", j.ID, err)
 	}
-	if ch, ok := s.changed[j.ID]; ok {
-		close(ch)
+	if w, ok := s.changed[j.ID]; ok {
+		close(w.ch)
 		delete(s.changed, j.ID)
 	}
 	return nil
@@ -337,30 +369,43 @@ func (s *Scheduler) save(ctx context.Context, j *Job) error {
 // already is), or when ctx ends.
 func (s *Scheduler) WaitChange(ctx context.Context, id string, version uint64) (*Job, error) {
 	for {
+		j, changed, err := s.waitOnce(ctx, id, version)
+		if err != nil || !changed {
+			return j, err
+		}
+	}
+}
+
+// waitOnce registers a watch, reads the job, and waits for one change unless
+// the job is already past version; changed says whether to read again.
+func (s *Scheduler) waitOnce(ctx context.Context, id string, version uint64) (*Job, bool, error) {
+	s.mu.Lock()
+	w, ok := s.changed[id]
+	if !ok {
+		w = &watch{ch: make(chan struct{})}
+		s.changed[id] = w
+	}
+	w.n++
+	s.mu.Unlock()
+	defer func() {
 		s.mu.Lock()
-		ch, ok := s.changed[id]
-		if !ok {
-			ch = make(chan struct{})
-			s.changed[id] = ch
+		if w.n--; w.n == 0 && s.changed[id] == w {
+			delete(s.changed, id)
 		}
 		s.mu.Unlock()
-		j, err := s.store.Get(ctx, id)
-		if err != nil {
-			s.mu.Lock()
-			if s.changed[id] == ch { // nobody will close it: the job does not exist
-				delete(s.changed, id)
-			}
-			s.mu.Unlock()
-			return nil, err
-		}
-		if j.Version > version {
-			return j, nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return j, ctx.Err()
-		}
+	}()
+	j, err := s.store.Get(ctx, id)
+	if err != nil {
+		return nil, false, err
+	}
+	if j.Version > version {
+		return j, false, nil
+	}
+	select {
+	case <-w.ch:
+		return nil, true, nil
+	case <-ctx.Done():
+		return j, false, ctx.Err()
 	}
 }
 

@@ -357,3 +357,44 @@ func TestWatchingAnUnknownJob(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// Cancelled jobs, and jobs that failed for a reason another try could fix,
+// start afresh when resubmitted; a false statement's failure stands.
+func TestResubmitAfterFailure(t *testing.T) {
+	h := newHarness(t, scheduler.Config{})
+	ctx := context.Background()
+	cancelled := h.submit(t, scheduler.Request{Input: invoiceNo(1)})
+	h.Cancel(ctx, cancelled.ID)
+	again, created, err := h.Submit(ctx, scheduler.Request{Circuit: circuit, Input: invoiceNo(1)})
+	if err != nil || !created || again.ID != cancelled.ID || again.State != scheduler.Queued || again.Version <= cancelled.Version {
+		t.Fatalf("resubmit a cancelled job: %+v %v %v", again, created, err)
+	}
+	if j := h.next(t); j.ID != again.ID || j.Attempts != 1 {
+		t.Fatalf("the fresh job did not run: %+v", j)
+	}
+	h.Finish(ctx, again.ID, scheduler.Outcome{Err: errors.New("rule x"), ErrorKind: scheduler.KindUnsatisfied})
+	if j, created, _ := h.Submit(ctx, scheduler.Request{Circuit: circuit, Input: invoiceNo(1)}); created || j.State != scheduler.Failed {
+		t.Fatalf("a false statement's failure was retried: %+v", j)
+	}
+}
+
+// Watching finished and unknown jobs leaves nothing behind.
+func TestWatchesDoNotLeak(t *testing.T) {
+	h := newHarness(t, scheduler.Config{})
+	ctx := context.Background()
+	j := h.submit(t, scheduler.Request{Input: invoiceNo(1)})
+	h.next(t)
+	h.Finish(ctx, j.ID, scheduler.Outcome{Result: []byte("{}")})
+	for range 100 {
+		if _, err := h.Wait(ctx, j.ID); err != nil {
+			t.Fatal(err)
+		}
+		h.WaitChange(ctx, "unknown", 0)
+	}
+	short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+	defer cancel()
+	h.WaitChange(short, j.ID, 1<<60) // times out
+	if n := h.Watches(); n != 0 {
+		t.Fatalf("%d watches left behind", n)
+	}
+}

@@ -32,6 +32,7 @@ var errorCodes = []struct {
 	{input.ErrOutOfRange, codes.InvalidArgument},
 	{scheduler.ErrInvalidKey, codes.InvalidArgument},
 	{scheduler.ErrBadPriority, codes.InvalidArgument},
+	{scheduler.ErrPastDeadline, codes.InvalidArgument}, // the request's field, not this call's time
 	{prover.ErrBadProofFile, codes.InvalidArgument},
 	{circuits.ErrUnknownCircuit, codes.NotFound},
 	{scheduler.ErrNotFound, codes.NotFound},
@@ -39,7 +40,6 @@ var errorCodes = []struct {
 	{scheduler.ErrNotQueued, codes.FailedPrecondition},
 	{prover.ErrNoKeys, codes.FailedPrecondition},
 	{scheduler.ErrQueueFull, codes.ResourceExhausted},
-	{scheduler.ErrPastDeadline, codes.DeadlineExceeded},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 	{context.Canceled, codes.Canceled},
 	{scheduler.ErrDraining, codes.Unavailable},

@@ -32,7 +32,7 @@ func TestErrorTable(t *testing.T) {
 		{scheduler.ErrNotFound, codes.NotFound},
 		{scheduler.ErrQueueFull, codes.ResourceExhausted},
 		{scheduler.ErrDraining, codes.Unavailable},
-		{scheduler.ErrPastDeadline, codes.DeadlineExceeded},
+		{scheduler.ErrPastDeadline, codes.InvalidArgument},
 		{context.DeadlineExceeded, codes.DeadlineExceeded},
 		{prover.ErrBadProofFile, codes.InvalidArgument},
 		{status.Error(codes.Aborted, "kept"), codes.Aborted},

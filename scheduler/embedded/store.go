@@ -97,7 +97,10 @@ func (s *Store) DeleteFinished(_ context.Context, before time.Time) (int, error)
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketJobs).Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
-			var j scheduler.Job
+			var j struct {
+				State    scheduler.State `json:"state"`
+				Finished time.Time       `json:"finished"`
+			}
 			if err := json.Unmarshal(v, &j); err != nil {
 				return err
 			}
