@@ -19,6 +19,8 @@ import (
 	"github.com/consensys/gnark/backend/groth16"
 	groth16bn254 "github.com/consensys/gnark/backend/groth16/bn254"
 	"github.com/consensys/gnark/constraint"
+
+	"github.com/proofmill/proofmill/circuits"
 )
 
 var (
@@ -66,7 +68,33 @@ type Keys struct {
 
 // VerifyingKeyHash is the hex SHA-256 of the verifying key file; it names
 // the key in proofs and across machines.
-func (k *Keys) VerifyingKeyHash() string { return k.Manifest.SHA256[fileVerifyingKey] }
+func (m Manifest) VerifyingKeyHash() string { return m.SHA256[fileVerifyingKey] }
+
+// VerifyingKeyHash is the hash of the keys' verifying key.
+func (k *Keys) VerifyingKeyHash() string { return k.Manifest.VerifyingKeyHash() }
+
+// OriginNone marks a circuit without keys in a Summary.
+const OriginNone = "none"
+
+// Summary is what a listing shows of a circuit: its size and its keys.
+type Summary struct {
+	Constraints      int
+	Origin           string // OriginDevelopment, OriginCeremony or OriginNone
+	VerifyingKeyHash string // empty without keys
+}
+
+// Summary describes a circuit from its manifest, or, when the store has no
+// keys for it, from its compiled (and cached) constraint system.
+func (s KeyStore) Summary(c *circuits.Circuit) (Summary, error) {
+	if m, err := s.Manifest(c.ID); err == nil {
+		return Summary{Constraints: m.Constraints, Origin: m.Origin, VerifyingKeyHash: m.VerifyingKeyHash()}, nil
+	}
+	ccs, err := Compile(c)
+	if err != nil {
+		return Summary{}, err
+	}
+	return Summary{Constraints: ccs.GetNbConstraints(), Origin: OriginNone}, nil
+}
 
 // KeyStore keeps keys on disk under Dir, one folder per circuit id.
 type KeyStore struct{ Dir string }
@@ -143,7 +171,7 @@ func (s KeyStore) LoadVerifyingKey(id string) (groth16.VerifyingKey, string, err
 		return nil, "", err
 	}
 	vk := groth16.NewVerifyingKey(ecc.BN254)
-	sum := m.SHA256[fileVerifyingKey]
+	sum := m.VerifyingKeyHash()
 	err = s.readChecked(id, fileVerifyingKey, sum, func(r io.Reader) error { _, err := vk.UnsafeReadFrom(r); return err })
 	return vk, sum, err
 }

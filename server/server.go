@@ -70,14 +70,14 @@ func (s *Server) ListCircuits(ctx context.Context, _ *pb.ListCircuitsRequest) (*
 		if err != nil {
 			return nil, s.fail("ListCircuits", err)
 		}
-		pc := &pb.Circuit{Id: c.ID, Description: c.Description, PublicInputs: c.PublicInputs, InputSchemaJson: string(schema), KeyOrigin: "none"}
-		if m, err := s.prover.Store().Manifest(c.ID); err == nil {
-			pc.Constraints, pc.KeyOrigin, pc.VerifyingKeySha256 = int64(m.Constraints), m.Origin, m.SHA256["verifying.key"]
-			if m.Origin == prover.OriginDevelopment {
-				pc.Warning = prover.DevelopmentKeyWarning
-			}
-		} else if ccs, err := prover.Compile(c); err == nil {
-			pc.Constraints = int64(ccs.GetNbConstraints())
+		sum, err := s.prover.Store().Summary(c)
+		if err != nil {
+			return nil, s.fail("ListCircuits", err)
+		}
+		pc := &pb.Circuit{Id: c.ID, Description: c.Description, PublicInputs: c.PublicInputs, InputSchemaJson: string(schema),
+			Constraints: int64(sum.Constraints), KeyOrigin: sum.Origin, VerifyingKeySha256: sum.VerifyingKeyHash}
+		if sum.Origin == prover.OriginDevelopment {
+			pc.Warning = prover.DevelopmentKeyWarning
 		}
 		out = append(out, pc)
 	}

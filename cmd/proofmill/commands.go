@@ -73,16 +73,11 @@ func runCircuits(_ context.Context, e *env, args []string) error {
 	}
 	var rows []row
 	for _, c := range circuits.All() {
-		r := row{ID: c.ID, Description: c.Description, PublicInputs: c.PublicInputs, Keys: "none"}
-		if m, err := p.Store().Manifest(c.ID); err == nil {
-			r.Constraints, r.Keys = m.Constraints, m.Origin
-		} else {
-			ccs, err := prover.Compile(c)
-			if err != nil {
-				return err
-			}
-			r.Constraints = ccs.GetNbConstraints()
+		sum, err := p.Store().Summary(c)
+		if err != nil {
+			return err
 		}
+		r := row{ID: c.ID, Description: c.Description, PublicInputs: c.PublicInputs, Constraints: sum.Constraints, Keys: sum.Origin}
 		if *asJSON {
 			r.Schema = c.Schema
 		}
