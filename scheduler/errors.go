@@ -10,4 +10,6 @@ var (
 	ErrInvalidKey   = errors.New("invalid idempotency key")
 	ErrPastDeadline = errors.New("deadline already passed")
 	ErrBadPriority  = errors.New("unknown priority")
+	// ErrConflict: another writer changed the job first (Store.Update).
+	ErrConflict = errors.New("job changed by another writer")
 )

@@ -47,6 +47,7 @@ type Job struct {
 	Priority       Priority  `json:"priority"`
 	Deadline       time.Time `json:"deadline,omitzero"` // zero: none
 	IdempotencyKey string    `json:"idempotency_key,omitempty"`
+	VerifyingKey   string    `json:"verifying_key,omitempty"` // SHA-256 the proof must check against; empty: any
 
 	State     State     `json:"state"`
 	Attempts  int       `json:"attempts"`

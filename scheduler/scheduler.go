@@ -17,27 +17,37 @@ import (
 	"github.com/proofmill/proofmill/circuits"
 )
 
-// Store keeps jobs durably. Create must be atomic on the job ID.
+// Store keeps jobs durably. Several schedulers (processes) may share one
+// store: Create is atomic on the job ID and Update on the job's version.
 type Store interface {
 	// Create stores job unless a job with its ID exists, and returns the
 	// stored job and whether this call created it.
 	Create(ctx context.Context, job *Job) (*Job, bool, error)
 	Get(ctx context.Context, id string) (*Job, error) // ErrNotFound
+	// Update replaces the stored job if its version is job.Version-1, and
+	// fails with ErrConflict if another writer got there first.
 	Update(ctx context.Context, job *Job) error
 	// Unfinished lists queued and running jobs, oldest first.
 	Unfinished(ctx context.Context) ([]*Job, error)
-	// DeleteFinished removes terminal jobs finished before t.
+	// DeleteFinished removes terminal jobs finished before t. A store that
+	// expires jobs itself returns 0.
 	DeleteFinished(ctx context.Context, before time.Time) (int, error)
 }
 
-// Queue orders the IDs of queued jobs. Pushing an ID twice is absorbed.
+// Queue delivers the IDs of queued jobs to workers. Pushing an ID that is
+// in line, or held by a worker, is absorbed.
 type Queue interface {
-	Push(id string, p Priority)
-	// Pop blocks until an ID is ready or ctx ends; the queue chooses the
-	// priority with NextPriority.
+	Push(ctx context.Context, id string, p Priority) error
+	// Pop blocks until an ID is ready or ctx ends, and holds it for the
+	// caller until Release. The queue serves priorities as NextPriority
+	// says (exactly or, for a shared queue, in proportion).
 	Pop(ctx context.Context) (string, error)
-	Remove(id string) bool
-	Len(p Priority) int
+	// Release ends the hold Pop took: the ID is done with, or (again) goes
+	// back in line for another attempt.
+	Release(ctx context.Context, id string, p Priority, again bool) error
+	// Remove takes an ID out of line; an ID not in line is no error.
+	Remove(ctx context.Context, id string, p Priority) error
+	Len(ctx context.Context, p Priority) (int, error)
 }
 
 // Config tunes a Scheduler. The zero value is usable.
@@ -47,6 +57,14 @@ type Config struct {
 	Retention   time.Duration // how long finished jobs (and proofs) are kept; 0 means 24h
 	Logger      *slog.Logger  // nil means slog.Default()
 	Now         func() time.Time
+	// VerifyingKey, when set, pins each job to the hash of the verifying
+	// key its proof must check against, so a worker with other keys refuses
+	// it. Nil pins nothing (workers share this process's keys).
+	VerifyingKey func(ctx context.Context, circuit string) (string, error)
+	// Poll, when set, rereads a watched job this often: for stores that
+	// other processes change, in case a change notice is lost. 0 means
+	// watches wake only on Notify and this scheduler's own writes.
+	Poll time.Duration
 }
 
 // Request is a proof request as a client makes it.
@@ -65,7 +83,9 @@ type Scheduler struct {
 	cfg   Config
 	log   *slog.Logger
 
-	mu       sync.Mutex // serializes state transitions
+	// Transitions need no lock: the store's versioned writes order them,
+	// across processes too. mu guards the watches and draining.
+	mu       sync.Mutex
 	changed  map[string]*watch
 	draining bool
 }
@@ -98,23 +118,19 @@ func New(store Store, queue Queue, cfg Config) *Scheduler {
 	return &Scheduler{store: store, queue: queue, cfg: cfg, log: cfg.Logger, changed: map[string]*watch{}}
 }
 
-// Recover re-queues every unfinished job: queued ones as they were, and
-// running ones (their process died mid-proof) for another attempt.
+// Recover puts every unfinished job back in line: queued ones, and running
+// ones whose process died mid-proof (Next counts them another attempt). A
+// shared queue absorbs the IDs it still holds, so any process may call it,
+// at any time.
 func (s *Scheduler) Recover(ctx context.Context) (int, error) {
 	jobs, err := s.store.Unfinished(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("scheduler: recover: %w", err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	for _, j := range jobs {
-		if j.State == Running {
-			j.State = Queued
-			if err := s.save(ctx, j); err != nil {
-				return 0, fmt.Errorf("scheduler: recover %s: %w", j.ID, err)
-			}
+		if err := s.queue.Push(ctx, j.ID, j.Priority); err != nil {
+			return 0, fmt.Errorf("scheduler: recover %s: %w", j.ID, err)
 		}
-		s.queue.Push(j.ID, j.Priority)
 	}
 	return len(jobs), nil
 }
@@ -162,12 +178,29 @@ func (s *Scheduler) Submit(ctx context.Context, req Request) (*Job, bool, error)
 		ID: hex.EncodeToString(sum[:16]), Circuit: c.ID, Input: req.Input, Priority: req.Priority,
 		Deadline: req.Deadline, IdempotencyKey: req.IdempotencyKey, State: Queued, Submitted: now, Version: 1,
 	}
+	if s.cfg.VerifyingKey != nil {
+		if job.VerifyingKey, err = s.cfg.VerifyingKey(ctx, c.ID); err != nil {
+			return nil, false, fmt.Errorf("scheduler: verifying key of %s: %w", c.ID, err)
+		}
+	}
 
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.draining {
+	draining := s.draining
+	s.mu.Unlock()
+	if draining {
 		return nil, false, ErrDraining
 	}
+	for {
+		stored, created, err := s.admit(ctx, job)
+		if !errors.Is(err, ErrConflict) {
+			return stored, created, err
+		}
+	}
+}
+
+// admit stores and queues a new job, or returns the stored one. Another
+// process may write the same job meanwhile: ErrConflict means read again.
+func (s *Scheduler) admit(ctx context.Context, job *Job) (*Job, bool, error) {
 	existing, err := s.store.Get(ctx, job.ID)
 	switch {
 	case err == nil && !retriable(existing):
@@ -175,25 +208,31 @@ func (s *Scheduler) Submit(ctx context.Context, req Request) (*Job, bool, error)
 	case err != nil && !errors.Is(err, ErrNotFound):
 		return nil, false, fmt.Errorf("scheduler: submit: %w", err)
 	}
-	if s.queued() >= s.cfg.MaxQueued {
+	if n, err := s.queued(ctx); err != nil {
+		return nil, false, fmt.Errorf("scheduler: submit: %w", err)
+	} else if n >= s.cfg.MaxQueued {
 		return nil, false, fmt.Errorf("scheduler: %w: %d jobs waiting", ErrQueueFull, s.cfg.MaxQueued)
 	}
+	fresh := job.clone()
 	if existing != nil { // start it afresh under the same id
-		job.Version = existing.Version
-		if err := s.save(ctx, job); err != nil {
+		fresh.Version = existing.Version
+		if err := s.save(ctx, fresh); err != nil {
 			return nil, false, err
 		}
-		s.queue.Push(job.ID, job.Priority)
-		return job, true, nil
+	} else {
+		_, created, err := s.store.Create(ctx, fresh)
+		if err != nil {
+			return nil, false, fmt.Errorf("scheduler: submit: %w", err)
+		}
+		if !created {
+			return nil, false, ErrConflict // read it again
+		}
 	}
-	stored, created, err := s.store.Create(ctx, job)
-	if err != nil {
+	// Stored but not yet in line: a crash here leaves the job for Recover.
+	if err := s.queue.Push(ctx, fresh.ID, fresh.Priority); err != nil {
 		return nil, false, fmt.Errorf("scheduler: submit: %w", err)
 	}
-	if created {
-		s.queue.Push(stored.ID, stored.Priority)
-	}
-	return stored, created, nil
+	return fresh, true, nil
 }
 
 // retriable reports whether a resubmission may run a stored job again: it
@@ -203,21 +242,22 @@ func retriable(j *Job) bool {
 	return j.State == Cancelled || (j.State == Failed && (j.ErrorKind == KindDeadlineExceeded || j.ErrorKind == KindAttemptsExceeded))
 }
 
-func (s *Scheduler) queued() int {
-	n := 0
-	for p := range numPriorities {
-		n += s.queue.Len(p)
-	}
-	return n
+func (s *Scheduler) queued(ctx context.Context) (int, error) {
+	w, err := s.Waiting(ctx)
+	return w[Interactive] + w[Batch], err
 }
 
 // Waiting returns how many jobs wait at each priority.
-func (s *Scheduler) Waiting() [numPriorities]int {
+func (s *Scheduler) Waiting(ctx context.Context) ([numPriorities]int, error) {
 	var w [numPriorities]int
 	for p := range numPriorities {
-		w[p] = s.queue.Len(p)
+		n, err := s.queue.Len(ctx, p)
+		if err != nil {
+			return w, fmt.Errorf("scheduler: queue length: %w", err)
+		}
+		w[p] = n
 	}
-	return w
+	return w, nil
 }
 
 // Get returns a job.
@@ -225,33 +265,55 @@ func (s *Scheduler) Get(ctx context.Context, id string) (*Job, error) {
 	return s.store.Get(ctx, id)
 }
 
+// change applies edit to the stored job and saves it, reading again when
+// another writer got there first. edit returns false to save nothing.
+func (s *Scheduler) change(ctx context.Context, id string, edit func(j *Job) (bool, error)) (*Job, error) {
+	for {
+		j, err := s.store.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		write, err := edit(j)
+		if err != nil || !write {
+			return j, err
+		}
+		if err = s.save(ctx, j); !errors.Is(err, ErrConflict) {
+			return j, err
+		}
+	}
+}
+
 // Cancel cancels a queued job. Running and finished jobs are not cancelled
 // (a proof cannot be interrupted): ErrNotQueued.
 func (s *Scheduler) Cancel(ctx context.Context, id string) (*Job, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	j, err := s.store.Get(ctx, id)
+	j, err := s.change(ctx, id, func(j *Job) (bool, error) {
+		switch j.State {
+		case Cancelled:
+			return false, nil // a retried cancel
+		case Queued:
+			s.finish(j, Cancelled, KindCancelled, "cancelled by the client")
+			return true, nil
+		}
+		return false, fmt.Errorf("scheduler: cancel %s: %w (it is %s)", id, ErrNotQueued, j.State)
+	})
 	if err != nil {
+		if errors.Is(err, ErrNotQueued) {
+			return j, err
+		}
 		return nil, err
 	}
-	switch j.State {
-	case Cancelled:
-		return j, nil // a retried cancel
-	case Queued:
-	default:
-		return j, fmt.Errorf("scheduler: cancel %s: %w (it is %s)", id, ErrNotQueued, j.State)
+	// After the save: a failed save leaves the job in line. A worker that
+	// pops it meanwhile finds it cancelled and skips it.
+	if err := s.queue.Remove(ctx, id, j.Priority); err != nil {
+		s.log.Warn("scheduler: cancelled job stays in line", "job", id, "err", err)
 	}
-	s.finish(j, Cancelled, KindCancelled, "cancelled by the client")
-	if err := s.save(ctx, j); err != nil {
-		return nil, err
-	}
-	s.queue.Remove(id) // after the save: a failed save leaves the job in line
 	return j, nil
 }
 
 // Next blocks until a job may run, marks it running and returns it. Jobs
 // cancelled meanwhile are skipped; jobs past their deadline fail without
-// running.
+// running. A job popped while marked running was held by a process that
+// died (or lost its hold): it runs again, as another attempt.
 func (s *Scheduler) Next(ctx context.Context) (*Job, error) {
 	for {
 		id, err := s.queue.Pop(ctx)
@@ -260,54 +322,60 @@ func (s *Scheduler) Next(ctx context.Context) (*Job, error) {
 		}
 		j, ok, err := s.start(ctx, id)
 		if err != nil {
-			s.requeue(ctx, id) // the store failed; keep the job in line
+			s.release(ctx, id, j, true) // the store failed; keep the job in line
 			return nil, err
 		}
 		if ok {
 			return j, nil
 		}
+		s.release(ctx, id, j, false)
 	}
 }
 
-func (s *Scheduler) requeue(ctx context.Context, id string) {
-	if j, err := s.store.Get(ctx, id); err == nil && j.State == Queued {
-		s.queue.Push(id, j.Priority)
+// release ends the queue's hold on a popped ID. j may be nil (the job is
+// gone); its priority only matters when the ID goes back in line.
+func (s *Scheduler) release(ctx context.Context, id string, j *Job, again bool) {
+	p := Interactive
+	if j != nil {
+		p = j.Priority
+	}
+	if err := s.queue.Release(context.WithoutCancel(ctx), id, p, again); err != nil {
+		s.log.Error("scheduler: release", "job", id, "again", again, "err", err)
 	}
 }
 
 func (s *Scheduler) start(ctx context.Context, id string) (*Job, bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	j, err := s.store.Get(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("scheduler: start %s: %w", id, err)
-	}
-	if j.State != Queued {
-		return nil, false, nil
-	}
-	now := s.cfg.Now()
+	started := false
+	j, err := s.change(ctx, id, func(j *Job) (bool, error) {
+		if j.State.Terminal() {
+			return false, nil
+		}
+		now := s.cfg.Now()
+		switch {
+		case !j.Deadline.IsZero() && !now.Before(j.Deadline):
+			s.finish(j, Failed, KindDeadlineExceeded, fmt.Sprintf("deadline %s passed before the job could start", j.Deadline.Format(time.RFC3339)))
+		case j.Attempts >= s.cfg.MaxAttempts:
+			// Only a process that died mid-proof leaves a job here: do not
+			// let one poison job crash every worker in turn.
+			s.finish(j, Failed, KindAttemptsExceeded, fmt.Sprintf("the proving process stopped during each of %d attempts", j.Attempts))
+		default:
+			j.State, j.Started, j.Attempts = Running, now, j.Attempts+1
+			started = true
+		}
+		return true, nil
+	})
 	switch {
-	case !j.Deadline.IsZero() && !now.Before(j.Deadline):
-		s.finish(j, Failed, KindDeadlineExceeded, fmt.Sprintf("deadline %s passed before the job could start", j.Deadline.Format(time.RFC3339)))
-		return nil, false, s.save(ctx, j)
-	case j.Attempts >= s.cfg.MaxAttempts:
-		// Only a process that died mid-proof leaves a job here: do not let
-		// one poison job crash every restart.
-		s.finish(j, Failed, KindAttemptsExceeded, fmt.Sprintf("the proving process stopped during each of %d attempts", j.Attempts))
-		return nil, false, s.save(ctx, j)
+	case errors.Is(err, ErrNotFound):
+		return nil, false, nil
+	case err != nil:
+		return j, false, fmt.Errorf("scheduler: start %s: %w", id, err)
 	}
-	j.State, j.Started, j.Attempts = Running, now, j.Attempts+1
-	if err := s.save(ctx, j); err != nil {
-		return nil, false, err
-	}
-	return j.clone(), true, nil
+	return j, started, nil
 }
 
 // Outcome is what a worker reports for a job it ran.
 type Outcome struct {
+	Attempt   int    // the job's Attempts when it started; 0 matches any
 	Result    []byte // the proof file, on success
 	Backend   string
 	Err       error // nil on success
@@ -316,53 +384,66 @@ type Outcome struct {
 }
 
 // Finish records a worker's outcome: success, a permanent failure, or a
-// retryable failure that is re-queued until MaxAttempts.
+// retryable failure that is re-queued until MaxAttempts. A report for an
+// attempt that is no longer the job's current one changes nothing, so a
+// job has one result however often it ran. If the store fails, the job goes
+// back in line (it runs again) and the error is returned.
 func (s *Scheduler) Finish(ctx context.Context, id string, o Outcome) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	j, err := s.store.Get(ctx, id)
+	again := false
+	j, err := s.change(ctx, id, func(j *Job) (bool, error) {
+		again = false
+		if j.State != Running || (o.Attempt != 0 && o.Attempt != j.Attempts) {
+			return false, nil // a duplicate or stale report
+		}
+		j.Backend = o.Backend
+		switch {
+		case o.Err == nil:
+			j.Result = o.Result
+			s.finish(j, Succeeded, "", "")
+		case o.Retryable && j.Attempts < s.cfg.MaxAttempts:
+			j.State, j.Error, again = Queued, o.Err.Error(), true
+		case o.Retryable:
+			s.finish(j, Failed, KindAttemptsExceeded, fmt.Sprintf("failed %d times; last error: %v", j.Attempts, o.Err))
+		default:
+			s.finish(j, Failed, o.ErrorKind, o.Err.Error())
+		}
+		return true, nil
+	})
 	if err != nil {
+		s.release(ctx, id, j, !errors.Is(err, ErrNotFound))
 		return fmt.Errorf("scheduler: finish %s: %w", id, err)
 	}
-	if j.State != Running {
-		return nil // a duplicate report changes nothing
-	}
-	j.Backend = o.Backend
-	switch {
-	case o.Err == nil:
-		j.Result = o.Result
-		s.finish(j, Succeeded, "", "")
-	case o.Retryable && j.Attempts < s.cfg.MaxAttempts:
-		j.State, j.Error = Queued, o.Err.Error()
+	if again {
 		s.log.Warn("job failed; retrying", "job", j.ID, "attempt", j.Attempts, "err", o.Err)
-		if err := s.save(ctx, j); err != nil {
-			return err
-		}
-		s.queue.Push(j.ID, j.Priority)
-		return nil
-	case o.Retryable:
-		s.finish(j, Failed, KindAttemptsExceeded, fmt.Sprintf("failed %d times; last error: %v", j.Attempts, o.Err))
-	default:
-		s.finish(j, Failed, o.ErrorKind, o.Err.Error())
 	}
-	return s.save(ctx, j)
+	s.release(ctx, id, j, again)
+	return nil
 }
 
 func (s *Scheduler) finish(j *Job, state State, kind, reason string) {
 	j.State, j.ErrorKind, j.Error, j.Finished = state, kind, reason, s.cfg.Now()
 }
 
-// save writes a changed job and wakes its watchers. Callers hold s.mu.
+// save writes a changed job and wakes its watchers.
 func (s *Scheduler) save(ctx context.Context, j *Job) error {
 	j.Version++
 	if err := s.store.Update(ctx, j); err != nil {
+		j.Version--
 		return fmt.Errorf("scheduler: save %s: %w", j.ID, err)
 	}
-	if w, ok := s.changed[j.ID]; ok {
-		close(w.ch)
-		delete(s.changed, j.ID)
-	}
+	s.Notify(j.ID)
 	return nil
+}
+
+// Notify wakes the watchers of a job; call it for changes that other
+// processes make.
+func (s *Scheduler) Notify(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if w, ok := s.changed[id]; ok {
+		close(w.ch)
+		delete(s.changed, id)
+	}
 }
 
 // WaitChange returns the job once its version is past version (at once if it
@@ -401,8 +482,16 @@ func (s *Scheduler) waitOnce(ctx context.Context, id string, version uint64) (*J
 	if j.Version > version {
 		return j, false, nil
 	}
+	var poll <-chan time.Time
+	if s.cfg.Poll > 0 {
+		t := time.NewTimer(s.cfg.Poll)
+		defer t.Stop()
+		poll = t.C
+	}
 	select {
 	case <-w.ch:
+		return nil, true, nil
+	case <-poll:
 		return nil, true, nil
 	case <-ctx.Done():
 		return j, false, ctx.Err()

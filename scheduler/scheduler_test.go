@@ -116,7 +116,7 @@ func TestIdempotentSubmission(t *testing.T) {
 	if created || other.ID != keyed.ID {
 		t.Fatal("same idempotency key made a second job")
 	}
-	if n := h.Waiting(); n[scheduler.Interactive]+n[scheduler.Batch] != 2 {
+	if n, _ := h.Waiting(ctx); n[scheduler.Interactive]+n[scheduler.Batch] != 2 {
 		t.Fatalf("waiting %v, want 2 jobs", n)
 	}
 }
@@ -142,7 +142,7 @@ func TestAdmissionErrors(t *testing.T) {
 			}
 		})
 	}
-	if n := h.Waiting(); n != [2]int{} {
+	if n, _ := h.Waiting(context.Background()); n != [2]int{} {
 		t.Fatalf("rejected requests were queued: %v", n)
 	}
 }

@@ -14,8 +14,8 @@ import (
 
 // MetricsSources are the readings the metrics are made from.
 type MetricsSources struct {
-	Waiting     func() [2]int                                              // jobs waiting by priority
-	Counts      func(ctx context.Context) (map[scheduler.State]int, error) // stored jobs by state
+	Waiting     func(ctx context.Context) ([2]int, error)                  // jobs waiting by priority
+	Counts      func(ctx context.Context) (map[scheduler.State]int, error) // stored jobs by state; nil: not exported
 	Busy, Slots func() int                                                 // worker slots proving / in all
 }
 
@@ -48,12 +48,19 @@ func NewMetrics(src MetricsSources) *Metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "proofmill_worker_utilization", Help: "Share of worker slots proving now."},
 			func() float64 { return float64(src.Busy()) / float64(max(src.Slots(), 1)) }),
 		collectorFunc{descs: []*prometheus.Desc{depth, jobs}, collect: func(ch chan<- prometheus.Metric) {
-			w := src.Waiting()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			w, err := src.Waiting(ctx)
+			if err != nil {
+				ch <- prometheus.NewInvalidMetric(depth, err)
+				return
+			}
 			for p, n := range w {
 				ch <- prometheus.MustNewConstMetric(depth, prometheus.GaugeValue, float64(n), scheduler.Priority(p).String())
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
+			if src.Counts == nil {
+				return
+			}
 			counts, err := src.Counts(ctx)
 			if err != nil {
 				ch <- prometheus.NewInvalidMetric(jobs, err)

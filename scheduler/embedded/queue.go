@@ -8,19 +8,25 @@ import (
 	"github.com/proofmill/proofmill/scheduler"
 )
 
-// Queue is an in-memory FIFO per priority, served by scheduler.NextPriority.
-// It holds only IDs; the jobs themselves are in the Store.
+// Queue is an in-memory FIFO per priority, served exactly as
+// scheduler.NextPriority says. It holds only IDs; the jobs themselves are in
+// the Store, and Scheduler.Recover refills the queue after a restart.
 type Queue struct {
 	mu     sync.Mutex
 	lists  [2]*list.List
 	where  map[string]*list.Element
-	streak int           // interactive jobs served since the last batch job
-	signal chan struct{} // wakes a waiting Pop
+	held   map[string]bool // popped and not yet released
+	streak int             // interactive jobs served since the last batch job
+	signal chan struct{}   // wakes a waiting Pop
 }
 
 // NewQueue returns an empty queue.
 func NewQueue() *Queue {
-	return &Queue{lists: [2]*list.List{list.New(), list.New()}, where: map[string]*list.Element{}, signal: make(chan struct{}, 1)}
+	return &Queue{
+		lists: [2]*list.List{list.New(), list.New()},
+		where: map[string]*list.Element{}, held: map[string]bool{},
+		signal: make(chan struct{}, 1),
+	}
 }
 
 type entry struct {
@@ -28,13 +34,22 @@ type entry struct {
 	p  scheduler.Priority
 }
 
-func (q *Queue) Push(id string, p scheduler.Priority) {
+func (q *Queue) Push(_ context.Context, id string, p scheduler.Priority) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if _, ok := q.where[id]; ok {
+	q.push(id, p)
+	return nil
+}
+
+func (q *Queue) push(id string, p scheduler.Priority) {
+	if _, ok := q.where[id]; ok || q.held[id] {
 		return
 	}
 	q.where[id] = q.lists[p].PushBack(entry{id, p})
+	q.wake()
+}
+
+func (q *Queue) wake() {
 	select {
 	case q.signal <- struct{}{}:
 	default:
@@ -71,29 +86,35 @@ func (q *Queue) tryPop() (string, bool) {
 	}
 	e := q.lists[p].Remove(q.lists[p].Front()).(entry)
 	delete(q.where, e.id)
+	q.held[e.id] = true
 	if q.lists[0].Len()+q.lists[1].Len() > 0 { // let the next waiter in
-		select {
-		case q.signal <- struct{}{}:
-		default:
-		}
+		q.wake()
 	}
 	return e.id, true
 }
 
-func (q *Queue) Remove(id string) bool {
+func (q *Queue) Release(_ context.Context, id string, p scheduler.Priority, again bool) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	el, ok := q.where[id]
-	if !ok {
-		return false
+	delete(q.held, id)
+	if again {
+		q.push(id, p)
 	}
-	q.lists[el.Value.(entry).p].Remove(el)
-	delete(q.where, id)
-	return true
+	return nil
 }
 
-func (q *Queue) Len(p scheduler.Priority) int {
+func (q *Queue) Remove(_ context.Context, id string, _ scheduler.Priority) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.lists[p].Len()
+	if el, ok := q.where[id]; ok {
+		q.lists[el.Value.(entry).p].Remove(el)
+		delete(q.where, id)
+	}
+	return nil
+}
+
+func (q *Queue) Len(_ context.Context, p scheduler.Priority) (int, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.lists[p].Len(), nil
 }

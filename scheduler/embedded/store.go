@@ -73,7 +73,24 @@ func (s *Store) Get(_ context.Context, id string) (*scheduler.Job, error) {
 }
 
 func (s *Store) Update(_ context.Context, job *scheduler.Job) error {
-	if err := s.db.Update(func(tx *bolt.Tx) error { return put(tx.Bucket(bucketJobs), job) }); err != nil {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketJobs)
+		data := b.Get([]byte(job.ID))
+		if data == nil {
+			return scheduler.ErrNotFound
+		}
+		var stored struct {
+			Version uint64 `json:"version"`
+		}
+		if err := json.Unmarshal(data, &stored); err != nil {
+			return err
+		}
+		if stored.Version != job.Version-1 {
+			return scheduler.ErrConflict
+		}
+		return put(b, job)
+	})
+	if err != nil {
 		return fmt.Errorf("embedded: update %s: %w", job.ID, err)
 	}
 	return nil

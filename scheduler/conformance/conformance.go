@@ -1,0 +1,558 @@
+// Package conformance is one test suite for every scheduler.Store and
+// scheduler.Queue pair: the embedded one and the Redis one run the same
+// cases, so the scheduler behaves the same over either.
+package conformance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/proofmill/proofmill/scheduler"
+)
+
+// Backend is a Store and Queue under test.
+type Backend struct {
+	Store scheduler.Store
+	Queue scheduler.Queue
+	// ExactPriority: the queue serves priorities exactly as
+	// scheduler.NextPriority says; otherwise in proportion, at random.
+	ExactPriority bool
+	// Pause and Resume stop and restart the queue's consumers, so that
+	// lengths can be read before any worker takes a job ahead of Pop. Nil
+	// for a queue that takes nothing ahead of Pop.
+	Pause, Resume func() error
+	// Restart stops this backend as a crashed process would leave it and
+	// opens another over the same data.
+	Restart func(t *testing.T) Backend
+}
+
+// Open returns a fresh, empty backend for one case; it stops it with
+// t.Cleanup.
+type Open func(t *testing.T) Backend
+
+// Run runs every case against backends that open makes.
+func Run(t *testing.T, open Open) {
+	cases := []struct {
+		name string
+		run  func(t *testing.T, b Backend)
+	}{
+		{"StoreCreateGetUpdate", storeCreateGetUpdate},
+		{"StoreOneWriterWins", storeOneWriterWins},
+		{"StoreUnfinished", storeUnfinished},
+		{"QueuePushPopRemove", queuePushPopRemove},
+		{"QueueHeldIDsAreAbsorbed", queueHeldIDs},
+		{"QueuePriorityShare", queuePriorityShare},
+		{"SubmitProveFinish", submitProveFinish},
+		{"ConcurrentDuplicateSubmissions", concurrentDuplicates},
+		{"RetryAndStaleReports", retryAndStaleReports},
+		{"RedeliveredRunningJob", redeliveredRunningJob},
+		{"Cancel", cancel},
+		{"RecoverAfterCrash", recoverAfterCrash},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { c.run(t, open(t)) })
+	}
+}
+
+const circuit = "invoice-consistency/v1"
+
+var (
+	exampleOnce sync.Once
+	example     string
+)
+
+// Input returns a valid invoice-consistency input; each n is a distinct
+// statement (another invoice number).
+func Input(t testing.TB, n int) []byte {
+	exampleOnce.Do(func() {
+		dir, _ := os.Getwd()
+		for ; dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
+			if data, err := os.ReadFile(filepath.Join(dir, "examples", "invoice-consistency.json")); err == nil {
+				example = string(data)
+				return
+			}
+		}
+	})
+	if example == "" {
+		t.Fatal("examples/invoice-consistency.json not found above the working directory")
+	}
+	return []byte(strings.Replace(example, `"number": "20260302117"`, fmt.Sprintf(`"number": "%d"`, 20260302117+n), 1))
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func job(id string, st scheduler.State, submitted time.Time) *scheduler.Job {
+	return &scheduler.Job{ID: id, Circuit: circuit, Input: []byte(`{"x":1}`), State: st, Submitted: submitted, Version: 1}
+}
+
+func storeCreateGetUpdate(t *testing.T, b Backend) {
+	ctx := ctxT(t)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	j := job("a", scheduler.Queued, now)
+	if got, created, err := b.Store.Create(ctx, j); err != nil || !created || got.ID != "a" {
+		t.Fatalf("create: %v %v %v", got, created, err)
+	}
+	again := job("a", scheduler.Failed, now)
+	if got, created, err := b.Store.Create(ctx, again); err != nil || created || got.State != scheduler.Queued {
+		t.Fatalf("second create replaced the job: %+v %v %v", got, created, err)
+	}
+	if _, err := b.Store.Get(ctx, "nope"); !errors.Is(err, scheduler.ErrNotFound) {
+		t.Fatalf("get unknown: %v", err)
+	}
+	j.State, j.Version, j.Attempts = scheduler.Running, 2, 1
+	if err := b.Store.Update(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	stale := job("a", scheduler.Cancelled, now) // written from version 1 again
+	stale.Version = 2
+	if err := b.Store.Update(ctx, stale); !errors.Is(err, scheduler.ErrConflict) {
+		t.Fatalf("stale update: %v, want ErrConflict", err)
+	}
+	got, err := b.Store.Get(ctx, "a")
+	if err != nil || got.State != scheduler.Running || got.Version != 2 || got.Attempts != 1 || !got.Submitted.Equal(now) {
+		t.Fatalf("get: %+v %v", got, err)
+	}
+	missing := job("gone", scheduler.Running, now)
+	missing.Version = 2
+	if err := b.Store.Update(ctx, missing); !errors.Is(err, scheduler.ErrNotFound) {
+		t.Fatalf("update unknown: %v", err)
+	}
+}
+
+// Many writers update the same version: exactly one lands.
+func storeOneWriterWins(t *testing.T, b Backend) {
+	ctx := ctxT(t)
+	if _, _, err := b.Store.Create(ctx, job("a", scheduler.Queued, time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	var wins, conflicts atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			j := job("a", scheduler.Running, time.Now())
+			j.Version, j.Attempts = 2, i+1
+			switch err := b.Store.Update(ctx, j); {
+			case err == nil:
+				wins.Add(1)
+			case errors.Is(err, scheduler.ErrConflict):
+				conflicts.Add(1)
+			default:
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins.Load() != 1 || conflicts.Load() != 15 {
+		t.Fatalf("%d writers won, %d conflicted; want 1 and 15", wins.Load(), conflicts.Load())
+	}
+}
+
+func storeUnfinished(t *testing.T, b Backend) {
+	ctx := ctxT(t)
+	t0 := time.Now().UTC()
+	for i, st := range []scheduler.State{scheduler.Running, scheduler.Succeeded, scheduler.Queued, scheduler.Cancelled} {
+		if _, _, err := b.Store.Create(ctx, job(fmt.Sprint("j", i), st, t0.Add(-time.Duration(i)*time.Second))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// j0 finishes through Update; j2 stays.
+	done := job("j0", scheduler.Succeeded, t0)
+	done.Version = 2
+	if err := b.Store.Update(ctx, done); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := b.Store.Unfinished(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, j := range jobs {
+		ids = append(ids, j.ID)
+	}
+	if strings.Join(ids, ",") != "j2" {
+		t.Fatalf("unfinished %v, want [j2]", ids)
+	}
+}
+
+func mustPush(t *testing.T, q scheduler.Queue, id string, p scheduler.Priority) {
+	t.Helper()
+	if err := q.Push(context.Background(), id, p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func lens(t *testing.T, q scheduler.Queue) [2]int {
+	t.Helper()
+	var n [2]int
+	for p := range n {
+		l, err := q.Len(context.Background(), scheduler.Priority(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n[p] = l
+	}
+	return n
+}
+
+func pop(t *testing.T, q scheduler.Queue) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	id, err := q.Pop(ctx)
+	if err != nil {
+		t.Fatalf("pop: %v", err)
+	}
+	return id
+}
+
+func popNothing(t *testing.T, q scheduler.Queue, wait time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if id, err := q.Pop(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("pop on an empty queue: %q %v", id, err)
+	}
+}
+
+func pause(t *testing.T, b Backend) {
+	t.Helper()
+	if b.Pause != nil {
+		if err := b.Pause(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func resume(t *testing.T, b Backend) {
+	t.Helper()
+	if b.Resume != nil {
+		if err := b.Resume(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func queuePushPopRemove(t *testing.T, b Backend) {
+	q := b.Queue
+	pause(t, b)
+	mustPush(t, q, "a", scheduler.Batch)
+	mustPush(t, q, "a", scheduler.Batch) // absorbed
+	mustPush(t, q, "c", scheduler.Batch)
+	if err := q.Remove(context.Background(), "c", scheduler.Batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Remove(context.Background(), "never", scheduler.Batch); err != nil {
+		t.Fatalf("removing an absent id: %v", err)
+	}
+	mustPush(t, q, "b", scheduler.Interactive)
+	if n := lens(t, q); n != [2]int{1, 1} {
+		t.Fatalf("lengths %v, want [1 1]", n)
+	}
+	resume(t, b)
+	got := map[string]bool{pop(t, q): true, pop(t, q): true}
+	if !got["a"] || !got["b"] {
+		t.Fatalf("popped %v, want a and b", got)
+	}
+	for id := range got {
+		q.Release(context.Background(), id, scheduler.Batch, false)
+	}
+	popNothing(t, q, 300*time.Millisecond)
+	// A blocked Pop wakes on Push.
+	woke := make(chan string, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		id, _ := q.Pop(ctx)
+		woke <- id
+	}()
+	time.Sleep(20 * time.Millisecond)
+	mustPush(t, q, "d", scheduler.Interactive)
+	if id := <-woke; id != "d" {
+		t.Fatalf("woke with %q", id)
+	}
+}
+
+// An ID held by a worker is not queued twice; released "again", it is back.
+func queueHeldIDs(t *testing.T, b Backend) {
+	q := b.Queue
+	ctx := context.Background()
+	mustPush(t, q, "x", scheduler.Interactive)
+	if id := pop(t, q); id != "x" {
+		t.Fatalf("popped %q", id)
+	}
+	mustPush(t, q, "x", scheduler.Interactive) // held: absorbed
+	if n := lens(t, q); n != [2]int{} {
+		t.Fatalf("a held id was queued again: %v", n)
+	}
+	if err := q.Release(ctx, "x", scheduler.Interactive, true); err != nil {
+		t.Fatal(err)
+	}
+	if id := pop(t, q); id != "x" {
+		t.Fatalf("popped %q after a release for another attempt", id)
+	}
+	if err := q.Release(ctx, "x", scheduler.Interactive, false); err != nil {
+		t.Fatal(err)
+	}
+	popNothing(t, q, 300*time.Millisecond)
+}
+
+// With both priorities waiting, interactive jobs get about four starts in
+// five, and batch jobs are not starved.
+func queuePriorityShare(t *testing.T, b Backend) {
+	q := b.Queue
+	const n = 50
+	for i := range n {
+		mustPush(t, q, fmt.Sprintf("i%02d", i), scheduler.Interactive)
+		mustPush(t, q, fmt.Sprintf("b%02d", i), scheduler.Batch)
+	}
+	interactive := 0
+	for range n {
+		id := pop(t, q)
+		if id[0] == 'i' {
+			interactive++
+		}
+		q.Release(context.Background(), id, scheduler.Interactive, false)
+	}
+	lo, hi := 30, 48 // a 4:1 draw: 40 ± 3.5σ
+	if b.ExactPriority {
+		lo, hi = n*scheduler.InteractiveShare/(scheduler.InteractiveShare+1), n*scheduler.InteractiveShare/(scheduler.InteractiveShare+1)
+	}
+	if interactive < lo || interactive > hi {
+		t.Fatalf("%d of the first %d starts were interactive, want %d..%d", interactive, n, lo, hi)
+	}
+}
+
+func newScheduler(b Backend, cfg scheduler.Config) *scheduler.Scheduler {
+	return scheduler.New(b.Store, b.Queue, cfg)
+}
+
+func next(t *testing.T, s *scheduler.Scheduler) *scheduler.Job {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	j, err := s.Next(ctx)
+	if err != nil {
+		t.Fatalf("next: %v", err)
+	}
+	return j
+}
+
+func submitProveFinish(t *testing.T, b Backend) {
+	ctx := ctxT(t)
+	s := newScheduler(b, scheduler.Config{})
+	j, created, err := s.Submit(ctx, scheduler.Request{Circuit: circuit, Input: Input(t, 1)})
+	if err != nil || !created || j.State != scheduler.Queued {
+		t.Fatalf("submit: %+v %v %v", j, created, err)
+	}
+	done := make(chan *scheduler.Job, 1)
+	go func() {
+		w, err := s.Wait(ctx, j.ID)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- w
+	}()
+	run := next(t, s)
+	if run.ID != j.ID || run.State != scheduler.Running || run.Attempts != 1 {
+		t.Fatalf("next: %+v", run)
+	}
+	if err := s.Finish(ctx, j.ID, scheduler.Outcome{Attempt: 1, Result: []byte(`{"proof":1}`), Backend: "cpu"}); err != nil {
+		t.Fatal(err)
+	}
+	w := <-done
+	if w == nil || w.State != scheduler.Succeeded || string(w.Result) != `{"proof":1}` || w.Backend != "cpu" {
+		t.Fatalf("waited for %+v", w)
+	}
+	popNothing(t, b.Queue, 300*time.Millisecond)
+}
+
+// The same request from many clients at once, through two schedulers (as
+// two server processes would), makes one job that runs once.
+func concurrentDuplicates(t *testing.T, b Backend) {
+	ctx := ctxT(t)
+	pause(t, b)
+	s1, s2 := newScheduler(b, scheduler.Config{}), newScheduler(b, scheduler.Config{})
+	var created atomic.Int32
+	ids := make(chan string, 20)
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := s1
+			if i%2 == 1 {
+				s = s2
+			}
+			j, c, err := s.Submit(ctx, scheduler.Request{Circuit: circuit, Input: Input(t, 7)})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if c {
+				created.Add(1)
+			}
+			ids <- j.ID
+		}()
+	}
+	wg.Wait()
+	close(ids)
+	first := ""
+	for id := range ids {
+		if first != "" && id != first {
+			t.Fatalf("two job ids: %s and %s", first, id)
+		}
+		first = id
+	}
+	if created.Load() != 1 {
+		t.Fatalf("%d submissions created a job, want 1", created.Load())
+	}
+	if n := lens(t, b.Queue); n != [2]int{1, 0} {
+		t.Fatalf("queue lengths %v, want one task", n)
+	}
+	resume(t, b)
+	if j := next(t, s1); j.ID != first {
+		t.Fatalf("ran %s", j.ID)
+	}
+	popNothing(t, b.Queue, 300*time.Millisecond)
+}
+
+func retryAndStaleReports(t *testing.T, b Backend) {
+	ctx := ctxT(t)
+	s := newScheduler(b, scheduler.Config{MaxAttempts: 2})
+	j, _, err := s.Submit(ctx, scheduler.Request{Circuit: circuit, Input: Input(t, 2), Priority: scheduler.Batch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next(t, s)
+	if err := s.Finish(ctx, j.ID, scheduler.Outcome{Attempt: 1, Err: errors.New("device lost"), Retryable: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Get(ctx, j.ID); got.State != scheduler.Queued || got.Error != "device lost" {
+		t.Fatalf("after a retryable failure: %+v", got)
+	}
+	if run := next(t, s); run.ID != j.ID || run.Attempts != 2 {
+		t.Fatalf("retry: %+v", run)
+	}
+	// A late report from attempt 1 changes nothing.
+	if err := s.Finish(ctx, j.ID, scheduler.Outcome{Attempt: 1, Err: errors.New("late"), ErrorKind: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Get(ctx, j.ID); got.State != scheduler.Running {
+		t.Fatalf("a stale report changed the job: %+v", got)
+	}
+	if err := s.Finish(ctx, j.ID, scheduler.Outcome{Attempt: 2, Err: errors.New("device lost"), Retryable: true}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.Get(ctx, j.ID)
+	if got.State != scheduler.Failed || got.ErrorKind != scheduler.KindAttemptsExceeded {
+		t.Fatalf("after MaxAttempts: %+v", got)
+	}
+	popNothing(t, b.Queue, 300*time.Millisecond)
+}
+
+// A worker that dies mid-proof reports nothing; its queue hands the job out
+// again (a lapsed lease, or Recover), and the next worker runs it as
+// another attempt. The dead worker's result, should it arrive, is ignored.
+func redeliveredRunningJob(t *testing.T, b Backend) {
+	ctx := ctxT(t)
+	s := newScheduler(b, scheduler.Config{})
+	j, _, err := s.Submit(ctx, scheduler.Request{Circuit: circuit, Input: Input(t, 3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next(t, s)
+	if err := b.Queue.Release(ctx, j.ID, j.Priority, true); err != nil { // the hold is lost
+		t.Fatal(err)
+	}
+	run := next(t, s)
+	if run.ID != j.ID || run.Attempts != 2 || run.State != scheduler.Running {
+		t.Fatalf("redelivered: %+v", run)
+	}
+	s.Finish(ctx, j.ID, scheduler.Outcome{Attempt: 1, Result: []byte(`{"from":"dead worker"}`)})
+	if err := s.Finish(ctx, j.ID, scheduler.Outcome{Attempt: 2, Result: []byte(`{"from":"live worker"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.Get(ctx, j.ID)
+	if got.State != scheduler.Succeeded || string(got.Result) != `{"from":"live worker"}` {
+		t.Fatalf("result: %s %s", got.State, got.Result)
+	}
+}
+
+func cancel(t *testing.T, b Backend) {
+	ctx := ctxT(t)
+	pause(t, b)
+	s := newScheduler(b, scheduler.Config{})
+	j, _, err := s.Submit(ctx, scheduler.Request{Circuit: circuit, Input: Input(t, 4), Priority: scheduler.Batch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Cancel(ctx, j.ID)
+	if err != nil || c.State != scheduler.Cancelled {
+		t.Fatalf("cancel: %+v %v", c, err)
+	}
+	if n := lens(t, b.Queue); n != [2]int{} {
+		t.Fatalf("a cancelled job is still in line: %v", n)
+	}
+	resume(t, b)
+	popNothing(t, b.Queue, 300*time.Millisecond)
+	// Resubmitted, it runs afresh.
+	again, created, err := s.Submit(ctx, scheduler.Request{Circuit: circuit, Input: Input(t, 4), Priority: scheduler.Batch})
+	if err != nil || !created || again.ID != j.ID {
+		t.Fatalf("resubmit: %+v %v %v", again, created, err)
+	}
+	if run := next(t, s); run.ID != j.ID || run.Attempts != 1 {
+		t.Fatalf("resubmitted job: %+v", run)
+	}
+	if _, err := s.Cancel(ctx, j.ID); !errors.Is(err, scheduler.ErrNotQueued) {
+		t.Fatalf("cancel a running job: %v", err)
+	}
+}
+
+// Accepted jobs survive a crash: queued ones run, and the one that was
+// running runs again as attempt 2.
+func recoverAfterCrash(t *testing.T, b Backend) {
+	ctx := ctxT(t)
+	s := newScheduler(b, scheduler.Config{})
+	var ids []string
+	for i := range 3 {
+		j, _, err := s.Submit(ctx, scheduler.Request{Circuit: circuit, Input: Input(t, 10+i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, j.ID)
+	}
+	running := next(t, s)
+	b2 := b.Restart(t)
+	s2 := newScheduler(b2, scheduler.Config{})
+	if n, err := s2.Recover(ctx); err != nil || n != 3 {
+		t.Fatalf("recovered %d, %v; want 3", n, err)
+	}
+	seen := map[string]int{}
+	for range 3 {
+		j := next(t, s2)
+		seen[j.ID] = j.Attempts
+	}
+	for _, id := range ids {
+		if _, ok := seen[id]; !ok {
+			t.Fatalf("job %s lost in the crash", id)
+		}
+	}
+	if seen[running.ID] != 2 {
+		t.Fatalf("the interrupted job is on attempt %d, want 2", seen[running.ID])
+	}
+	popNothing(t, b2.Queue, 300*time.Millisecond)
+}

@@ -1,0 +1,66 @@
+package redisq_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/proofmill/proofmill/internal/redistest"
+	"github.com/proofmill/proofmill/scheduler/conformance"
+	"github.com/proofmill/proofmill/scheduler/redisq"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func TestConformance(t *testing.T) {
+	srv := redistest.Start(t)
+	conformance.Run(t, func(t *testing.T) conformance.Backend {
+		flush(t, srv.Addr)
+		return open(t, srv.Addr)
+	})
+}
+
+func flush(t *testing.T, addr string) {
+	t.Helper()
+	c := dial(t, addr)
+	if err := redisq.FlushAll(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func dial(t *testing.T, addr string) *redisq.Conn {
+	t.Helper()
+	c, err := redisq.Dial(context.Background(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// open is one process's view of Redis: its own connections, store, and a
+// consumer holding up to 4 tasks.
+func open(t *testing.T, addr string) conformance.Backend {
+	c := dial(t, addr)
+	q := redisq.NewQueue(c, redisq.QueueConfig{Concurrency: 4, Poll: 50 * time.Millisecond, Logger: quiet})
+	if err := q.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			q.Shutdown()
+		}
+	}
+	t.Cleanup(stop)
+	return conformance.Backend{
+		Store: redisq.NewStore(c, redisq.StoreConfig{}), Queue: q, Pause: q.Pause, Resume: q.Resume,
+		Restart: func(t *testing.T) conformance.Backend {
+			stop() // the process stops: asynq puts its tasks back
+			return open(t, addr)
+		},
+	}
+}

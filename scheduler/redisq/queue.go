@@ -1,0 +1,280 @@
+package redisq
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/proofmill/proofmill/scheduler"
+)
+
+// TaskType is the asynq task type of a proof job.
+const TaskType = "proofmill:prove"
+
+// QueueName is the asynq queue that holds jobs of priority p.
+func QueueName(p scheduler.Priority) string { return "proofmill." + p.String() }
+
+// QueueConfig tunes a Queue. The zero value makes a producer: it enqueues,
+// and Pop fails.
+type QueueConfig struct {
+	// Concurrency is how many tasks this process holds at once, taken from
+	// Redis ahead of Pop; set it to the worker slots. 0 takes none.
+	Concurrency int
+	// Poll is how often an idle consumer looks for tasks, and how soon a
+	// task handed back is in line again; 0 means 1s.
+	Poll time.Duration
+	// MaxRetry bounds how often asynq itself re-delivers a task whose worker
+	// died; 0 means 25. The scheduler's own MaxAttempts normally stops a
+	// job first.
+	MaxRetry int
+	Logger   *slog.Logger // nil means slog.Default()
+}
+
+// errHandBack returns a task to the queue without counting a failure.
+var errHandBack = errors.New("handed back")
+
+// Queue is a scheduler.Queue on asynq.
+type Queue struct {
+	client    *asynq.Client
+	inspector *asynq.Inspector
+	redis     redis.UniversalClient
+	server    *asynq.Server // nil for a producer
+	cfg       QueueConfig
+	log       *slog.Logger
+
+	deliver  chan string   // handler → Pop
+	stopping chan struct{} // closed by Shutdown
+	mu       sync.Mutex
+	held     map[string]chan bool // popped IDs → their handler's release
+}
+
+// NewQueue returns a Queue over c. A consumer (Concurrency > 0) starts
+// taking tasks at Start.
+func NewQueue(c *Conn, cfg QueueConfig) *Queue {
+	if cfg.Poll == 0 {
+		cfg.Poll = time.Second
+	}
+	if cfg.MaxRetry == 0 {
+		cfg.MaxRetry = 25
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	q := &Queue{
+		client:    asynq.NewClientFromRedisClient(c.client),
+		inspector: asynq.NewInspectorFromRedisClient(c.client),
+		redis:     c.client, cfg: cfg, log: cfg.Logger,
+		deliver: make(chan string), stopping: make(chan struct{}), held: map[string]chan bool{},
+	}
+	if cfg.Concurrency > 0 {
+		q.server = asynq.NewServerFromRedisClient(c.client, asynq.Config{
+			Concurrency: cfg.Concurrency,
+			// The same 4:1 share as scheduler.NextPriority, drawn at random
+			// for each task rather than counted.
+			Queues: map[string]int{
+				QueueName(scheduler.Interactive): scheduler.InteractiveShare,
+				QueueName(scheduler.Batch):       1,
+			},
+			TaskCheckInterval:        cfg.Poll,
+			DelayedTaskCheckInterval: cfg.Poll,
+			RetryDelayFunc: func(n int, err error, _ *asynq.Task) time.Duration {
+				if errors.Is(err, errHandBack) {
+					return 0
+				}
+				return min(time.Duration(n+1)*time.Second, 30*time.Second)
+			},
+			IsFailure:       func(err error) bool { return !errors.Is(err, errHandBack) },
+			ShutdownTimeout: time.Second, // the worker pool has drained by then
+			Logger:          asynqLogger{cfg.Logger},
+			LogLevel:        asynq.WarnLevel,
+		})
+	}
+	return q
+}
+
+// Start starts taking tasks, if this is a consumer.
+func (q *Queue) Start() error {
+	if q.server == nil {
+		return nil
+	}
+	if err := q.server.Start(asynq.HandlerFunc(q.handle)); err != nil {
+		return fmt.Errorf("redisq: start: %w", err)
+	}
+	return nil
+}
+
+// Shutdown hands back tasks taken but not popped, then stops the consumer:
+// asynq puts back the tasks still held (their proofs did not finish in
+// the worker pool's shutdown bound) for another worker. Call it after the
+// worker pool's Shutdown.
+func (q *Queue) Shutdown() {
+	close(q.stopping)
+	if q.server != nil {
+		q.server.Shutdown()
+	}
+	q.client.Close()
+	q.inspector.Close()
+}
+
+type payload struct {
+	Job string `json:"job"`
+}
+
+func (q *Queue) Push(ctx context.Context, id string, p scheduler.Priority) error {
+	data, err := json.Marshal(payload{Job: id})
+	if err != nil {
+		return err
+	}
+	_, err = q.client.EnqueueContext(ctx, asynq.NewTask(TaskType, data),
+		asynq.TaskID(id), asynq.Queue(QueueName(p)), asynq.MaxRetry(q.cfg.MaxRetry),
+		// A proof runs until it is done: asynq's 30-minute default would
+		// cancel a long one and run it again. The lease, renewed every few
+		// seconds while the worker lives, is what detects a dead worker.
+		asynq.Timeout(0), asynq.Deadline(time.Now().AddDate(10, 0, 0)))
+	switch {
+	case errors.Is(err, asynq.ErrTaskIDConflict):
+		return nil // in line or held already
+	case err != nil:
+		return fmt.Errorf("redisq: push %s: %w", id, err)
+	}
+	return nil
+}
+
+func (q *Queue) Pop(ctx context.Context) (string, error) {
+	if q.server == nil {
+		return "", errors.New("redisq: pop: this queue only enqueues (Concurrency 0)")
+	}
+	select {
+	case id := <-q.deliver:
+		return id, nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+// handle holds one task: it hands the job ID to Pop and waits for Release.
+func (q *Queue) handle(ctx context.Context, t *asynq.Task) error {
+	taskID, _ := asynq.GetTaskID(ctx)
+	var pl payload
+	if err := json.Unmarshal(t.Payload(), &pl); err != nil || pl.Job == "" || pl.Job != taskID {
+		q.log.Error("redisq: malformed task; archived", "task", taskID, "type", t.Type(), "payload", truncate(t.Payload()))
+		return fmt.Errorf("malformed %s task %q: payload must be {\"job\": the task id}: %w", t.Type(), taskID, asynq.SkipRetry)
+	}
+	if t.Type() != TaskType {
+		return fmt.Errorf("unknown task type %q: %w", t.Type(), asynq.SkipRetry)
+	}
+	release := make(chan bool, 1)
+	q.mu.Lock()
+	q.held[pl.Job] = release
+	q.mu.Unlock()
+	defer func() {
+		q.mu.Lock()
+		if q.held[pl.Job] == release {
+			delete(q.held, pl.Job)
+		}
+		q.mu.Unlock()
+	}()
+	select {
+	case q.deliver <- pl.Job:
+	case <-q.stopping:
+		return errHandBack
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case again := <-release:
+		if again {
+			return errHandBack
+		}
+		return nil
+	case <-ctx.Done(): // the lease lapsed, or the consumer is stopping
+		return ctx.Err()
+	}
+}
+
+func (q *Queue) Release(ctx context.Context, id string, p scheduler.Priority, again bool) error {
+	q.mu.Lock()
+	release, ok := q.held[id]
+	delete(q.held, id)
+	q.mu.Unlock()
+	if ok {
+		release <- again
+		return nil
+	}
+	if again { // not held here (any more): put it in line afresh
+		return q.Push(ctx, id, p)
+	}
+	return nil
+}
+
+func (q *Queue) Remove(_ context.Context, id string, p scheduler.Priority) error {
+	err := q.inspector.DeleteTask(QueueName(p), id)
+	if err != nil && !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
+		// An active task cannot be deleted; its worker finds the job
+		// cancelled and drops it.
+		if info, ierr := q.inspector.GetTaskInfo(QueueName(p), id); ierr == nil && info.State == asynq.TaskStateActive {
+			return nil
+		}
+		return fmt.Errorf("redisq: remove %s: %w", id, err)
+	}
+	return nil
+}
+
+// Len counts the tasks waiting at priority p: in line, or handed back and
+// due again shortly. It reads asynq's lists directly (GetQueueInfo also
+// samples memory use, too slow to call per submission).
+func (q *Queue) Len(ctx context.Context, p scheduler.Priority) (int, error) {
+	prefix := "asynq:{" + QueueName(p) + "}:"
+	pipe := q.redis.Pipeline()
+	pending := pipe.LLen(ctx, prefix+"pending")
+	retry := pipe.ZCard(ctx, prefix+"retry")
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, fmt.Errorf("redisq: len: %w", err)
+	}
+	return int(pending.Val() + retry.Val()), nil
+}
+
+// Pause stops every consumer from taking tasks (asynq's queue pause); jobs
+// still join the line.
+func (q *Queue) Pause() error {
+	for p := range 2 {
+		if err := q.inspector.PauseQueue(QueueName(scheduler.Priority(p))); err != nil && !strings.Contains(err.Error(), "already paused") {
+			return fmt.Errorf("redisq: pause: %w", err)
+		}
+	}
+	return nil
+}
+
+// Resume undoes Pause.
+func (q *Queue) Resume() error {
+	for p := range 2 {
+		if err := q.inspector.UnpauseQueue(QueueName(scheduler.Priority(p))); err != nil && !strings.Contains(err.Error(), "not paused") {
+			return fmt.Errorf("redisq: resume: %w", err)
+		}
+	}
+	return nil
+}
+
+func truncate(b []byte) string {
+	if len(b) > 64 {
+		return string(b[:64]) + "…"
+	}
+	return string(b)
+}
+
+// asynqLogger sends asynq's log lines to slog.
+type asynqLogger struct{ log *slog.Logger }
+
+func (l asynqLogger) Debug(args ...any) { l.log.Debug("asynq: " + fmt.Sprint(args...)) }
+func (l asynqLogger) Info(args ...any)  { l.log.Info("asynq: " + fmt.Sprint(args...)) }
+func (l asynqLogger) Warn(args ...any)  { l.log.Warn("asynq: " + fmt.Sprint(args...)) }
+func (l asynqLogger) Error(args ...any) { l.log.Error("asynq: " + fmt.Sprint(args...)) }
+func (l asynqLogger) Fatal(args ...any) { l.log.Error("asynq: fatal: " + fmt.Sprint(args...)) }

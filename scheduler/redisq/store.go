@@ -1,0 +1,194 @@
+package redisq
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/proofmill/proofmill/scheduler"
+)
+
+// Keys share the hash tag {j}, so the scripts that touch a job and the
+// index of unfinished jobs stay on one Cluster slot.
+const (
+	jobPrefix     = "proofmill:{j}:job:"
+	unfinishedKey = "proofmill:{j}:unfinished" // sorted set: id by submission time
+	changedChan   = "proofmill:changed"
+)
+
+// StoreConfig tunes a Store. The zero value is usable.
+type StoreConfig struct {
+	Retention time.Duration // how long finished jobs (and proofs) are kept; 0 means 24h
+}
+
+// Store is a scheduler.Store on Redis.
+type Store struct {
+	client    redis.UniversalClient
+	retention time.Duration
+}
+
+// NewStore returns a Store over c.
+func NewStore(c *Conn, cfg StoreConfig) *Store {
+	if cfg.Retention == 0 {
+		cfg.Retention = 24 * time.Hour
+	}
+	return &Store{client: c.client, retention: cfg.Retention}
+}
+
+// createScript: KEYS job, unfinished; ARGV version, data, id, score,
+// channel. Returns the stored data if the job exists, else nil.
+var createScript = redis.NewScript(`
+local existing = redis.call('HGET', KEYS[1], 'd')
+if existing then return existing end
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+redis.call('PUBLISH', ARGV[5], ARGV[3])
+return false`)
+
+// updateScript: KEYS job, unfinished; ARGV expected version, version, data,
+// id, terminal (1/0), retention ms, channel, score. Returns 1 when written,
+// 0 on a version conflict, -1 when the job is gone.
+var updateScript = redis.NewScript(`
+local v = redis.call('HGET', KEYS[1], 'v')
+if not v then return -1 end
+if v ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3])
+if ARGV[5] == '1' then
+  redis.call('PEXPIRE', KEYS[1], ARGV[6])
+  redis.call('ZREM', KEYS[2], ARGV[4])
+else
+  redis.call('PERSIST', KEYS[1])
+  redis.call('ZADD', KEYS[2], ARGV[8], ARGV[4])
+end
+redis.call('PUBLISH', ARGV[7], ARGV[4])
+return 1`)
+
+func (s *Store) Create(ctx context.Context, job *scheduler.Job) (*scheduler.Job, bool, error) {
+	data, err := json.Marshal(job)
+	if err != nil {
+		return nil, false, fmt.Errorf("redisq: create %s: %w", job.ID, err)
+	}
+	res, err := createScript.Run(ctx, s.client, []string{jobPrefix + job.ID, unfinishedKey},
+		job.Version, data, job.ID, job.Submitted.UnixNano(), changedChan).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return job, true, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("redisq: create %s: %w", job.ID, err)
+	}
+	existing, err := decode(res)
+	if err != nil {
+		return nil, false, fmt.Errorf("redisq: create %s: %w", job.ID, err)
+	}
+	return existing, false, nil
+}
+
+func (s *Store) Get(ctx context.Context, id string) (*scheduler.Job, error) {
+	res, err := s.client.HGet(ctx, jobPrefix+id, "d").Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return nil, fmt.Errorf("redisq: get %s: %w", id, scheduler.ErrNotFound)
+	case err != nil:
+		return nil, fmt.Errorf("redisq: get %s: %w", id, err)
+	}
+	j, err := decode(res)
+	if err != nil {
+		return nil, fmt.Errorf("redisq: get %s: %w", id, err)
+	}
+	return j, nil
+}
+
+func (s *Store) Update(ctx context.Context, job *scheduler.Job) error {
+	data, err := json.Marshal(job)
+	if err != nil {
+		return fmt.Errorf("redisq: update %s: %w", job.ID, err)
+	}
+	terminal := 0
+	if job.State.Terminal() {
+		terminal = 1
+	}
+	n, err := updateScript.Run(ctx, s.client, []string{jobPrefix + job.ID, unfinishedKey},
+		job.Version-1, job.Version, data, job.ID, terminal, s.retention.Milliseconds(), changedChan, job.Submitted.UnixNano()).Int()
+	switch {
+	case err != nil:
+		return fmt.Errorf("redisq: update %s: %w", job.ID, err)
+	case n == 0:
+		return fmt.Errorf("redisq: update %s: %w", job.ID, scheduler.ErrConflict)
+	case n < 0:
+		return fmt.Errorf("redisq: update %s: %w", job.ID, scheduler.ErrNotFound)
+	}
+	return nil
+}
+
+// Unfinished reads the index of unfinished jobs, oldest first.
+func (s *Store) Unfinished(ctx context.Context) ([]*scheduler.Job, error) {
+	ids, err := s.client.ZRange(ctx, unfinishedKey, 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisq: unfinished: %w", err)
+	}
+	var jobs []*scheduler.Job
+	for start := 0; start < len(ids); start += 500 {
+		pipe := s.client.Pipeline()
+		var cmds []*redis.StringCmd
+		for _, id := range ids[start:min(start+500, len(ids))] {
+			cmds = append(cmds, pipe.HGet(ctx, jobPrefix+id, "d"))
+		}
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("redisq: unfinished: %w", err)
+		}
+		for _, c := range cmds {
+			data, err := c.Result()
+			if errors.Is(err, redis.Nil) {
+				continue // finished meanwhile
+			}
+			j, err := decode(data)
+			if err != nil {
+				return nil, fmt.Errorf("redisq: unfinished: %w", err)
+			}
+			if !j.State.Terminal() {
+				j.Result = nil
+				jobs = append(jobs, j)
+			}
+		}
+	}
+	return jobs, nil
+}
+
+// DeleteFinished does nothing: Redis expires finished jobs itself.
+func (s *Store) DeleteFinished(context.Context, time.Time) (int, error) { return 0, nil }
+
+// Subscribe calls changed with the ID of every job any process changes,
+// until ctx ends. Notices are best effort (Redis pub/sub): a scheduler
+// that relies on them should also poll (scheduler.Config.Poll).
+func (s *Store) Subscribe(ctx context.Context, changed func(id string)) {
+	sub := s.client.Subscribe(ctx, changedChan)
+	defer sub.Close()
+	ch := sub.Channel()
+	for {
+		select {
+		case m, ok := <-ch:
+			if !ok {
+				return
+			}
+			changed(m.Payload)
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func decode(res any) (*scheduler.Job, error) {
+	s, ok := res.(string)
+	if !ok {
+		return nil, fmt.Errorf("unexpected reply %T", res)
+	}
+	j := new(scheduler.Job)
+	if err := json.Unmarshal([]byte(s), j); err != nil {
+		return nil, fmt.Errorf("decode job: %w", err)
+	}
+	return j, nil
+}
