@@ -27,11 +27,13 @@ type Jobs interface {
 // Prover proves one JSON input; *prover.Prover is one.
 type Prover interface {
 	Prove(ctx context.Context, c *circuits.Circuit, data []byte) (*prover.Proof, error)
+	Keys(c *circuits.Circuit) (*prover.Keys, error)
 }
 
 // Config sizes a Pool. The zero value is usable.
 type Config struct {
-	// Slots is how many jobs run at once; 0 means 2 + NumCPU/16. gnark
+	// Slots is how many jobs run at once; 0 runs none, and a negative
+	// value means DefaultSlots. gnark
 	// spreads one proof over every core, but two proofs overlap each
 	// other's serial phases (1.27× raw throughput measured on 2 cores).
 	Slots  int
@@ -52,10 +54,13 @@ type Pool struct {
 	busy atomic.Int64
 }
 
+// DefaultSlots sizes a pool to the machine: 2 + NumCPU/16.
+func DefaultSlots() int { return 2 + runtime.NumCPU()/16 }
+
 // New returns a pool; Start runs it.
 func New(jobs Jobs, p Prover, cfg Config) *Pool {
-	if cfg.Slots <= 0 {
-		cfg.Slots = 2 + runtime.NumCPU()/16
+	if cfg.Slots < 0 {
+		cfg.Slots = DefaultSlots()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -114,15 +119,33 @@ func (p *Pool) loop(ctx context.Context) {
 		p.busy.Add(1)
 		start := time.Now()
 		o := p.run(job)
+		o.Attempt = job.Attempts
 		took := time.Since(start)
 		p.busy.Add(-1)
 		if p.cfg.Observe != nil {
 			p.cfg.Observe(job, o, took)
 		}
-		// Report even while shutting down: the proof is done.
-		if err := p.jobs.Finish(context.WithoutCancel(ctx), job.ID, o); err != nil {
-			p.log.Error("worker: report", "job", job.ID, "err", err)
+		p.report(context.WithoutCancel(ctx), job.ID, o) // even while shutting down: the proof is done
+	}
+}
+
+// report records an outcome, retrying for about 15 s while the store is
+// unreachable (a Redis restart, say). If it never lands, the job runs
+// again: the scheduler put it back in line.
+func (p *Pool) report(ctx context.Context, id string, o scheduler.Outcome) {
+	delay := 500 * time.Millisecond
+	for try := 1; ; try++ {
+		err := p.jobs.Finish(ctx, id, o)
+		if err == nil {
+			return
 		}
+		if try == 5 {
+			p.log.Error("worker: could not record the outcome; the job will run again", "job", id, "err", err)
+			return
+		}
+		p.log.Warn("worker: recording the outcome failed; retrying", "job", id, "in", delay, "err", err)
+		time.Sleep(delay)
+		delay *= 2
 	}
 }
 
@@ -137,6 +160,18 @@ func (p *Pool) run(job *scheduler.Job) (o scheduler.Outcome) {
 	c, err := circuits.Lookup(job.Circuit)
 	if err != nil {
 		return classify(err)
+	}
+	if job.VerifyingKey != "" {
+		k, err := p.prover.Keys(c)
+		if err != nil {
+			return classify(err)
+		}
+		if have := k.VerifyingKeyHash(); have != job.VerifyingKey {
+			// Another worker may hold the right keys: retryable.
+			p.log.Error("worker: refusing a job for other keys", "job", job.ID, "circuit", c.ID, "job_vk", job.VerifyingKey, "our_vk", have)
+			return scheduler.Outcome{Err: fmt.Errorf("%w: the job needs verifying key %.12s…, this worker has %.12s…", ErrKeyMismatch, job.VerifyingKey, have),
+				Retryable: true, ErrorKind: KindKeyMismatch}
+		}
 	}
 	proof, err := p.prover.Prove(context.Background(), c, job.Input)
 	if err != nil {
@@ -156,8 +191,14 @@ func (p *Pool) run(job *scheduler.Job) (o scheduler.Outcome) {
 	return scheduler.Outcome{Result: data, Backend: proof.Backend}
 }
 
-// Error kinds of permanent failures, besides scheduler.KindUnsatisfied.
-const KindInvalidInput = "invalid_input"
+// Error kinds, besides scheduler.KindUnsatisfied.
+const (
+	KindInvalidInput = "invalid_input"
+	KindKeyMismatch  = "key_mismatch" // the worker's keys are not the ones the job was accepted for
+)
+
+// ErrKeyMismatch: the worker's verifying key differs from the job's.
+var ErrKeyMismatch = errors.New("verifying key mismatch")
 
 // classify decides whether another attempt could succeed. Bad inputs and
 // false statements never will; everything else (a proof that failed

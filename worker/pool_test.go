@@ -102,6 +102,41 @@ type scripted struct {
 
 var errPanic = errors.New("panic")
 
+func (s *scripted) Keys(c *circuits.Circuit) (*prover.Keys, error) { return s.real.Keys(c) }
+func (b *blocking) Keys(c *circuits.Circuit) (*prover.Keys, error) { return b.real.Keys(c) }
+
+// A worker proves only jobs accepted for its own verifying key.
+func TestWorkerRefusesOtherKeys(t *testing.T) {
+	p := testkeys.Prover(t)
+	c, _ := circuits.Lookup("invoice-consistency/v1")
+	k, err := p.Keys(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		pinned string
+		state  scheduler.State
+	}{{k.VerifyingKeyHash(), scheduler.Succeeded}, {strings.Repeat("ab", 32), scheduler.Failed}} {
+		store, err := embedded.Open(filepath.Join(t.TempDir(), "jobs.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer store.Close()
+		s := scheduler.New(store, embedded.NewQueue(), scheduler.Config{MaxAttempts: 2,
+			VerifyingKey: func(context.Context, string) (string, error) { return tc.pinned, nil }})
+		pool := worker.New(s, p, worker.Config{Slots: 1})
+		pool.Start()
+		j := wait(t, s, submit(t, s, 1))
+		shutdown(t, pool)
+		if j.State != tc.state || j.VerifyingKey != tc.pinned {
+			t.Fatalf("pinned %.8s: %s (%s)", tc.pinned, j.State, j.Error)
+		}
+		if tc.state == scheduler.Failed && !strings.Contains(j.Error, "verifying key mismatch") {
+			t.Fatalf("failure does not name the mismatch: %s", j.Error)
+		}
+	}
+}
+
 func (s *scripted) Prove(ctx context.Context, c *circuits.Circuit, data []byte) (*prover.Proof, error) {
 	n := s.calls.Add(1)
 	if err := s.fail(n); err != nil {

@@ -5,7 +5,9 @@
 //	proofmill keys export --circuit ID --format F        solidity | json | gnark
 //	proofmill prove  --circuit ID --input FILE [--out FILE]
 //	proofmill verify [--circuit ID] --proof FILE
-//	proofmill serve  [--listen ADDR] [--data DIR] [--workers N]
+//	proofmill serve  [--listen ADDR] [--data DIR] [--workers N] [--redis ADDR]
+//	proofmill worker --redis ADDR [--concurrency N]
+//	proofmill batch submit|status|collect|run --redis ADDR --in FILE.jsonl
 //	proofmill submit|wait|status|cancel --server ADDR ...
 //
 // Keys live in --keys DIR (default $PROOFMILL_KEYS, else the user cache dir).
@@ -101,6 +103,8 @@ var commands = []command{
 	{"prove", "prove a JSON input (locally, or on a server with --server) and write the proof", runProve},
 	{"verify", "verify a proof file against the key store", runVerify},
 	{"serve", "run the proving service: gRPC API, scheduler, journal and CPU workers", runServe},
+	{"worker", "prove jobs from a Redis queue shared with servers on other machines", runWorker},
+	{"batch", "batch submit | status | collect | run: prove a JSONL file of requests through Redis", runBatch},
 	{"submit", "queue a proof on a server and print the job", runSubmit},
 	{"wait", "wait for a job on a server and write its proof", runWait},
 	{"status", "print a job on a server", runStatus},

@@ -82,12 +82,12 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// startServe runs `proofmill serve` as a child process and waits until it answers.
-func startServe(t *testing.T, data, addr string) (*process, *client.Client) {
+// startProcess runs proofmill as a child process; its logs are shown if
+// the test fails, and it is killed at the end.
+func startProcess(t *testing.T, name string, args ...string) *process {
 	t.Helper()
 	p := &process{logs: &lockedBuffer{}, exited: make(chan struct{})}
-	p.cmd = exec.Command(binary(t), "serve", "--data", data, "--keys", testkeys.Dir(), "--listen", addr,
-		"--metrics", "", "--workers", "1", "--preload", "invoice-consistency/v1", "--shutdown-timeout", "30s")
+	p.cmd = exec.Command(binary(t), args...)
 	p.cmd.Stderr, p.cmd.Stdout = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -97,9 +97,15 @@ func startServe(t *testing.T, data, addr string) (*process, *client.Client) {
 		p.cmd.Process.Kill()
 		<-p.exited
 		if t.Failed() {
-			t.Logf("server log:\n%s", p.logs.String())
+			t.Logf("%s log:\n%s", name, p.logs.String())
 		}
 	})
+	return p
+}
+
+// dialServer connects to a server process and waits until it answers.
+func dialServer(t *testing.T, p *process, addr string) *client.Client {
+	t.Helper()
 	c, err := client.Dial(addr, client.Options{Retries: 100})
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +115,15 @@ func startServe(t *testing.T, data, addr string) (*process, *client.Client) {
 	if _, err := c.Devices(ctx); err != nil {
 		t.Fatalf("server did not come up: %v\n%s", err, p.logs.String())
 	}
-	return p, c
+	return c
+}
+
+// startServe runs `proofmill serve` as a child process and waits until it answers.
+func startServe(t *testing.T, data, addr string) (*process, *client.Client) {
+	t.Helper()
+	p := startProcess(t, "server", "serve", "--data", data, "--keys", testkeys.Dir(), "--listen", addr,
+		"--metrics", "", "--workers", "1", "--preload", "invoice-consistency/v1", "--shutdown-timeout", "30s")
+	return p, dialServer(t, p, addr)
 }
 
 func submitInvoices(t *testing.T, c *client.Client, n int) []string {

@@ -26,7 +26,6 @@ import (
 	"github.com/proofmill/proofmill/hwaccel"
 	"github.com/proofmill/proofmill/prover"
 	"github.com/proofmill/proofmill/scheduler"
-	"github.com/proofmill/proofmill/scheduler/embedded"
 	"github.com/proofmill/proofmill/server"
 	"github.com/proofmill/proofmill/worker"
 )
@@ -45,6 +44,7 @@ type serveConfig struct {
 	ShutdownTimeout time.Duration
 	DevSetup        bool
 	Preload         string // "present", "none", or a comma list of circuit ids
+	Redis           string // empty: the embedded journal and queue
 
 	pausedWorkers bool // tests: start the pool later, by hand
 }
@@ -74,7 +74,8 @@ func serveFlags(fs *flag.FlagSet, cfg *serveConfig) {
 	fs.StringVar(&cfg.Listen, "listen", envOr("PROOFMILL_LISTEN", "127.0.0.1:7420"), "gRPC `address` ($PROOFMILL_LISTEN)")
 	fs.StringVar(&cfg.MetricsListen, "metrics", envOr("PROOFMILL_METRICS", "127.0.0.1:7421"), "Prometheus metrics `address`; empty disables ($PROOFMILL_METRICS)")
 	fs.StringVar(&cfg.DataDir, "data", envOr("PROOFMILL_DATA", defaultDataDir()), "`dir` for the job journal ($PROOFMILL_DATA)")
-	fs.IntVar(&cfg.Workers, "workers", envInt("PROOFMILL_WORKERS", 0), "proofs at once; 0 sizes to the machine ($PROOFMILL_WORKERS)")
+	fs.IntVar(&cfg.Workers, "workers", envInt("PROOFMILL_WORKERS", 0), "in-process proofs at once; 0 sizes to the machine, or with --redis runs none ($PROOFMILL_WORKERS)")
+	fs.StringVar(&cfg.Redis, "redis", os.Getenv("PROOFMILL_REDIS"), "share jobs through Redis at `addr` (host:port or URI, see README) instead of the embedded journal ($PROOFMILL_REDIS)")
 	fs.IntVar(&cfg.MaxQueued, "max-queued", 10_000, "jobs waiting at once before RESOURCE_EXHAUSTED")
 	fs.IntVar(&cfg.MaxAttempts, "max-attempts", 3, "tries per job for retryable failures")
 	fs.DurationVar(&cfg.Retention, "retention", 24*time.Hour, "how long finished jobs and their proofs are kept")
@@ -108,7 +109,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 // reverse one.
 type node struct {
 	log       *slog.Logger
-	store     *embedded.Store
+	jobs      *jobBackend
 	sched     *scheduler.Scheduler
 	prover    *prover.Prover
 	pool      *worker.Pool
@@ -127,15 +128,15 @@ func startNode(cfg serveConfig, log *slog.Logger) (_ *node, err error) {
 			n.closeAll()
 		}
 	}()
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-		return nil, fmt.Errorf("serve: data dir: %w", err)
+	slots := cfg.Workers
+	if slots == 0 && cfg.Redis == "" {
+		slots = worker.DefaultSlots()
 	}
-	if n.store, err = embedded.Open(filepath.Join(cfg.DataDir, "jobs.db")); err != nil {
-		return nil, err
+	if cfg.Redis != "" {
+		n.jobs, err = openRedis(cfg.Redis, slots, cfg.Retention, log)
+	} else {
+		n.jobs, err = openEmbedded(cfg.DataDir)
 	}
-	n.sched = scheduler.New(n.store, embedded.NewQueue(), scheduler.Config{
-		MaxQueued: cfg.MaxQueued, MaxAttempts: cfg.MaxAttempts, Retention: cfg.Retention, Logger: log})
-	recovered, err := n.sched.Recover(context.Background())
 	if err != nil {
 		return nil, err
 	}
@@ -145,10 +146,24 @@ func startNode(cfg serveConfig, log *slog.Logger) (_ *node, err error) {
 	if err := preload(n.prover, cfg.Preload); err != nil {
 		return nil, err
 	}
-	metrics := server.NewMetrics(server.MetricsSources{Waiting: n.sched.Waiting, Counts: n.store.Counts,
+	schedCfg := scheduler.Config{MaxQueued: cfg.MaxQueued, MaxAttempts: cfg.MaxAttempts, Retention: cfg.Retention, Logger: log}
+	if n.jobs.shared() {
+		// Workers elsewhere prove with their own keys: pin each job to ours.
+		schedCfg.VerifyingKey = n.verifyingKey
+		schedCfg.Poll = 2 * time.Second
+	}
+	n.sched = scheduler.New(n.jobs.store, n.jobs.queue, schedCfg)
+	recovered, err := n.sched.Recover(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	metrics := server.NewMetrics(server.MetricsSources{Waiting: n.sched.Waiting, Counts: n.jobs.counts,
 		Busy: func() int { return n.pool.Busy() }, Slots: func() int { return n.pool.Slots() }})
-	n.pool = worker.New(n.sched, n.prover, worker.Config{Slots: cfg.Workers, Logger: log, Observe: metrics.Observe})
-	if !cfg.pausedWorkers {
+	n.pool = worker.New(n.sched, n.prover, worker.Config{Slots: slots, Logger: log, Observe: metrics.Observe})
+	if !cfg.pausedWorkers && slots > 0 {
+		if err := n.jobs.start(); err != nil {
+			return nil, err
+		}
 		n.pool.Start()
 	}
 
@@ -189,28 +204,61 @@ func startNode(cfg serveConfig, log *slog.Logger) (_ *node, err error) {
 		log.Info("metrics", "url", "http://"+mlis.Addr().String()+"/metrics")
 	}
 
-	expireCtx, stop := context.WithCancel(context.Background())
+	bg, stop := context.WithCancel(context.Background())
 	n.stopTimer = stop
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		tick := time.NewTicker(time.Minute)
-		defer tick.Stop()
-		for {
-			if k, err := n.sched.Expire(expireCtx); err != nil {
-				log.Error("expire finished jobs", "err", err)
-			} else if k > 0 {
-				log.Info("expired finished jobs", "count", k)
-			}
-			select {
-			case <-tick.C:
-			case <-expireCtx.Done():
-				return
+		n.housekeeping(bg)
+	}()
+	if n.jobs.redisStore != nil {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.jobs.redisStore.Subscribe(bg, n.sched.Notify) // wake watchers on other processes' changes
+		}()
+	}
+	log.Info("serving", "grpc", n.addr.String(), "jobs", n.jobs.name, "workers", slots, "recovered_jobs", recovered, "keys", n.prover.Store().Dir)
+	return n, nil
+}
+
+// housekeeping expires finished jobs and, on a shared queue, puts back in
+// line any job a crashed server stored but did not queue. It runs until
+// ctx ends.
+func (n *node) housekeeping(ctx context.Context) {
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		if k, err := n.sched.Expire(ctx); err != nil {
+			n.log.Error("expire finished jobs", "err", err)
+		} else if k > 0 {
+			n.log.Info("expired finished jobs", "count", k)
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return
+		}
+		if n.jobs.shared() {
+			if _, err := n.sched.Recover(ctx); err != nil && ctx.Err() == nil {
+				n.log.Error("requeue unfinished jobs", "err", err)
 			}
 		}
-	}()
-	log.Info("serving", "grpc", n.addr.String(), "workers", n.pool.Slots(), "recovered_jobs", recovered, "data", cfg.DataDir, "keys", n.prover.Store().Dir)
-	return n, nil
+	}
+}
+
+// verifyingKey is the hash of the verifying key this server's proofs
+// check against: the one workers must prove with.
+func (n *node) verifyingKey(_ context.Context, id string) (string, error) {
+	c, err := circuits.Lookup(id)
+	if err != nil {
+		return "", err
+	}
+	k, err := n.prover.Keys(c)
+	if err != nil {
+		return "", err
+	}
+	return k.VerifyingKeyHash(), nil
 }
 
 func preload(p *prover.Prover, which string) error {
@@ -239,18 +287,23 @@ func preload(p *prover.Prover, which string) error {
 }
 
 func (n *node) devices() []*pb.Device {
+	if n.pool.Slots() == 0 {
+		return nil // workers run elsewhere
+	}
 	return []*pb.Device{{Id: "cpu", Kind: "cpu", Name: fmt.Sprintf("%s, %d cores (%s)", runtime.GOARCH, runtime.NumCPU(), hwaccel.CPU{}.Name()),
 		Slots: int32(n.pool.Slots()), Busy: int32(n.pool.Busy()), Healthy: true}}
 }
 
 // shutdown stops in order: refuse new jobs and report NOT_SERVING; let
 // running proofs finish (bounded by ctx; queued jobs stay journaled for the
-// next start); stop gRPC, waiting briefly for calls in flight; then the
-// metrics endpoint, the expiry timer and the journal.
+// next start, or in Redis); hand unfinished ones back to a shared queue;
+// stop gRPC, waiting briefly for calls in flight; then the metrics
+// endpoint, the background loops and the job store.
 func (n *node) shutdown(ctx context.Context) error {
 	n.health.Shutdown()
 	n.sched.Drain()
 	poolErr := n.pool.Shutdown(ctx)
+	n.jobs.stop() // hands back what the pool did not finish
 	stopped := make(chan struct{})
 	go func() { n.grpc.GracefulStop(); close(stopped) }()
 	select {
@@ -263,7 +316,7 @@ func (n *node) shutdown(ctx context.Context) error {
 	}
 	n.stopTimer()
 	n.wg.Wait()
-	err := errors.Join(poolErr, n.store.Close())
+	err := errors.Join(poolErr, n.jobs.close())
 	n.log.Info("stopped", "err", err)
 	return err
 }
@@ -276,7 +329,8 @@ func (n *node) closeAll() {
 	if n.pool != nil {
 		n.pool.Shutdown(context.Background())
 	}
-	if n.store != nil {
-		n.store.Close()
+	if n.jobs != nil {
+		n.jobs.stop()
+		n.jobs.close()
 	}
 }

@@ -15,7 +15,10 @@ var (
 	grpc  = "google.golang.org/grpc"
 	bbolt = "go.etcd.io/bbolt"
 	prom  = "github.com/prometheus/"
+	redis = []string{"github.com/hibiken/asynq", "github.com/redis/go-redis"} // scheduler/redisq only
 )
+
+func and(a []string, b ...string) []string { return append(b, a...) }
 
 // rules: package pattern → import-path prefixes none of its packages may
 // depend on, directly or not.
@@ -23,14 +26,16 @@ var rules = []struct {
 	pkgs      string
 	forbidden []string
 }{
-	{"./circuits/...", []string{mod + "prover", mod + "hwaccel", mod + "scheduler", mod + "worker", mod + "server", mod + "client", mod + "api", grpc, bbolt, prom}},
-	{"./hwaccel/...", []string{mod, grpc, bbolt, prom}},
-	{"./prover/...", []string{mod + "scheduler", mod + "worker", mod + "server", mod + "client", mod + "api", grpc, bbolt, prom}},
-	{"./scheduler", []string{mod + "prover", mod + "worker", mod + "server", mod + "client", mod + "api", grpc, bbolt, prom}},
-	{"./scheduler/embedded", []string{mod + "prover", mod + "worker", mod + "server", mod + "client", mod + "api", grpc, prom}},
-	{"./worker/...", []string{mod + "server", mod + "client", mod + "api", grpc, bbolt, prom}},
-	{"./server/...", []string{mod + "worker", mod + "scheduler/embedded", mod + "client", bbolt}},
-	{"./client/...", []string{mod + "circuits", mod + "prover", mod + "scheduler", mod + "worker", mod + "server", "github.com/consensys/", bbolt, prom}},
+	{"./circuits/...", and(redis, mod+"prover", mod+"hwaccel", mod+"scheduler", mod+"worker", mod+"server", mod+"client", mod+"api", grpc, bbolt, prom)},
+	{"./hwaccel/...", and(redis, mod, grpc, bbolt, prom)},
+	{"./prover/...", and(redis, mod+"scheduler", mod+"worker", mod+"server", mod+"client", mod+"api", grpc, bbolt, prom)},
+	{"./scheduler", and(redis, mod+"prover", mod+"worker", mod+"server", mod+"client", mod+"api", grpc, bbolt, prom)},
+	{"./scheduler/embedded", and(redis, mod+"prover", mod+"worker", mod+"server", mod+"client", mod+"api", grpc, prom)},
+	{"./scheduler/conformance", and(redis, mod+"prover", mod+"worker", mod+"server", mod+"client", mod+"api", grpc, bbolt, prom)},
+	{"./scheduler/redisq", []string{mod + "prover", mod + "worker", mod + "server", mod + "client", mod + "api", grpc, bbolt, prom}},
+	{"./worker/...", and(redis, mod+"server", mod+"client", mod+"api", grpc, bbolt, prom)},
+	{"./server/...", and(redis, mod+"worker", mod+"scheduler/embedded", mod+"client", bbolt)},
+	{"./client/...", and(redis, mod+"circuits", mod+"prover", mod+"scheduler", mod+"worker", mod+"server", "github.com/consensys/", bbolt, prom)},
 }
 
 func TestImportDirection(t *testing.T) {

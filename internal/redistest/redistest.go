@@ -99,4 +99,3 @@ func (s *Server) Stop() {
 	}
 	s.cmd = nil
 }
-

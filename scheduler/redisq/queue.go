@@ -28,8 +28,10 @@ type QueueConfig struct {
 	// Concurrency is how many tasks this process holds at once, taken from
 	// Redis ahead of Pop; set it to the worker slots. 0 takes none.
 	Concurrency int
-	// Poll is how often an idle consumer looks for tasks, and how soon a
-	// task handed back is in line again; 0 means 1s.
+	// Poll is how often an idle consumer looks for tasks (asynq polls; it
+	// does not block on Redis), and how soon a task handed back is in line
+	// again. It bounds the wait from enqueue to start. 0 means 100ms: ten
+	// cheap scripts a second per idle worker.
 	Poll time.Duration
 	// MaxRetry bounds how often asynq itself re-delivers a task whose worker
 	// died; 0 means 25. The scheduler's own MaxAttempts normally stops a
@@ -60,7 +62,7 @@ type Queue struct {
 // taking tasks at Start.
 func NewQueue(c *Conn, cfg QueueConfig) *Queue {
 	if cfg.Poll == 0 {
-		cfg.Poll = time.Second
+		cfg.Poll = 100 * time.Millisecond
 	}
 	if cfg.MaxRetry == 0 {
 		cfg.MaxRetry = 25

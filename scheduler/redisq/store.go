@@ -39,24 +39,27 @@ func NewStore(c *Conn, cfg StoreConfig) *Store {
 	return &Store{client: c.client, retention: cfg.Retention}
 }
 
+// A job is a hash: v (version), s (state, for cheap progress reads) and d
+// (the job as JSON).
+//
 // createScript: KEYS job, unfinished; ARGV version, data, id, score,
-// channel. Returns the stored data if the job exists, else nil.
+// channel, state. Returns the stored data if the job exists, else nil.
 var createScript = redis.NewScript(`
 local existing = redis.call('HGET', KEYS[1], 'd')
 if existing then return existing end
-redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2])
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2], 's', ARGV[6])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
 redis.call('PUBLISH', ARGV[5], ARGV[3])
 return false`)
 
 // updateScript: KEYS job, unfinished; ARGV expected version, version, data,
-// id, terminal (1/0), retention ms, channel, score. Returns 1 when written,
+// id, terminal (1/0), retention ms, channel, score, state. Returns 1 when written,
 // 0 on a version conflict, -1 when the job is gone.
 var updateScript = redis.NewScript(`
 local v = redis.call('HGET', KEYS[1], 'v')
 if not v then return -1 end
 if v ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3])
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3], 's', ARGV[9])
 if ARGV[5] == '1' then
   redis.call('PEXPIRE', KEYS[1], ARGV[6])
   redis.call('ZREM', KEYS[2], ARGV[4])
@@ -73,7 +76,7 @@ func (s *Store) Create(ctx context.Context, job *scheduler.Job) (*scheduler.Job,
 		return nil, false, fmt.Errorf("redisq: create %s: %w", job.ID, err)
 	}
 	res, err := createScript.Run(ctx, s.client, []string{jobPrefix + job.ID, unfinishedKey},
-		job.Version, data, job.ID, job.Submitted.UnixNano(), changedChan).Result()
+		job.Version, data, job.ID, job.Submitted.UnixNano(), changedChan, string(job.State)).Result()
 	switch {
 	case errors.Is(err, redis.Nil):
 		return job, true, nil
@@ -112,7 +115,7 @@ func (s *Store) Update(ctx context.Context, job *scheduler.Job) error {
 		terminal = 1
 	}
 	n, err := updateScript.Run(ctx, s.client, []string{jobPrefix + job.ID, unfinishedKey},
-		job.Version-1, job.Version, data, job.ID, terminal, s.retention.Milliseconds(), changedChan, job.Submitted.UnixNano()).Int()
+		job.Version-1, job.Version, data, job.ID, terminal, s.retention.Milliseconds(), changedChan, job.Submitted.UnixNano(), string(job.State)).Int()
 	switch {
 	case err != nil:
 		return fmt.Errorf("redisq: update %s: %w", job.ID, err)
@@ -156,6 +159,26 @@ func (s *Store) Unfinished(ctx context.Context) ([]*scheduler.Job, error) {
 		}
 	}
 	return jobs, nil
+}
+
+// States reads the state of each job, in one round trip per 1,000; a job
+// that does not exist (or expired) has state "".
+func (s *Store) States(ctx context.Context, ids []string) ([]scheduler.State, error) {
+	states := make([]scheduler.State, len(ids))
+	for start := 0; start < len(ids); start += 1000 {
+		pipe := s.client.Pipeline()
+		cmds := make([]*redis.StringCmd, 0, 1000)
+		for _, id := range ids[start:min(start+1000, len(ids))] {
+			cmds = append(cmds, pipe.HGet(ctx, jobPrefix+id, "s"))
+		}
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("redisq: states: %w", err)
+		}
+		for i, c := range cmds {
+			states[start+i] = scheduler.State(c.Val())
+		}
+	}
+	return states, nil
 }
 
 // DeleteFinished does nothing: Redis expires finished jobs itself.

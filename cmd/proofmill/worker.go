@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/proofmill/proofmill/scheduler"
+	"github.com/proofmill/proofmill/worker"
+)
+
+// runWorker proves jobs from Redis until SIGTERM, then drains: running
+// proofs get --drain-timeout to finish, and whatever is left goes back in
+// line for another worker.
+func runWorker(ctx context.Context, e *env, args []string) error {
+	fs, keysDir := flags(e, "worker")
+	redisAddr := fs.String("redis", os.Getenv("PROOFMILL_REDIS"), "Redis `addr` to take jobs from: host:port or URI, see README ($PROOFMILL_REDIS)")
+	concurrency := fs.Int("concurrency", envInt("PROOFMILL_WORKERS", 0), "proofs at once; 0 sizes to the machine ($PROOFMILL_WORKERS)")
+	maxAttempts := fs.Int("max-attempts", 3, "tries per job; keep it equal to the servers'")
+	retention := fs.Duration("retention", 24*time.Hour, "how long finished jobs and proofs are kept; keep it equal to the servers'")
+	drain := fs.Duration("drain-timeout", 30*time.Second, "on SIGTERM, how long running proofs may take before they are handed back")
+	preloadKeys := fs.String("preload", "present", "load keys at start: present (every circuit with keys), none, or ids")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *redisAddr == "" {
+		return fmt.Errorf("%w: --redis is required", errUsage)
+	}
+	slots := *concurrency
+	if slots <= 0 {
+		slots = worker.DefaultSlots()
+	}
+	// Keys come only from the key store: development keys made here would
+	// not match the servers', and every job would be refused.
+	p, err := newProver(e, *keysDir, false)
+	if err != nil {
+		return err
+	}
+	if err := preload(p, *preloadKeys); err != nil {
+		return err
+	}
+	jobs, err := openRedis(*redisAddr, slots, *retention, e.log)
+	if err != nil {
+		return err
+	}
+	sched := scheduler.New(jobs.store, jobs.queue, scheduler.Config{MaxAttempts: *maxAttempts, Retention: *retention, Logger: e.log})
+	pool := worker.New(sched, p, worker.Config{Slots: slots, Logger: e.log})
+	if err := jobs.start(); err != nil {
+		jobs.close()
+		return err
+	}
+	pool.Start()
+	e.log.Info("worker ready", "redis", *redisAddr, "concurrency", slots, "keys", p.Store().Dir, "pid", os.Getpid())
+
+	<-ctx.Done()
+	e.log.Info("draining", "bound", *drain, "running", pool.Busy())
+	dctx, cancel := context.WithTimeout(context.Background(), *drain)
+	defer cancel()
+	poolErr := pool.Shutdown(dctx)
+	jobs.stop() // jobs still proving go back in line
+	err = errors.Join(poolErr, jobs.close())
+	e.log.Info("worker stopped", "err", err)
+	return err
+}
