@@ -32,7 +32,7 @@ func TestMain(m *testing.M) {
 }
 
 // binary builds proofmill once per test run.
-func binary(t *testing.T) string {
+func binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "proofmill-bin-")
@@ -72,7 +72,7 @@ type process struct {
 	err    error
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -84,7 +84,7 @@ func freeAddr(t *testing.T) string {
 
 // startProcess runs proofmill as a child process; its logs are shown if
 // the test fails, and it is killed at the end.
-func startProcess(t *testing.T, name string, args ...string) *process {
+func startProcess(t testing.TB, name string, args ...string) *process {
 	t.Helper()
 	p := &process{logs: &lockedBuffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(binary(t), args...)
@@ -104,7 +104,7 @@ func startProcess(t *testing.T, name string, args ...string) *process {
 }
 
 // dialServer connects to a server process and waits until it answers.
-func dialServer(t *testing.T, p *process, addr string) *client.Client {
+func dialServer(t testing.TB, p *process, addr string) *client.Client {
 	t.Helper()
 	c, err := client.Dial(addr, client.Options{Retries: 100})
 	if err != nil {

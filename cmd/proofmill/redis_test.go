@@ -21,7 +21,7 @@ import (
 )
 
 // startRedisServe runs `serve --redis` with no workers of its own.
-func startRedisServe(t *testing.T, redisAddr string) *client.Client {
+func startRedisServe(t testing.TB, redisAddr string) *client.Client {
 	t.Helper()
 	addr := freeAddr(t)
 	p := startProcess(t, "server", "serve", "--redis", redisAddr, "--listen", addr, "--metrics", "",
@@ -29,7 +29,7 @@ func startRedisServe(t *testing.T, redisAddr string) *client.Client {
 	return dialServer(t, p, addr)
 }
 
-func startWorker(t *testing.T, name, redisAddr string, extra ...string) *process {
+func startWorker(t testing.TB, name, redisAddr string, extra ...string) *process {
 	t.Helper()
 	args := append([]string{"worker", "--redis", redisAddr, "--keys", testkeys.Dir(), "--concurrency", "1",
 		"--preload", "invoice-consistency/v1", "--drain-timeout", "20s"}, extra...)
@@ -256,7 +256,7 @@ func TestRedisServeWithItsOwnWorkers(t *testing.T) {
 	redis := redistest.Start(t)
 	_, c := startTestNode(t, func(cfg *serveConfig) { cfg.Redis, cfg.Workers = redis.Addr, 1 })
 	ctx := timeout(t, time.Minute)
-	j, err := c.Prove(ctx, &pb.SubmitProofRequest{Circuit: "invoice-consistency/v1", InputJson: []byte(invoiceInput(t, 1))})
+	j, err := c.Prove(ctx, &pb.SubmitProofRequest{Circuit: "invoice-consistency/v1", InputJson: invoiceInput(t, 1)})
 	if err != nil || j.GetState() != pb.JobState_JOB_STATE_SUCCEEDED {
 		t.Fatalf("prove: %v %v", j, err)
 	}
