@@ -4,7 +4,11 @@
 // queueing, cancellation, retries and retention.
 //
 // It reads and writes state only through the Store and Queue interfaces it
-// declares, so the same logic runs over the embedded store (package
-// scheduler/embedded) and, later, Redis; and its tests run against a
-// recording fake. Workers take jobs with Next and report with Finish.
+// declares, so the same logic runs over the embedded journal (package
+// scheduler/embedded) and over Redis shared by many processes (package
+// scheduler/redisq); package scheduler/conformance holds both to the same
+// behaviour. Transitions are versioned writes (Store.Update fails with
+// ErrConflict if another process wrote first), so schedulers in different
+// processes never lose each other's changes. Workers take jobs with Next
+// and report with Finish.
 package scheduler

@@ -40,8 +40,9 @@ func openEmbedded(dataDir string) (*jobBackend, error) {
 }
 
 // openRedis connects to Redis; consume is how many jobs this process
-// proves at once (0: it only submits and reads).
-func openRedis(addr string, consume int, retention time.Duration, log *slog.Logger) (*jobBackend, error) {
+// proves at once (0: it only submits and reads), and poll how often it
+// looks for jobs while idle (0: redisq's default).
+func openRedis(addr string, consume int, poll, retention time.Duration, log *slog.Logger) (*jobBackend, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	conn, err := redisq.Dial(ctx, addr)
@@ -49,7 +50,7 @@ func openRedis(addr string, consume int, retention time.Duration, log *slog.Logg
 		return nil, err
 	}
 	store := redisq.NewStore(conn, redisq.StoreConfig{Retention: retention})
-	queue := redisq.NewQueue(conn, redisq.QueueConfig{Concurrency: consume, Logger: log})
+	queue := redisq.NewQueue(conn, redisq.QueueConfig{Concurrency: consume, Poll: poll, Logger: log})
 	return &jobBackend{name: "redis " + addr, store: store, queue: queue, conn: conn, redisStore: store, redisQueue: queue}, nil
 }
 

@@ -88,7 +88,7 @@ func BenchmarkQueueThroughput(b *testing.B) {
 
 // BenchmarkStartLatency is the time from a job's acceptance to its start
 // on an idle worker (the job's own timestamps), in process and through
-// Redis (asynq polls every 100 ms when idle).
+// Redis, where an idle worker polls (worker --poll).
 //
 //	go test ./cmd/proofmill -run '^$' -bench StartLatency -benchtime 100x
 func BenchmarkStartLatency(b *testing.B) {
@@ -113,10 +113,12 @@ func BenchmarkStartLatency(b *testing.B) {
 		_, cl := startTestNode(b, func(cfg *serveConfig) { cfg.Preload = "invoice-consistency/v1" })
 		measure(b, cl)
 	})
-	b.Run("redis", func(b *testing.B) {
-		redis := redistest.Start(b)
-		cl := startRedisServe(b, redis.Addr)
-		startWorker(b, "worker", redis.Addr)
-		measure(b, cl)
-	})
+	for _, poll := range []string{"100ms", "50ms", "20ms"} {
+		b.Run("redis-poll-"+poll, func(b *testing.B) {
+			redis := redistest.Start(b)
+			cl := startRedisServe(b, redis.Addr)
+			startWorker(b, "worker", redis.Addr, "--poll", poll)
+			measure(b, cl)
+		})
+	}
 }

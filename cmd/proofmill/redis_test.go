@@ -58,6 +58,15 @@ func TestRedisServerAndTwoWorkers(t *testing.T) {
 	redis := redistest.Start(t)
 	c := startRedisServe(t, redis.Addr)
 	w1, w2 := startWorker(t, "worker 1", redis.Addr), startWorker(t, "worker 2", redis.Addr)
+	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) { // heartbeats land within a beat
+		d, err := c.Devices(timeout(t, time.Minute))
+		if err == nil && len(d) == 2 && strings.HasPrefix(d[0].GetId(), "worker:") && d[0].GetSlots() == 1 {
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("ListDevices: %v %v; want both worker processes", d, err)
+		}
+	}
 	ids := submitInvoices(t, c, 100)
 	allComplete(t, c, ids)
 	if proved(w1) == 0 || proved(w2) == 0 || proved(w1)+proved(w2) != 100 {

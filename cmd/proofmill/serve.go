@@ -133,7 +133,7 @@ func startNode(cfg serveConfig, log *slog.Logger) (_ *node, err error) {
 		slots = worker.DefaultSlots()
 	}
 	if cfg.Redis != "" {
-		n.jobs, err = openRedis(cfg.Redis, slots, cfg.Retention, log)
+		n.jobs, err = openRedis(cfg.Redis, slots, 0, cfg.Retention, log)
 	} else {
 		n.jobs, err = openEmbedded(cfg.DataDir)
 	}
@@ -286,12 +286,32 @@ func preload(p *prover.Prover, which string) error {
 	return nil
 }
 
+// devices lists this process's CPU pool, if it has one, and with Redis
+// every worker process consuming the shared queue.
 func (n *node) devices() []*pb.Device {
-	if n.pool.Slots() == 0 {
-		return nil // workers run elsewhere
+	var ds []*pb.Device
+	if n.pool.Slots() > 0 {
+		ds = append(ds, &pb.Device{Id: "cpu", Kind: "cpu", Name: fmt.Sprintf("%s, %d cores (%s)", runtime.GOARCH, runtime.NumCPU(), hwaccel.CPU{}.Name()),
+			Slots: int32(n.pool.Slots()), Busy: int32(n.pool.Busy()), Healthy: true})
 	}
-	return []*pb.Device{{Id: "cpu", Kind: "cpu", Name: fmt.Sprintf("%s, %d cores (%s)", runtime.GOARCH, runtime.NumCPU(), hwaccel.CPU{}.Name()),
-		Slots: int32(n.pool.Slots()), Busy: int32(n.pool.Busy()), Healthy: true}}
+	if n.jobs.redisQueue == nil {
+		return ds
+	}
+	workers, err := n.jobs.redisQueue.Workers()
+	if err != nil {
+		n.log.Warn("list workers", "err", err)
+		return ds
+	}
+	host, _ := os.Hostname()
+	for _, w := range workers {
+		if w.PID == os.Getpid() && w.Host == host {
+			continue // the pool above
+		}
+		ds = append(ds, &pb.Device{Id: fmt.Sprintf("worker:%s:%d", w.Host, w.PID), Kind: "cpu",
+			Name: fmt.Sprintf("proofmill worker on %s (pid %d, since %s)", w.Host, w.PID, w.Started.UTC().Format(time.RFC3339)),
+			Slots: int32(w.Concurrency), Busy: int32(w.Held), Healthy: w.Status == "active"})
+	}
+	return ds
 }
 
 // shutdown stops in order: refuse new jobs and report NOT_SERVING; let

@@ -21,6 +21,7 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	maxAttempts := fs.Int("max-attempts", 3, "tries per job; keep it equal to the servers'")
 	retention := fs.Duration("retention", 24*time.Hour, "how long finished jobs and proofs are kept; keep it equal to the servers'")
 	drain := fs.Duration("drain-timeout", 30*time.Second, "on SIGTERM, how long running proofs may take before they are handed back")
+	poll := fs.Duration("poll", 50*time.Millisecond, "how often an idle worker looks for jobs: the wait from submission to start (asynq polls Redis)")
 	preloadKeys := fs.String("preload", "present", "load keys at start: present (every circuit with keys), none, or ids")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -41,7 +42,7 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	if err := preload(p, *preloadKeys); err != nil {
 		return err
 	}
-	jobs, err := openRedis(*redisAddr, slots, *retention, e.log)
+	jobs, err := openRedis(*redisAddr, slots, *poll, *retention, e.log)
 	if err != nil {
 		return err
 	}

@@ -28,10 +28,11 @@ type QueueConfig struct {
 	// Concurrency is how many tasks this process holds at once, taken from
 	// Redis ahead of Pop; set it to the worker slots. 0 takes none.
 	Concurrency int
-	// Poll is how often an idle consumer looks for tasks (asynq polls; it
-	// does not block on Redis), and how soon a task handed back is in line
-	// again. It bounds the wait from enqueue to start. 0 means 100ms: ten
-	// cheap scripts a second per idle worker.
+	// Poll is how often an idle consumer looks for tasks (asynq polls, at
+	// random between half and one and a half times this; it does not block
+	// on Redis), and how soon a task handed back is in line again. It sets
+	// the wait from enqueue to start on an idle worker. 0 means 50ms: about
+	// twenty cheap scripts a second per idle worker.
 	Poll time.Duration
 	// MaxRetry bounds how often asynq itself re-delivers a task whose worker
 	// died; 0 means 25. The scheduler's own MaxAttempts normally stops a
@@ -62,7 +63,7 @@ type Queue struct {
 // taking tasks at Start.
 func NewQueue(c *Conn, cfg QueueConfig) *Queue {
 	if cfg.Poll == 0 {
-		cfg.Poll = 100 * time.Millisecond
+		cfg.Poll = 50 * time.Millisecond
 	}
 	if cfg.MaxRetry == 0 {
 		cfg.MaxRetry = 25
@@ -280,3 +281,30 @@ func (l asynqLogger) Info(args ...any)  { l.log.Info("asynq: " + fmt.Sprint(args
 func (l asynqLogger) Warn(args ...any)  { l.log.Warn("asynq: " + fmt.Sprint(args...)) }
 func (l asynqLogger) Error(args ...any) { l.log.Error("asynq: " + fmt.Sprint(args...)) }
 func (l asynqLogger) Fatal(args ...any) { l.log.Error("asynq: fatal: " + fmt.Sprint(args...)) }
+
+// Worker is one consumer process, as asynq's heartbeats report it.
+type Worker struct {
+	Host        string
+	PID         int
+	Concurrency int
+	Held        int // tasks it holds now: proving, or about to
+	Started     time.Time
+	Status      string // asynq's: "active", "stopped", …
+}
+
+// Workers lists the processes consuming proofmill's queues. A process that
+// died drops off once its heartbeat expires (about 10 s).
+func (q *Queue) Workers() ([]Worker, error) {
+	servers, err := q.inspector.Servers()
+	if err != nil {
+		return nil, fmt.Errorf("redisq: workers: %w", err)
+	}
+	var ws []Worker
+	for _, s := range servers {
+		if _, ours := s.Queues[QueueName(scheduler.Interactive)]; !ours {
+			continue
+		}
+		ws = append(ws, Worker{Host: s.Host, PID: s.PID, Concurrency: s.Concurrency, Held: len(s.ActiveWorkers), Started: s.Started, Status: s.Status})
+	}
+	return ws, nil
+}
