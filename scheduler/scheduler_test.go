@@ -258,33 +258,6 @@ func TestFinishAndRetries(t *testing.T) {
 	}
 }
 
-// Jobs accepted before a crash are there after a restart: queued ones stay
-// queued, and the one that was running runs again.
-func TestRecoverAfterRestart(t *testing.T) {
-	h := newHarness(t, scheduler.Config{})
-	var ids []string
-	for i := range 3 {
-		ids = append(ids, h.submit(t, scheduler.Request{Input: invoiceNo(i)}).ID)
-	}
-	running := h.next(t)
-	h.store.Close() // the process dies here: nothing else is written
-
-	h2 := openHarness(t, h.path, scheduler.Config{}, h.clock)
-	seen := map[string]int{}
-	for range 3 {
-		j := h2.next(t)
-		seen[j.ID] = j.Attempts
-	}
-	for _, id := range ids {
-		if _, ok := seen[id]; !ok {
-			t.Fatalf("job %s lost in the restart", id)
-		}
-	}
-	if seen[running.ID] != 2 {
-		t.Fatalf("the interrupted job is on attempt %d, want 2", seen[running.ID])
-	}
-}
-
 func TestWaitAndExpire(t *testing.T) {
 	h := newHarness(t, scheduler.Config{Retention: time.Hour})
 	ctx := context.Background()

@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -66,91 +65,135 @@ type batchResult struct {
 
 const stateRejected = "rejected"
 
+// batchCommands are the batch subcommands: whether each needs --in,
+// whether it writes --out, and what it does once connected.
+var batchCommands = map[string]struct {
+	needFile, writes bool
+	run              func(ctx context.Context, e *env, b *batchSession) error
+}{
+	"submit": {true, false, func(ctx context.Context, e *env, b *batchSession) error {
+		rec, err := submitBatch(ctx, e, b)
+		if err == nil {
+			fmt.Fprintf(e.stdout, "batch %s\n", rec.ID)
+		}
+		return err
+	}},
+	"status": {false, false, func(ctx context.Context, e *env, b *batchSession) error {
+		rec, err := b.record(ctx)
+		if err != nil {
+			return err
+		}
+		p, err := progressOf(ctx, b.store(), rec)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "batch %s (%s): %d lines, %d succeeded, %d failed, %d pending\n", rec.ID, rec.Source, p.total, p.succeeded, p.failed, p.pending)
+		return nil
+	}},
+	"collect": {false, true, func(ctx context.Context, e *env, b *batchSession) error {
+		rec, err := b.record(ctx)
+		if err != nil {
+			return err
+		}
+		return collectBatch(ctx, e, b, rec)
+	}},
+	"run": {true, true, func(ctx context.Context, e *env, b *batchSession) error {
+		rec, err := submitBatch(ctx, e, b)
+		if err != nil {
+			return err
+		}
+		if err := watchBatch(ctx, e, b.store(), rec); err != nil {
+			return err
+		}
+		return collectBatch(ctx, e, b, rec)
+	}},
+}
+
 func runBatch(ctx context.Context, e *env, args []string) error {
-	sub := map[string]func(context.Context, *env, []string) error{
-		"submit": runBatchSubmit, "status": runBatchStatus, "collect": runBatchCollect, "run": runBatchRun,
+	if len(args) == 0 {
+		return fmt.Errorf("%w: batch submit | status | collect | run", errUsage)
 	}
-	if len(args) > 0 {
-		if run, ok := sub[args[0]]; ok {
-			return run(ctx, e, args[1:])
-		}
+	cmd, ok := batchCommands[args[0]]
+	if !ok {
+		return fmt.Errorf("%w: batch submit | status | collect | run", errUsage)
 	}
-	return fmt.Errorf("%w: batch submit | status | collect | run", errUsage)
-}
-
-// batchFlags are the flags every batch command takes.
-type batchFlags struct {
-	redis, in, id, keys *string
-	retention           *time.Duration
-}
-
-func newBatchFlags(e *env, name string) (*flag.FlagSet, *batchFlags) {
-	fs, keys := flags(e, "batch "+name)
-	f := &batchFlags{
-		keys:      keys,
-		redis:     fs.String("redis", os.Getenv("PROOFMILL_REDIS"), "Redis `addr`: host:port or URI ($PROOFMILL_REDIS)"),
-		in:        fs.String("in", "", "the requests, one JSON object per line (`file.jsonl`)"),
-		id:        fs.String("batch", "", "batch `id` (default: derived from the --in file)"),
-		retention: fs.Duration("retention", 24*time.Hour, "how long the batch record is kept; keep it equal to the servers'"),
+	fs, keys := flags(e, "batch "+args[0])
+	redisAddr := fs.String("redis", os.Getenv("PROOFMILL_REDIS"), "Redis `addr`: host:port or URI ($PROOFMILL_REDIS)")
+	in := fs.String("in", "", "the requests, one JSON object per line (`file.jsonl`)")
+	b := &batchSession{keys: keys}
+	fs.StringVar(&b.id, "batch", "", "batch `id` (default: derived from the --in file)")
+	fs.DurationVar(&b.retention, "retention", 24*time.Hour, "how long the batch record is kept; keep it equal to the servers'")
+	if cmd.writes {
+		fs.StringVar(&b.out, "out", "", "write results to `file.jsonl` (default stdout)")
 	}
-	return fs, f
-}
-
-// open checks the flags and connects; it reads --in when given.
-func (f *batchFlags) open(ctx context.Context, needFile bool) (*redisq.Conn, []byte, error) {
-	if *f.redis == "" {
-		return nil, nil, fmt.Errorf("%w: --redis is required", errUsage)
+	if err := parse(fs, args[1:]); err != nil {
+		return err
 	}
-	var data []byte
-	if *f.in != "" {
+	if *redisAddr == "" {
+		return fmt.Errorf("%w: --redis is required", errUsage)
+	}
+	if *in != "" {
 		var err error
-		if data, err = os.ReadFile(*f.in); err != nil {
-			return nil, nil, err
+		if b.data, err = os.ReadFile(*in); err != nil {
+			return err
 		}
-		if *f.id == "" {
-			sum := sha256.Sum256(data)
-			*f.id = hex.EncodeToString(sum[:8])
+		b.source = filepath.Base(*in)
+		if b.id == "" {
+			sum := sha256.Sum256(b.data)
+			b.id = hex.EncodeToString(sum[:8])
 		}
 	}
 	switch {
-	case needFile && data == nil:
-		return nil, nil, fmt.Errorf("%w: --in is required", errUsage)
-	case *f.id == "":
-		return nil, nil, fmt.Errorf("%w: --batch or --in is required", errUsage)
+	case cmd.needFile && *in == "":
+		return fmt.Errorf("%w: --in is required", errUsage)
+	case b.id == "":
+		return fmt.Errorf("%w: --batch or --in is required", errUsage)
 	}
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	conn, err := redisq.Dial(dctx, *f.redis)
-	return conn, data, err
+	var err error
+	if b.conn, err = redisq.Dial(dctx, *redisAddr); err != nil {
+		return err
+	}
+	defer b.conn.Close()
+	return cmd.run(ctx, e, b)
 }
 
-func runBatchSubmit(ctx context.Context, e *env, args []string) error {
-	fs, f := newBatchFlags(e, "submit")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	conn, data, err := f.open(ctx, true)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	rec, err := submitBatch(ctx, e, conn, f, data)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "batch %s\n", rec.ID)
-	return nil
+// batchSession is one batch command's flags and connection.
+type batchSession struct {
+	conn      *redisq.Conn
+	keys      *string
+	id        string
+	source    string // the --in file's name
+	data      []byte // its contents
+	out       string
+	retention time.Duration
 }
 
-func submitBatch(ctx context.Context, e *env, conn *redisq.Conn, f *batchFlags, data []byte) (*batchRecord, error) {
-	store := redisq.NewStore(conn, redisq.StoreConfig{Retention: *f.retention})
-	queue := redisq.NewQueue(conn, redisq.QueueConfig{Logger: e.log})
+func (b *batchSession) store() *redisq.Store {
+	return redisq.NewStore(b.conn, redisq.StoreConfig{Retention: b.retention})
+}
+
+func (b *batchSession) record(ctx context.Context) (*batchRecord, error) {
+	data, err := b.conn.LoadBatch(ctx, b.id)
+	if err != nil {
+		return nil, err
+	}
+	rec := new(batchRecord)
+	if err := json.Unmarshal(data, rec); err != nil {
+		return nil, fmt.Errorf("batch %s: corrupt record: %w", b.id, err)
+	}
+	return rec, nil
+}
+
+func submitBatch(ctx context.Context, e *env, b *batchSession) (*batchRecord, error) {
+	queue := redisq.NewQueue(b.conn, redisq.QueueConfig{Logger: e.log})
 	defer queue.Shutdown()
-	keys := prover.KeyStore{Dir: *f.keys}
+	keys := prover.KeyStore{Dir: *b.keys}
 	if keys.Dir == "" {
 		keys.Dir, _ = prover.DefaultKeyDir()
 	}
-	sched := scheduler.New(store, queue, scheduler.Config{Logger: e.log, Retention: *f.retention,
+	sched := scheduler.New(b.store(), queue, scheduler.Config{Logger: e.log, Retention: b.retention,
 		VerifyingKey: func(_ context.Context, id string) (string, error) {
 			// Pin jobs to the keys here when there are some; without, any
 			// worker's keys will do and the proof names the key it used.
@@ -159,9 +202,9 @@ func submitBatch(ctx context.Context, e *env, conn *redisq.Conn, f *batchFlags, 
 			}
 			return "", nil
 		}})
-	rec := &batchRecord{ID: *f.id, Source: filepath.Base(*f.in), Submitted: time.Now().UTC()}
+	rec := &batchRecord{ID: b.id, Source: b.source, Submitted: time.Now().UTC()}
 	var queued, existing, rejected int
-	for n, line := range splitLines(data) {
+	for n, line := range splitLines(b.data) {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
@@ -187,7 +230,7 @@ func submitBatch(ctx context.Context, e *env, conn *redisq.Conn, f *batchFlags, 
 	if err != nil {
 		return nil, err
 	}
-	if err := conn.SaveBatch(ctx, rec.ID, blob, *f.retention); err != nil {
+	if err := b.conn.SaveBatch(ctx, rec.ID, blob, b.retention); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(e.stderr, "batch %s: %d lines: %d queued, %d already known, %d rejected\n", rec.ID, len(rec.Lines), queued, existing, rejected)
@@ -219,18 +262,6 @@ func splitLines(data []byte) [][]byte {
 		lines = lines[:len(lines)-1]
 	}
 	return lines
-}
-
-func loadBatch(ctx context.Context, conn *redisq.Conn, id string) (*batchRecord, error) {
-	data, err := conn.LoadBatch(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	rec := new(batchRecord)
-	if err := json.Unmarshal(data, rec); err != nil {
-		return nil, fmt.Errorf("batch %s: corrupt record: %w", id, err)
-	}
-	return rec, nil
 }
 
 // batchProgress counts a batch's lines by outcome.
@@ -267,52 +298,12 @@ func progressOf(ctx context.Context, store *redisq.Store, rec *batchRecord) (bat
 	return p, nil
 }
 
-func runBatchStatus(ctx context.Context, e *env, args []string) error {
-	fs, f := newBatchFlags(e, "status")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	conn, _, err := f.open(ctx, false)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	rec, err := loadBatch(ctx, conn, *f.id)
-	if err != nil {
-		return err
-	}
-	p, err := progressOf(ctx, redisq.NewStore(conn, redisq.StoreConfig{}), rec)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "batch %s (%s): %d lines, %d succeeded, %d failed, %d pending\n", rec.ID, rec.Source, p.total, p.succeeded, p.failed, p.pending)
-	return nil
-}
-
-func runBatchCollect(ctx context.Context, e *env, args []string) error {
-	fs, f := newBatchFlags(e, "collect")
-	out := fs.String("out", "", "write results to `file.jsonl` (default stdout)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	conn, _, err := f.open(ctx, false)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	rec, err := loadBatch(ctx, conn, *f.id)
-	if err != nil {
-		return err
-	}
-	return collectBatch(ctx, e, conn, rec, *out)
-}
-
 // collectBatch writes one result line per request line, in order, and
 // fails if some line did not succeed (the file still has every line).
-func collectBatch(ctx context.Context, e *env, conn *redisq.Conn, rec *batchRecord, out string) error {
-	store := redisq.NewStore(conn, redisq.StoreConfig{})
+func collectBatch(ctx context.Context, e *env, b *batchSession, rec *batchRecord) error {
+	store := b.store()
 	var succeeded, failed, pending int
-	err := writeOutput(e, out, func(w io.Writer) error {
+	err := writeOutput(e, b.out, func(w io.Writer) error {
 		bw := bufio.NewWriter(w)
 		enc := json.NewEncoder(bw)
 		for _, l := range rec.Lines {
@@ -358,27 +349,6 @@ func collectBatch(ctx context.Context, e *env, conn *redisq.Conn, rec *batchReco
 }
 
 var errBatchIncomplete = errors.New("batch incomplete")
-
-func runBatchRun(ctx context.Context, e *env, args []string) error {
-	fs, f := newBatchFlags(e, "run")
-	out := fs.String("out", "", "write results to `file.jsonl` (default stdout)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	conn, data, err := f.open(ctx, true)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	rec, err := submitBatch(ctx, e, conn, f, data)
-	if err != nil {
-		return err
-	}
-	if err := watchBatch(ctx, e, redisq.NewStore(conn, redisq.StoreConfig{}), rec); err != nil {
-		return err
-	}
-	return collectBatch(ctx, e, conn, rec, *out)
-}
 
 // watchBatch shows progress until every line is finished: a bar on a
 // terminal, a line every few seconds otherwise. Redis errors (a restart)

@@ -8,15 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/consensys/gnark-crypto/ecc"
-	"github.com/consensys/gnark/backend/groth16"
-	"github.com/consensys/gnark/frontend"
-
 	pb "github.com/proofmill/proofmill/api/proofmill/v1"
-	"github.com/proofmill/proofmill/circuits"
 	"github.com/proofmill/proofmill/client"
 	"github.com/proofmill/proofmill/internal/redistest"
-	"github.com/proofmill/proofmill/internal/testkeys"
 )
 
 // benchInput numbers statements across every run of a benchmark, so no
@@ -48,27 +42,11 @@ func proveAll(b *testing.B, c *client.Client) {
 //
 //	go test ./cmd/proofmill -run '^$' -bench QueueThroughput -benchtime 60x
 func BenchmarkQueueThroughput(b *testing.B) {
-	c, _ := circuits.Lookup("invoice-consistency/v1")
-	k, err := testkeys.Prover(b).Keys(c)
-	if err != nil {
-		b.Fatal(err)
-	}
-	a, err := c.Assign([]byte(invoiceInput(b, 0)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	full, _ := frontend.NewWitness(a.Witness, ecc.BN254.ScalarField())
-	b.Run("raw-gnark", func(b *testing.B) {
-		for b.Loop() {
-			if _, err := groth16.Prove(k.CCS, k.PK, full); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "proofs/s")
-	})
+	const id = "invoice-consistency/v1"
+	b.Run("raw-gnark", rawProve(b, id, invoiceInput(b, 0)))
 	for _, slots := range []int{1, 2} {
 		b.Run(fmt.Sprintf("embedded-slots-%d", slots), func(b *testing.B) {
-			_, cl := startTestNode(b, func(cfg *serveConfig) { cfg.Workers = slots; cfg.Preload = c.ID })
+			_, cl := startTestNode(b, func(cfg *serveConfig) { cfg.Workers = slots; cfg.Preload = id })
 			b.ResetTimer()
 			proveAll(b, cl)
 		})

@@ -308,7 +308,7 @@ func (n *node) devices() []*pb.Device {
 			continue // the pool above
 		}
 		ds = append(ds, &pb.Device{Id: fmt.Sprintf("worker:%s:%d", w.Host, w.PID), Kind: "cpu",
-			Name: fmt.Sprintf("proofmill worker on %s (pid %d, since %s)", w.Host, w.PID, w.Started.UTC().Format(time.RFC3339)),
+			Name:  fmt.Sprintf("proofmill worker on %s (pid %d, since %s)", w.Host, w.PID, w.Started.UTC().Format(time.RFC3339)),
 			Slots: int32(w.Concurrency), Busy: int32(w.Held), Healthy: w.Status == "active"})
 	}
 	return ds
