@@ -12,4 +12,7 @@ var (
 	ErrBadPriority  = errors.New("unknown priority")
 	// ErrConflict: another writer changed the job first (Store.Update).
 	ErrConflict = errors.New("job changed by another writer")
+	// ErrUnavailable: a shared store or queue cannot be reached now; the
+	// same call may succeed later.
+	ErrUnavailable = errors.New("job store unavailable")
 )

@@ -43,6 +43,7 @@ var errorCodes = []struct {
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 	{context.Canceled, codes.Canceled},
 	{scheduler.ErrDraining, codes.Unavailable},
+	{scheduler.ErrUnavailable, codes.Unavailable}, // Redis is down: clients retry
 }
 
 // toStatus turns a handler error into a status a client can act on.

@@ -210,6 +210,17 @@ func submitBatch(ctx context.Context, e *env, b *batchSession) (*batchRecord, er
 		}
 		entry := batchLine{Line: n + 1}
 		j, created, err := submitLine(ctx, sched, line)
+		for waited := false; isTransient(err) && ctx.Err() == nil; waited = true {
+			// The queue is full, or Redis is away: wait, then go on.
+			if !waited {
+				e.log.Warn("batch: waiting to submit", "line", n+1, "err", err)
+			}
+			select {
+			case <-time.After(time.Second):
+			case <-ctx.Done():
+			}
+			j, created, err = submitLine(ctx, sched, line)
+		}
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return nil, ctx.Err()
@@ -235,6 +246,10 @@ func submitBatch(ctx context.Context, e *env, b *batchSession) (*batchRecord, er
 	}
 	fmt.Fprintf(e.stderr, "batch %s: %d lines: %d queued, %d already known, %d rejected\n", rec.ID, len(rec.Lines), queued, existing, rejected)
 	return rec, nil
+}
+
+func isTransient(err error) bool {
+	return errors.Is(err, scheduler.ErrQueueFull) || errors.Is(err, scheduler.ErrUnavailable)
 }
 
 // maxLine bounds one request line: a document plus its envelope.

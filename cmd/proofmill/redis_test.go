@@ -14,6 +14,9 @@ import (
 	"time"
 
 	pb "github.com/proofmill/proofmill/api/proofmill/v1"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/proofmill/proofmill/client"
 	"github.com/proofmill/proofmill/internal/redistest"
 	"github.com/proofmill/proofmill/internal/testkeys"
@@ -263,7 +266,7 @@ func TestRedisWorkerDrainsOnSIGTERM(t *testing.T) {
 // serve --redis --workers N proves in-process too, and pins jobs to its keys.
 func TestRedisServeWithItsOwnWorkers(t *testing.T) {
 	redis := redistest.Start(t)
-	_, c := startTestNode(t, func(cfg *serveConfig) { cfg.Redis, cfg.Workers = redis.Addr, 1 })
+	n, c := startTestNode(t, func(cfg *serveConfig) { cfg.Redis, cfg.Workers = redis.Addr, 1 })
 	ctx := timeout(t, time.Minute)
 	j, err := c.Prove(ctx, &pb.SubmitProofRequest{Circuit: "invoice-consistency/v1", InputJson: invoiceInput(t, 1)})
 	if err != nil || j.GetState() != pb.JobState_JOB_STATE_SUCCEEDED {
@@ -274,6 +277,22 @@ func TestRedisServeWithItsOwnWorkers(t *testing.T) {
 	}
 	if d, _ := c.Devices(ctx); len(d) != 1 || d[0].GetSlots() != 1 {
 		t.Fatalf("devices %v", d)
+	}
+
+	// Redis away: UNAVAILABLE, which the client retries until Redis is back.
+	redis.Stop()
+	impatient, err := client.Dial(n.addr.String(), client.Options{Retries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer impatient.Close()
+	req := &pb.SubmitProofRequest{Circuit: "invoice-consistency/v1", InputJson: invoiceInput(t, 2)}
+	if _, _, err := impatient.Submit(ctx, req); status.Code(err) != codes.Unavailable {
+		t.Fatalf("submit with Redis down: %v, want UNAVAILABLE", err)
+	}
+	go func() { time.Sleep(time.Second); redis.Restart() }()
+	if j, err := c.Prove(ctx, req); err != nil || j.GetState() != pb.JobState_JOB_STATE_SUCCEEDED {
+		t.Fatalf("prove across a Redis restart: %v %v", j, err)
 	}
 }
 

@@ -146,7 +146,7 @@ func (q *Queue) Push(ctx context.Context, id string, p scheduler.Priority) error
 	case errors.Is(err, asynq.ErrTaskIDConflict):
 		return nil // in line or held already
 	case err != nil:
-		return fmt.Errorf("redisq: push %s: %w", id, err)
+		return fmt.Errorf("redisq: push %s: %w", id, unavailable(err))
 	}
 	return nil
 }
@@ -240,7 +240,7 @@ func (q *Queue) Len(ctx context.Context, p scheduler.Priority) (int, error) {
 	pending := pipe.LLen(ctx, prefix+"pending")
 	retry := pipe.ZCard(ctx, prefix+"retry")
 	if _, err := pipe.Exec(ctx); err != nil {
-		return 0, fmt.Errorf("redisq: len: %w", err)
+		return 0, fmt.Errorf("redisq: len: %w", unavailable(err))
 	}
 	return int(pending.Val() + retry.Val()), nil
 }

@@ -81,7 +81,7 @@ func (s *Store) Create(ctx context.Context, job *scheduler.Job) (*scheduler.Job,
 	case errors.Is(err, redis.Nil):
 		return job, true, nil
 	case err != nil:
-		return nil, false, fmt.Errorf("redisq: create %s: %w", job.ID, err)
+		return nil, false, fmt.Errorf("redisq: create %s: %w", job.ID, unavailable(err))
 	}
 	existing, err := decode(res)
 	if err != nil {
@@ -96,7 +96,7 @@ func (s *Store) Get(ctx context.Context, id string) (*scheduler.Job, error) {
 	case errors.Is(err, redis.Nil):
 		return nil, fmt.Errorf("redisq: get %s: %w", id, scheduler.ErrNotFound)
 	case err != nil:
-		return nil, fmt.Errorf("redisq: get %s: %w", id, err)
+		return nil, fmt.Errorf("redisq: get %s: %w", id, unavailable(err))
 	}
 	j, err := decode(res)
 	if err != nil {
@@ -118,7 +118,7 @@ func (s *Store) Update(ctx context.Context, job *scheduler.Job) error {
 		job.Version-1, job.Version, data, job.ID, terminal, s.retention.Milliseconds(), changedChan, job.Submitted.UnixNano(), string(job.State)).Int()
 	switch {
 	case err != nil:
-		return fmt.Errorf("redisq: update %s: %w", job.ID, err)
+		return fmt.Errorf("redisq: update %s: %w", job.ID, unavailable(err))
 	case n == 0:
 		return fmt.Errorf("redisq: update %s: %w", job.ID, scheduler.ErrConflict)
 	case n < 0:
@@ -131,7 +131,7 @@ func (s *Store) Update(ctx context.Context, job *scheduler.Job) error {
 func (s *Store) Unfinished(ctx context.Context) ([]*scheduler.Job, error) {
 	ids, err := s.client.ZRange(ctx, unfinishedKey, 0, -1).Result()
 	if err != nil {
-		return nil, fmt.Errorf("redisq: unfinished: %w", err)
+		return nil, fmt.Errorf("redisq: unfinished: %w", unavailable(err))
 	}
 	var jobs []*scheduler.Job
 	for start := 0; start < len(ids); start += 500 {
@@ -141,7 +141,7 @@ func (s *Store) Unfinished(ctx context.Context) ([]*scheduler.Job, error) {
 			cmds = append(cmds, pipe.HGet(ctx, jobPrefix+id, "d"))
 		}
 		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-			return nil, fmt.Errorf("redisq: unfinished: %w", err)
+			return nil, fmt.Errorf("redisq: unfinished: %w", unavailable(err))
 		}
 		for _, c := range cmds {
 			data, err := c.Result()
@@ -172,7 +172,7 @@ func (s *Store) States(ctx context.Context, ids []string) ([]scheduler.State, er
 			cmds = append(cmds, pipe.HGet(ctx, jobPrefix+id, "s"))
 		}
 		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-			return nil, fmt.Errorf("redisq: states: %w", err)
+			return nil, fmt.Errorf("redisq: states: %w", unavailable(err))
 		}
 		for i, c := range cmds {
 			states[start+i] = scheduler.State(c.Val())
@@ -202,6 +202,15 @@ func (s *Store) Subscribe(ctx context.Context, changed func(id string)) {
 			return
 		}
 	}
+}
+
+// unavailable marks an error from Redis itself (unreachable, loading,
+// out of memory): the scheduler's callers may retry.
+func unavailable(err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", scheduler.ErrUnavailable, err)
 }
 
 func decode(res any) (*scheduler.Job, error) {
