@@ -27,7 +27,8 @@ type Store interface {
 	// Update replaces the stored job if its version is job.Version-1, and
 	// fails with ErrConflict if another writer got there first.
 	Update(ctx context.Context, job *Job) error
-	// Unfinished lists queued and running jobs, oldest first.
+	// Unfinished lists queued and running jobs, oldest first; only their
+	// ID, State and Priority need be filled in.
 	Unfinished(ctx context.Context) ([]*Job, error)
 	// DeleteFinished removes terminal jobs finished before t. A store that
 	// expires jobs itself returns 0.

@@ -165,7 +165,9 @@ func storeUnfinished(t *testing.T, b Backend) {
 	ctx := ctxT(t)
 	t0 := time.Now().UTC()
 	for i, st := range []scheduler.State{scheduler.Running, scheduler.Succeeded, scheduler.Queued, scheduler.Cancelled} {
-		if _, _, err := b.Store.Create(ctx, job(fmt.Sprint("j", i), st, t0.Add(-time.Duration(i)*time.Second))); err != nil {
+		j := job(fmt.Sprint("j", i), st, t0.Add(-time.Duration(i)*time.Second))
+		j.Priority = scheduler.Batch
+		if _, _, err := b.Store.Create(ctx, j); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -183,8 +185,8 @@ func storeUnfinished(t *testing.T, b Backend) {
 	for _, j := range jobs {
 		ids = append(ids, j.ID)
 	}
-	if strings.Join(ids, ",") != "j2" {
-		t.Fatalf("unfinished %v, want [j2]", ids)
+	if strings.Join(ids, ",") != "j2" || jobs[0].State != scheduler.Queued || jobs[0].Priority != scheduler.Batch {
+		t.Fatalf("unfinished %v (%+v), want [j2], queued at batch priority", ids, jobs)
 	}
 }
 

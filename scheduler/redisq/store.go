@@ -39,27 +39,28 @@ func NewStore(c *Conn, cfg StoreConfig) *Store {
 	return &Store{client: c.client, retention: cfg.Retention}
 }
 
-// A job is a hash: v (version), s (state, for cheap progress reads) and d
-// (the job as JSON).
+// A job is a hash: v (version), s (state) and p (priority), for reads that
+// need no more, and d (the job as JSON).
 //
 // createScript: KEYS job, unfinished; ARGV version, data, id, score,
-// channel, state. Returns the stored data if the job exists, else nil.
+// channel, state, priority. Returns the stored data if the job exists, else nil.
 var createScript = redis.NewScript(`
 local existing = redis.call('HGET', KEYS[1], 'd')
 if existing then return existing end
-redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2], 's', ARGV[6])
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2], 's', ARGV[6], 'p', ARGV[7])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
 redis.call('PUBLISH', ARGV[5], ARGV[3])
 return false`)
 
 // updateScript: KEYS job, unfinished; ARGV expected version, version, data,
-// id, terminal (1/0), retention ms, channel, score, state. Returns 1 when written,
+// id, terminal (1/0), retention ms, channel, score, state, priority.
+// Returns 1 when written,
 // 0 on a version conflict, -1 when the job is gone.
 var updateScript = redis.NewScript(`
 local v = redis.call('HGET', KEYS[1], 'v')
 if not v then return -1 end
 if v ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3], 's', ARGV[9])
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3], 's', ARGV[9], 'p', ARGV[10])
 if ARGV[5] == '1' then
   redis.call('PEXPIRE', KEYS[1], ARGV[6])
   redis.call('ZREM', KEYS[2], ARGV[4])
@@ -76,7 +77,7 @@ func (s *Store) Create(ctx context.Context, job *scheduler.Job) (*scheduler.Job,
 		return nil, false, fmt.Errorf("redisq: create %s: %w", job.ID, err)
 	}
 	res, err := createScript.Run(ctx, s.client, []string{jobPrefix + job.ID, unfinishedKey},
-		job.Version, data, job.ID, job.Submitted.UnixNano(), changedChan, string(job.State)).Result()
+		job.Version, data, job.ID, job.Submitted.UnixNano(), changedChan, string(job.State), int(job.Priority)).Result()
 	switch {
 	case errors.Is(err, redis.Nil):
 		return job, true, nil
@@ -115,7 +116,7 @@ func (s *Store) Update(ctx context.Context, job *scheduler.Job) error {
 		terminal = 1
 	}
 	n, err := updateScript.Run(ctx, s.client, []string{jobPrefix + job.ID, unfinishedKey},
-		job.Version-1, job.Version, data, job.ID, terminal, s.retention.Milliseconds(), changedChan, job.Submitted.UnixNano(), string(job.State)).Int()
+		job.Version-1, job.Version, data, job.ID, terminal, s.retention.Milliseconds(), changedChan, job.Submitted.UnixNano(), string(job.State), int(job.Priority)).Int()
 	switch {
 	case err != nil:
 		return fmt.Errorf("redisq: update %s: %w", job.ID, unavailable(err))
@@ -127,35 +128,37 @@ func (s *Store) Update(ctx context.Context, job *scheduler.Job) error {
 	return nil
 }
 
-// Unfinished reads the index of unfinished jobs, oldest first.
+// Unfinished reads the index of unfinished jobs, oldest first. It reads
+// only each job's ID, state and priority (what Recover needs), not its
+// input: servers call it every minute.
 func (s *Store) Unfinished(ctx context.Context) ([]*scheduler.Job, error) {
 	ids, err := s.client.ZRange(ctx, unfinishedKey, 0, -1).Result()
 	if err != nil {
 		return nil, fmt.Errorf("redisq: unfinished: %w", unavailable(err))
 	}
 	var jobs []*scheduler.Job
-	for start := 0; start < len(ids); start += 500 {
+	for start := 0; start < len(ids); start += 1000 {
+		batch := ids[start:min(start+1000, len(ids))]
 		pipe := s.client.Pipeline()
-		var cmds []*redis.StringCmd
-		for _, id := range ids[start:min(start+500, len(ids))] {
-			cmds = append(cmds, pipe.HGet(ctx, jobPrefix+id, "d"))
+		cmds := make([]*redis.SliceCmd, len(batch))
+		for i, id := range batch {
+			cmds[i] = pipe.HMGet(ctx, jobPrefix+id, "s", "p")
 		}
-		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		if _, err := pipe.Exec(ctx); err != nil {
 			return nil, fmt.Errorf("redisq: unfinished: %w", unavailable(err))
 		}
-		for _, c := range cmds {
-			data, err := c.Result()
-			if errors.Is(err, redis.Nil) {
+		for i, c := range cmds {
+			st, _ := c.Val()[0].(string)
+			p, _ := c.Val()[1].(string)
+			state := scheduler.State(st)
+			if st == "" || state.Terminal() {
 				continue // finished meanwhile
 			}
-			j, err := decode(data)
-			if err != nil {
-				return nil, fmt.Errorf("redisq: unfinished: %w", err)
+			prio := scheduler.Interactive
+			if p == "1" {
+				prio = scheduler.Batch
 			}
-			if !j.State.Terminal() {
-				j.Result = nil
-				jobs = append(jobs, j)
-			}
+			jobs = append(jobs, &scheduler.Job{ID: batch[i], State: state, Priority: prio})
 		}
 	}
 	return jobs, nil
