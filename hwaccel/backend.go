@@ -1,25 +1,63 @@
 package hwaccel
 
 import (
+	"context"
+	"errors"
+	"fmt"
+
 	"github.com/consensys/gnark/backend/groth16"
 	"github.com/consensys/gnark/backend/witness"
 	"github.com/consensys/gnark/constraint"
 )
 
-// Backend proves Groth16 statements on some device. Prove takes no context:
-// gnark's provers cannot be interrupted, so callers check deadlines before
-// calling and isolate devices that may hang.
-type Backend interface {
-	// Name identifies the backend and device, e.g. "cpu".
-	Name() string
-	Prove(ccs constraint.ConstraintSystem, pk groth16.ProvingKey, full witness.Witness) (groth16.Proof, error)
+// Job is one proof for a Backend.
+type Job struct {
+	Circuit string // circuit id: an isolated device loads its own keys by it
+	CCS     constraint.ConstraintSystem
+	PK      groth16.ProvingKey
+	VK      groth16.VerifyingKey // for backends that check device proofs themselves
+	Witness witness.Witness      // the full witness
 }
+
+// Backend proves Groth16 statements on some device. gnark's provers cannot
+// be interrupted: ctx is checked before starting, and devices that may hang
+// run in processes of their own (see Isolated).
+type Backend interface {
+	// Name identifies the backend and device, e.g. "cpu" or "cuda:0".
+	Name() string
+	// Prove proves job. An error matching ErrDevice is the device's fault
+	// (the statement may well hold: prove it elsewhere); any other error
+	// means the witness does not satisfy the circuit.
+	Prove(ctx context.Context, job Job) (groth16.Proof, error)
+}
+
+// ErrDevice marks a failure of the device rather than of the statement.
+var ErrDevice = errors.New("device failure")
+
+// DeviceError says which device failed and how.
+type DeviceError struct {
+	Device string
+	Reason string // crashed, hung, rejected, unhealthy, restarting, unavailable
+	Err    error
+}
+
+func (e *DeviceError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("%s: %s", e.Device, e.Reason)
+	}
+	return fmt.Sprintf("%s: %s: %v", e.Device, e.Reason, e.Err)
+}
+
+func (e *DeviceError) Unwrap() []error { return []error{ErrDevice, e.Err} }
 
 // CPU proves with gnark on the host's cores.
 type CPU struct{}
 
 func (CPU) Name() string { return "cpu" }
 
-func (CPU) Prove(ccs constraint.ConstraintSystem, pk groth16.ProvingKey, full witness.Witness) (groth16.Proof, error) {
-	return groth16.Prove(ccs, pk, full)
+func (CPU) Prove(ctx context.Context, job Job) (groth16.Proof, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return groth16.Prove(job.CCS, job.PK, job.Witness)
 }

@@ -1,6 +1,7 @@
 package hwaccel
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/consensys/gnark-crypto/ecc"
@@ -32,7 +33,7 @@ func TestCPUBackend(t *testing.T) {
 	}
 	var b Backend = CPU{}
 	good, _ := frontend.NewWitness(&cube{X: 3, Y: 27}, ecc.BN254.ScalarField())
-	proof, err := b.Prove(ccs, pk, good)
+	proof, err := b.Prove(t.Context(), Job{CCS: ccs, PK: pk, Witness: good})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +42,7 @@ func TestCPUBackend(t *testing.T) {
 		t.Fatalf("%s proof does not verify: %v", b.Name(), err)
 	}
 	bad, _ := frontend.NewWitness(&cube{X: 3, Y: 28}, ecc.BN254.ScalarField())
-	if _, err := b.Prove(ccs, pk, bad); err == nil {
+	if _, err := b.Prove(t.Context(), Job{CCS: ccs, PK: pk, Witness: bad}); err == nil || errors.Is(err, ErrDevice) {
 		t.Fatal("proved a false statement")
 	}
 }

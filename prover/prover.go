@@ -29,6 +29,13 @@ const DevelopmentKeyWarning = "development keys: made by groth16.Setup on this m
 type Config struct {
 	Store   KeyStore        // zero Dir: DefaultKeyDir()
 	Backend hwaccel.Backend // nil: hwaccel.CPU
+	// Fallback re-proves a job when Backend fails (hwaccel.ErrDevice) or
+	// its proof does not verify. Nil means hwaccel.CPU, unless Backend is
+	// the CPU already.
+	Fallback hwaccel.Backend
+	// OnFallback, when set, is told each time a job moves to Fallback, and
+	// why (a hwaccel.DeviceError reason, or "rejected"): for metrics.
+	OnFallback func(device, reason string)
 	// DevSetup makes a missing circuit's keys with groth16.Setup (development
 	// keys) and saves them, instead of failing with ErrNoKeys.
 	DevSetup bool
@@ -40,6 +47,8 @@ type Config struct {
 type Prover struct {
 	store    KeyStore
 	backend  hwaccel.Backend
+	fallback hwaccel.Backend // nil: none
+	onFall   func(device, reason string)
 	devSetup bool
 	log      *slog.Logger
 
@@ -62,7 +71,13 @@ func New(cfg Config) (*Prover, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Prover{store: cfg.Store, backend: cfg.Backend, devSetup: cfg.DevSetup, log: cfg.Logger,
+	if cfg.Fallback == nil && cfg.Backend.Name() != (hwaccel.CPU{}).Name() {
+		cfg.Fallback = hwaccel.CPU{}
+	}
+	if cfg.OnFallback == nil {
+		cfg.OnFallback = func(string, string) {}
+	}
+	return &Prover{store: cfg.Store, backend: cfg.Backend, fallback: cfg.Fallback, onFall: cfg.OnFallback, devSetup: cfg.DevSetup, log: cfg.Logger,
 		keys: map[string]func() (*Keys, error){}}, nil
 }
 
@@ -163,16 +178,40 @@ func (p *Prover) ProveAssignment(ctx context.Context, c *circuits.Circuit, a *in
 		return nil, fmt.Errorf("prover: %s: %w", c.ID, err) // Prove cannot be interrupted once started
 	}
 	start := time.Now()
-	proof, err := p.backend.Prove(k.CCS, k.PK, full)
+	job := hwaccel.Job{Circuit: c.ID, CCS: k.CCS, PK: k.PK, VK: k.VK, Witness: full}
+	proof, backend, err := p.proveVerified(ctx, job, public, p.backend)
 	if err != nil {
-		// Native checks passed, so the circuit is the one that said no.
-		return nil, fmt.Errorf("prover: %s: %w: the circuit rejects the witness: %v", c.ID, input.ErrUnsatisfied, err)
+		return nil, fmt.Errorf("prover: %s: %w", c.ID, err)
 	}
 	took := time.Since(start)
-	if err := groth16.Verify(proof, k.VK, public); err != nil {
-		p.log.Error("proof failed verification; withheld", "circuit", c.ID, "backend", p.backend.Name(), "err", err)
-		return nil, fmt.Errorf("prover: %s on %s: %w: %v", c.ID, p.backend.Name(), ErrProofRejected, err)
-	}
 	return &Proof{Circuit: c, Proof: proof, Public: public, PublicInputs: a.Public,
-		VerifyingKeyHash: k.VerifyingKeyHash(), Backend: p.backend.Name(), Took: took}, nil
+		VerifyingKeyHash: k.VerifyingKeyHash(), Backend: backend, Took: took}, nil
+}
+
+// proveVerified proves job on b and verifies the proof. If b fails as a
+// device, or its proof does not verify, the job moves to the fallback
+// backend. It returns the proof and the backend that made it.
+func (p *Prover) proveVerified(ctx context.Context, job hwaccel.Job, public witness.Witness, b hwaccel.Backend) (groth16.Proof, string, error) {
+	proof, err := b.Prove(ctx, job)
+	var devErr *hwaccel.DeviceError
+	switch {
+	case errors.As(err, &devErr) && p.fallback != nil && b != p.fallback:
+		p.log.Warn("device failed; proving on the fallback", "device", devErr.Device, "reason", devErr.Reason, "fallback", p.fallback.Name(), "err", err)
+		p.onFall(devErr.Device, devErr.Reason)
+		return p.proveVerified(ctx, job, public, p.fallback)
+	case errors.Is(err, hwaccel.ErrDevice) || errors.Is(err, ctx.Err()) && ctx.Err() != nil:
+		return nil, "", err
+	case err != nil:
+		// Native checks passed, so the circuit is the one that said no.
+		return nil, "", fmt.Errorf("%w: the circuit rejects the witness: %v", input.ErrUnsatisfied, err)
+	}
+	if err := groth16.Verify(proof, job.VK, public); err != nil {
+		p.log.Error("proof failed verification; withheld", "circuit", job.Circuit, "backend", b.Name(), "err", err)
+		if p.fallback != nil && b != p.fallback {
+			p.onFall(b.Name(), "rejected")
+			return p.proveVerified(ctx, job, public, p.fallback)
+		}
+		return nil, "", fmt.Errorf("on %s: %w: %v", b.Name(), ErrProofRejected, err)
+	}
+	return proof, b.Name(), nil
 }

@@ -11,8 +11,6 @@ import (
 
 	"github.com/consensys/gnark/backend/groth16"
 	groth16bn254 "github.com/consensys/gnark/backend/groth16/bn254"
-	"github.com/consensys/gnark/backend/witness"
-	"github.com/consensys/gnark/constraint"
 
 	"github.com/proofmill/proofmill/circuits"
 	"github.com/proofmill/proofmill/circuits/input"
@@ -91,8 +89,8 @@ type corruptBackend struct{ hwaccel.CPU }
 
 func (corruptBackend) Name() string { return "corrupt" }
 
-func (b corruptBackend) Prove(ccs constraint.ConstraintSystem, pk groth16.ProvingKey, full witness.Witness) (groth16.Proof, error) {
-	proof, err := b.CPU.Prove(ccs, pk, full)
+func (b corruptBackend) Prove(ctx context.Context, job hwaccel.Job) (groth16.Proof, error) {
+	proof, err := b.CPU.Prove(ctx, job)
 	if err != nil {
 		return nil, err
 	}
@@ -101,9 +99,41 @@ func (b corruptBackend) Prove(ccs constraint.ConstraintSystem, pk groth16.Provin
 	return p, nil
 }
 
+// crashingBackend fails as a device does.
+type crashingBackend struct{}
+
+func (crashingBackend) Name() string { return "cuda:7" }
+func (crashingBackend) Prove(context.Context, hwaccel.Job) (groth16.Proof, error) {
+	return nil, &hwaccel.DeviceError{Device: "cuda:7", Reason: "crashed"}
+}
+
+// A device that crashes, or whose proof does not verify, hands the job to
+// the CPU, and the move is reported.
+func TestDeviceFailuresFallBackToCPU(t *testing.T) {
+	for _, tc := range []struct {
+		backend        hwaccel.Backend
+		device, reason string
+	}{{corruptBackend{}, "corrupt", "rejected"}, {crashingBackend{}, "cuda:7", "crashed"}} {
+		var moved []string
+		p, err := prover.New(prover.Config{Store: prover.KeyStore{Dir: testkeys.Dir()}, DevSetup: true, Backend: tc.backend,
+			OnFallback: func(device, reason string) { moved = append(moved, device+"/"+reason) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := lookup(t, "invoice-consistency/v1")
+		proof, err := p.Prove(context.Background(), c, example(t, c))
+		if err != nil || proof.Backend != "cpu" {
+			t.Fatalf("%s: %v %v", tc.device, proof, err)
+		}
+		if len(moved) != 1 || moved[0] != tc.device+"/"+tc.reason {
+			t.Fatalf("fallbacks reported: %v", moved)
+		}
+	}
+}
+
 // A proof that fails verification is never returned.
 func TestCorruptProofIsWithheld(t *testing.T) {
-	p, err := prover.New(prover.Config{Store: prover.KeyStore{Dir: testkeys.Dir()}, DevSetup: true, Backend: corruptBackend{}})
+	p, err := prover.New(prover.Config{Store: prover.KeyStore{Dir: testkeys.Dir()}, DevSetup: true, Backend: corruptBackend{}, Fallback: corruptBackend{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1077,15 +1077,19 @@ func (x *VerifyProofResponse) GetReason() string {
 }
 
 type Device struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`     // "cpu"
-	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"` // "cpu" or "cuda"
-	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
-	Slots         int32                  `protobuf:"varint,4,opt,name=slots,proto3" json:"slots,omitempty"`
-	Busy          int32                  `protobuf:"varint,5,opt,name=busy,proto3" json:"busy,omitempty"`
-	Healthy       bool                   `protobuf:"varint,6,opt,name=healthy,proto3" json:"healthy,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Id               string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`     // "cpu", "cuda:0", or "worker:HOST:PID" for a Redis worker process
+	Kind             string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"` // "cpu" or "cuda"
+	Name             string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Slots            int32                  `protobuf:"varint,4,opt,name=slots,proto3" json:"slots,omitempty"`
+	Busy             int32                  `protobuf:"varint,5,opt,name=busy,proto3" json:"busy,omitempty"`
+	Healthy          bool                   `protobuf:"varint,6,opt,name=healthy,proto3" json:"healthy,omitempty"`                                             // false: jobs go to the CPU until a probe succeeds
+	MemoryTotalBytes uint64                 `protobuf:"varint,7,opt,name=memory_total_bytes,json=memoryTotalBytes,proto3" json:"memory_total_bytes,omitempty"` // where the device reports it
+	MemoryFreeBytes  uint64                 `protobuf:"varint,8,opt,name=memory_free_bytes,json=memoryFreeBytes,proto3" json:"memory_free_bytes,omitempty"`
+	Restarts         int32                  `protobuf:"varint,9,opt,name=restarts,proto3" json:"restarts,omitempty"`  // isolated device workers restarted by the supervisor
+	Failures         int32                  `protobuf:"varint,10,opt,name=failures,proto3" json:"failures,omitempty"` // failures in a row (crashes, hangs, rejected proofs)
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Device) Reset() {
@@ -1158,6 +1162,34 @@ func (x *Device) GetHealthy() bool {
 		return x.Healthy
 	}
 	return false
+}
+
+func (x *Device) GetMemoryTotalBytes() uint64 {
+	if x != nil {
+		return x.MemoryTotalBytes
+	}
+	return 0
+}
+
+func (x *Device) GetMemoryFreeBytes() uint64 {
+	if x != nil {
+		return x.MemoryFreeBytes
+	}
+	return 0
+}
+
+func (x *Device) GetRestarts() int32 {
+	if x != nil {
+		return x.Restarts
+	}
+	return 0
+}
+
+func (x *Device) GetFailures() int32 {
+	if x != nil {
+		return x.Failures
+	}
+	return 0
 }
 
 type ListDevicesRequest struct {
@@ -1312,14 +1344,19 @@ const file_proofmill_v1_prover_proto_rawDesc = "" +
 	"\x05valid\x18\x01 \x01(\bR\x05valid\x12\x18\n" +
 	"\acircuit\x18\x02 \x01(\tR\acircuit\x12>\n" +
 	"\rpublic_inputs\x18\x03 \x03(\v2\x19.proofmill.v1.PublicInputR\fpublicInputs\x12\x16\n" +
-	"\x06reason\x18\x04 \x01(\tR\x06reason\"\x84\x01\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"\x96\x02\n" +
 	"\x06Device\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04name\x18\x03 \x01(\tR\x04name\x12\x14\n" +
 	"\x05slots\x18\x04 \x01(\x05R\x05slots\x12\x12\n" +
 	"\x04busy\x18\x05 \x01(\x05R\x04busy\x12\x18\n" +
-	"\ahealthy\x18\x06 \x01(\bR\ahealthy\"\x14\n" +
+	"\ahealthy\x18\x06 \x01(\bR\ahealthy\x12,\n" +
+	"\x12memory_total_bytes\x18\a \x01(\x04R\x10memoryTotalBytes\x12*\n" +
+	"\x11memory_free_bytes\x18\b \x01(\x04R\x0fmemoryFreeBytes\x12\x1a\n" +
+	"\brestarts\x18\t \x01(\x05R\brestarts\x12\x1a\n" +
+	"\bfailures\x18\n" +
+	" \x01(\x05R\bfailures\"\x14\n" +
 	"\x12ListDevicesRequest\"E\n" +
 	"\x13ListDevicesResponse\x12.\n" +
 	"\adevices\x18\x01 \x03(\v2\x14.proofmill.v1.DeviceR\adevices*R\n" +

@@ -1,0 +1,5 @@
+//go:build faultinject
+
+package hwaccel
+
+func init() { RegisterKind("fault", openFault, nil) }

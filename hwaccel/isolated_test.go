@@ -1,0 +1,176 @@
+package hwaccel
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/consensys/gnark-crypto/ecc"
+	"github.com/consensys/gnark/backend/groth16"
+	"github.com/consensys/gnark/constraint"
+	"github.com/consensys/gnark/frontend"
+	"github.com/consensys/gnark/frontend/cs/r1cs"
+)
+
+// The test binary doubles as the device worker: with HWACCEL_CHILD set to
+// a Fault mode it serves the isolated-device protocol on stdin/stdout, with
+// the keys the parent wrote to HWACCEL_KEYS.
+func TestMain(m *testing.M) {
+	if mode := os.Getenv("HWACCEL_CHILD"); mode != "" {
+		dir := os.Getenv("HWACCEL_KEYS")
+		keys := func(string) (constraint.ConstraintSystem, groth16.ProvingKey, error) {
+			ccs := groth16.NewCS(ecc.BN254)
+			pk := groth16.NewProvingKey(ecc.BN254)
+			for path, v := range map[string]io.ReaderFrom{"ccs": ccs, "pk": pk} {
+				f, err := os.Open(filepath.Join(dir, path))
+				if err != nil {
+					return nil, nil, err
+				}
+				_, err = v.ReadFrom(f)
+				f.Close()
+				if err != nil {
+					return nil, nil, err
+				}
+			}
+			return ccs, pk, nil
+		}
+		b, dev, _ := openFault(mode, DeviceOptions{})
+		if err := ServeIsolated(context.Background(), os.Stdin, os.Stdout, b, dev, keys); err != nil {
+			os.Exit(3)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+type cubeKeys struct {
+	dir string
+	ccs constraint.ConstraintSystem
+	pk  groth16.ProvingKey
+	vk  groth16.VerifyingKey
+}
+
+func newCubeKeys(t *testing.T) cubeKeys {
+	ccs, err := frontend.Compile(ecc.BN254.ScalarField(), r1cs.NewBuilder, &cube{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk, vk, err := groth16.Setup(ccs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for name, v := range map[string]io.WriterTo{"ccs": ccs, "pk": pk} {
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.WriteTo(f); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	return cubeKeys{dir, ccs, pk, vk}
+}
+
+func (k cubeKeys) job(t *testing.T) Job {
+	w, _ := frontend.NewWitness(&cube{X: 3, Y: 27}, ecc.BN254.ScalarField())
+	return Job{Circuit: "cube", CCS: k.ccs, PK: k.pk, VK: k.vk, Witness: w}
+}
+
+func startDevice(t *testing.T, k cubeKeys, mode string) *Isolated {
+	d := NewIsolated(IsolatedConfig{
+		Device: "fault:" + mode,
+		Command: func() *exec.Cmd {
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), "HWACCEL_CHILD="+mode, "HWACCEL_KEYS="+k.dir)
+			return cmd
+		},
+		StartTimeout: 20 * time.Second, ProofTimeout: 2 * time.Second, MaxFailures: 2, Cooldown: time.Hour,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	d.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		d.Shutdown(ctx)
+	})
+	return d
+}
+
+// Every way a device worker fails is a DeviceError naming it; the
+// supervisor restarts the worker; repeated failures make the device
+// unhealthy, and it then refuses jobs without touching the worker.
+func TestIsolatedDeviceFaults(t *testing.T) {
+	k := newCubeKeys(t)
+	for _, tc := range []struct{ mode, reason string }{
+		{"panic", "crashed"}, {"abort", "crashed"}, {"hang", "hung"}, {"corrupt", "rejected"},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			d := startDevice(t, k, tc.mode)
+			for i := range 2 {
+				_, err := d.Prove(t.Context(), k.job(t))
+				var de *DeviceError
+				if !errors.As(err, &de) || de.Reason != tc.reason || !errors.Is(err, ErrDevice) {
+					t.Fatalf("attempt %d: %v, want a %q DeviceError", i, err, tc.reason)
+				}
+			}
+			st := d.Status()
+			if st.Healthy || st.Failures != 2 {
+				t.Fatalf("after 2 failures: %+v", st)
+			}
+			_, err := d.Prove(t.Context(), k.job(t))
+			var de *DeviceError
+			if !errors.As(err, &de) || de.Reason != "unhealthy" {
+				t.Fatalf("an unhealthy device took a job: %v", err)
+			}
+			if tc.reason != "rejected" { // the crashed or killed worker was restarted
+				waitFor(t, func() bool { s := d.Status(); return s.Restarts >= 1 })
+			}
+		})
+	}
+}
+
+func TestIsolatedDeviceProves(t *testing.T) {
+	k := newCubeKeys(t)
+	d := startDevice(t, k, "ok")
+	for range 3 {
+		job := k.job(t)
+		proof, err := d.Prove(t.Context(), job)
+		if err != nil {
+			t.Fatal(err)
+		}
+		public, _ := job.Witness.Public()
+		if err := groth16.Verify(proof, k.vk, public); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := d.Status(); !st.Up || !st.Healthy || st.Proofs != 3 || st.Restarts != 0 || st.Name != "fault injection: ok" {
+		t.Fatalf("status %+v", st)
+	}
+	// A false statement is the statement's fault, not the device's.
+	bad, _ := frontend.NewWitness(&cube{X: 3, Y: 28}, ecc.BN254.ScalarField())
+	job := k.job(t)
+	job.Witness = bad
+	if _, err := d.Prove(t.Context(), job); err == nil || errors.Is(err, ErrDevice) {
+		t.Fatalf("false statement: %v", err)
+	}
+	if st := d.Status(); st.Failures != 0 {
+		t.Fatalf("a false statement counted against the device: %+v", st)
+	}
+}
+
+func waitFor(t *testing.T, ok func() bool) {
+	t.Helper()
+	for start := time.Now(); !ok(); time.Sleep(10 * time.Millisecond) {
+		if time.Since(start) > 20*time.Second {
+			t.Fatal("timed out")
+		}
+	}
+}
