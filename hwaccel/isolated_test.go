@@ -24,21 +24,20 @@ import (
 func TestMain(m *testing.M) {
 	if mode := os.Getenv("HWACCEL_CHILD"); mode != "" {
 		dir := os.Getenv("HWACCEL_KEYS")
-		keys := func(string) (constraint.ConstraintSystem, groth16.ProvingKey, error) {
-			ccs := groth16.NewCS(ecc.BN254)
-			pk := groth16.NewProvingKey(ecc.BN254)
-			for path, v := range map[string]io.ReaderFrom{"ccs": ccs, "pk": pk} {
+		keys := func(string) (KeyPair, error) {
+			k := KeyPair{CCS: groth16.NewCS(ecc.BN254), PK: groth16.NewProvingKey(ecc.BN254)}
+			for path, v := range map[string]io.ReaderFrom{"ccs": k.CCS, "pk": k.PK} {
 				f, err := os.Open(filepath.Join(dir, path))
 				if err != nil {
-					return nil, nil, err
+					return k, err
 				}
 				_, err = v.ReadFrom(f)
 				f.Close()
 				if err != nil {
-					return nil, nil, err
+					return k, err
 				}
 			}
-			return ccs, pk, nil
+			return k, nil
 		}
 		b, dev, _ := openFault(mode, DeviceOptions{})
 		if err := ServeIsolated(context.Background(), os.Stdin, os.Stdout, b, dev, keys); err != nil {

@@ -66,9 +66,15 @@ func readFrame(r io.Reader, v any) error {
 	return json.Unmarshal(data, v)
 }
 
+// KeyPair is what a device worker proves a circuit with.
+type KeyPair struct {
+	CCS constraint.ConstraintSystem
+	PK  groth16.ProvingKey
+}
+
 // KeySource gives a device worker a circuit's constraint system and
 // proving key.
-type KeySource func(circuit string) (constraint.ConstraintSystem, groth16.ProvingKey, error)
+type KeySource func(circuit string) (KeyPair, error)
 
 // ServeIsolated is the child's side: it says hello, then proves each
 // request on b until in ends or ctx is done. Proofs are not verified here;
@@ -93,7 +99,7 @@ func ServeIsolated(ctx context.Context, in io.Reader, out io.Writer, b Backend, 
 }
 
 func prove(ctx context.Context, b Backend, keys KeySource, req request) response {
-	ccs, pk, err := keys(req.Circuit)
+	k, err := keys(req.Circuit)
 	if err != nil {
 		return response{Error: fmt.Sprintf("keys for %s: %v", req.Circuit, err)}
 	}
@@ -104,7 +110,7 @@ func prove(ctx context.Context, b Backend, keys KeySource, req request) response
 	if err := full.UnmarshalBinary(req.Witness); err != nil {
 		return response{Error: fmt.Sprintf("witness: %v", err)}
 	}
-	proof, err := b.Prove(ctx, Job{Circuit: req.Circuit, CCS: ccs, PK: pk, Witness: full})
+	proof, err := b.Prove(ctx, Job{Circuit: req.Circuit, CCS: k.CCS, PK: k.PK, Witness: full})
 	if err != nil {
 		return response{Error: err.Error(), Unsatisfied: !errors.Is(err, ErrDevice)}
 	}

@@ -24,6 +24,7 @@ type Metrics struct {
 	Registry *prometheus.Registry
 	latency  *prometheus.HistogramVec
 	attempts *prometheus.CounterVec
+	fallback *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics over src.
@@ -39,11 +40,15 @@ func NewMetrics(src MetricsSources) *Metrics {
 			Name: "proofmill_attempts_total",
 			Help: "Proof attempts, by circuit and outcome (ok, retry, fail).",
 		}, []string{"circuit", "outcome"}),
+		fallback: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "proofmill_device_fallbacks_total",
+			Help: "Jobs a device failed (crashed, hung, rejected proof, unhealthy) and the CPU proved instead, by device and reason.",
+		}, []string{"device", "reason"}),
 	}
 	depth := prometheus.NewDesc("proofmill_queue_depth", "Jobs waiting, by priority.", []string{"priority"}, nil)
 	jobs := prometheus.NewDesc("proofmill_jobs", "Stored jobs, by state.", []string{"state"}, nil)
 	m.Registry.MustRegister(
-		m.latency, m.attempts,
+		m.latency, m.attempts, m.fallback,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "proofmill_worker_utilization", Help: "Share of worker slots proving now."},
 			func() float64 { return float64(src.Busy()) / float64(max(src.Slots(), 1)) }),
@@ -87,6 +92,10 @@ func (m *Metrics) Observe(job *scheduler.Job, o scheduler.Outcome, took time.Dur
 	}
 	m.attempts.WithLabelValues(job.Circuit, outcome).Inc()
 }
+
+// Fallback counts a job moved from a failing device to the CPU; it fits
+// prover.Config.OnFallback.
+func (m *Metrics) Fallback(device, reason string) { m.fallback.WithLabelValues(device, reason).Inc() }
 
 // Handler serves the metrics in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {

@@ -6,7 +6,8 @@
 //	proofmill prove  --circuit ID --input FILE [--out FILE]
 //	proofmill verify [--circuit ID] --proof FILE
 //	proofmill serve  [--listen ADDR] [--data DIR] [--workers N] [--redis ADDR]
-//	proofmill worker --redis ADDR [--concurrency N]
+//	proofmill worker --redis ADDR [--concurrency N] [--device cuda:N]
+//	proofmill devices [--json]
 //	proofmill batch submit|status|collect|run --redis ADDR --in FILE.jsonl
 //	proofmill submit|wait|status|cancel --server ADDR ...
 //
@@ -104,6 +105,7 @@ var commands = []command{
 	{"verify", "verify a proof file against the key store", runVerify},
 	{"serve", "run the proving service: gRPC API, scheduler, journal and CPU workers", runServe},
 	{"worker", "prove jobs from a Redis queue shared with servers on other machines", runWorker},
+	{"devices", "list the proving devices (CPU, GPUs) this binary can use here", runDevices},
 	{"batch", "batch submit | status | collect | run: prove a JSONL file of requests through Redis", runBatch},
 	{"submit", "queue a proof on a server and print the job", runSubmit},
 	{"wait", "wait for a job on a server and write its proof", runWait},

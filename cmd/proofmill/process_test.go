@@ -31,7 +31,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// binary builds proofmill once per test run.
+// binary builds proofmill once per test run, with the faultinject tag: it
+// adds the "fault:MODE" test device and nothing else.
 func binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -41,7 +42,7 @@ func binary(t testing.TB) string {
 			return
 		}
 		binPath = filepath.Join(dir, "proofmill")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		out, err := exec.Command("go", "build", "-tags", "faultinject", "-o", binPath, ".").CombinedOutput()
 		if err != nil {
 			buildErr = err
 			t.Logf("%s", out)

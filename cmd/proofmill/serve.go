@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +44,7 @@ type serveConfig struct {
 	DevSetup        bool
 	Preload         string // "present", "none", or a comma list of circuit ids
 	Redis           string // empty: the embedded journal and queue
+	Devices         deviceConfig
 
 	pausedWorkers bool // tests: start the pool later, by hand
 }
@@ -75,6 +75,10 @@ func serveFlags(fs *flag.FlagSet, cfg *serveConfig) {
 	fs.StringVar(&cfg.MetricsListen, "metrics", envOr("PROOFMILL_METRICS", "127.0.0.1:7421"), "Prometheus metrics `address`; empty disables ($PROOFMILL_METRICS)")
 	fs.StringVar(&cfg.DataDir, "data", envOr("PROOFMILL_DATA", defaultDataDir()), "`dir` for the job journal ($PROOFMILL_DATA)")
 	fs.IntVar(&cfg.Workers, "workers", envInt("PROOFMILL_WORKERS", 0), "in-process proofs at once; 0 sizes to the machine, or with --redis runs none ($PROOFMILL_WORKERS)")
+	fs.StringVar(&cfg.Devices.GPUs, "gpus", os.Getenv("PROOFMILL_GPUS"), "prove on GPUs, each in a supervised worker process: all, or ids like cuda:0,cuda:1 ($PROOFMILL_GPUS)")
+	fs.DurationVar(&cfg.Devices.ProofTimeout, "device-timeout", 15*time.Minute, "a GPU proof running longer means the device hung: its worker is restarted and the job proved on the CPU")
+	fs.StringVar(&cfg.Devices.Pin, "pin", "none", "circuits whose proving keys stay in GPU memory: none, all, or ids")
+	fs.IntVar(&cfg.Devices.PinBudgetMiB, "pin-budget-mib", 0, "GPU memory pinned keys may take, in MiB; 0: no limit")
 	fs.StringVar(&cfg.Redis, "redis", os.Getenv("PROOFMILL_REDIS"), "share jobs through Redis at `addr` (host:port or URI, see README) instead of the embedded journal ($PROOFMILL_REDIS)")
 	fs.IntVar(&cfg.MaxQueued, "max-queued", 10_000, "jobs waiting at once before RESOURCE_EXHAUSTED")
 	fs.IntVar(&cfg.MaxAttempts, "max-attempts", 3, "tries per job for retryable failures")
@@ -112,6 +116,8 @@ type node struct {
 	jobs      *jobBackend
 	sched     *scheduler.Scheduler
 	prover    *prover.Prover
+	gpus      []*hwaccel.Isolated // GPU worker processes
+	stats     *server.Metrics
 	pool      *worker.Pool
 	grpc      *grpc.Server
 	health    *health.Server
@@ -140,7 +146,18 @@ func startNode(cfg serveConfig, log *slog.Logger) (_ *node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if n.prover, err = prover.New(prover.Config{Store: prover.KeyStore{Dir: cfg.KeysDir}, DevSetup: cfg.DevSetup, Logger: log}); err != nil {
+	pcfg := prover.Config{Store: prover.KeyStore{Dir: cfg.KeysDir}, DevSetup: cfg.DevSetup, Logger: log,
+		OnFallback: func(device, reason string) { n.stats.Fallback(device, reason) }}
+	if n.gpus, err = startDevices(context.Background(), cfg.Devices, cfg.KeysDir, &env{log: log}); err != nil {
+		return nil, err
+	}
+	if len(n.gpus) > 0 {
+		pcfg.Backend = hwaccel.NewDevices(n.gpus)
+		if cfg.Workers == 0 {
+			slots = len(n.gpus) // one job per device; the CPU takes their failures
+		}
+	}
+	if n.prover, err = prover.New(pcfg); err != nil {
 		return nil, err
 	}
 	if err := preload(n.prover, cfg.Preload); err != nil {
@@ -157,8 +174,9 @@ func startNode(cfg serveConfig, log *slog.Logger) (_ *node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	metrics := server.NewMetrics(server.MetricsSources{Waiting: n.sched.Waiting, Counts: n.jobs.counts,
+	n.stats = server.NewMetrics(server.MetricsSources{Waiting: n.sched.Waiting, Counts: n.jobs.counts,
 		Busy: func() int { return n.pool.Busy() }, Slots: func() int { return n.pool.Slots() }})
+	metrics := n.stats
 	n.pool = worker.New(n.sched, n.prover, worker.Config{Slots: slots, Logger: log, Observe: metrics.Observe})
 	if !cfg.pausedWorkers && slots > 0 {
 		if err := n.jobs.start(); err != nil {
@@ -290,9 +308,21 @@ func preload(p *prover.Prover, which string) error {
 // every worker process consuming the shared queue.
 func (n *node) devices() []*pb.Device {
 	var ds []*pb.Device
-	if n.pool.Slots() > 0 {
-		ds = append(ds, &pb.Device{Id: "cpu", Kind: "cpu", Name: fmt.Sprintf("%s, %d cores (%s)", runtime.GOARCH, runtime.NumCPU(), hwaccel.CPU{}.Name()),
+	switch {
+	case len(n.gpus) > 0:
+		ds = append(ds, &pb.Device{Id: "cpu", Kind: "cpu", Name: hwaccel.CPUDevice().Name + " (proves what the GPUs fail)", Healthy: true})
+	case n.pool.Slots() > 0:
+		ds = append(ds, &pb.Device{Id: "cpu", Kind: "cpu", Name: hwaccel.CPUDevice().Name,
 			Slots: int32(n.pool.Slots()), Busy: int32(n.pool.Busy()), Healthy: true})
+	}
+	for _, d := range n.gpus {
+		st := d.Status()
+		busy := int32(0)
+		if st.Busy {
+			busy = 1
+		}
+		ds = append(ds, &pb.Device{Id: st.ID, Kind: st.Kind, Name: st.Name, Slots: 1, Busy: busy, Healthy: st.Healthy && st.Up,
+			MemoryTotalBytes: st.MemoryTotal, MemoryFreeBytes: st.MemoryFree, Restarts: int32(st.Restarts), Failures: int32(st.Failures)})
 	}
 	if n.jobs.redisQueue == nil {
 		return ds
@@ -324,6 +354,9 @@ func (n *node) shutdown(ctx context.Context) error {
 	n.sched.Drain()
 	poolErr := n.pool.Shutdown(ctx)
 	n.jobs.stop() // hands back what the pool did not finish
+	for _, d := range n.gpus {
+		poolErr = errors.Join(poolErr, d.Shutdown(ctx))
+	}
 	stopped := make(chan struct{})
 	go func() { n.grpc.GracefulStop(); close(stopped) }()
 	select {
@@ -352,5 +385,8 @@ func (n *node) closeAll() {
 	if n.jobs != nil {
 		n.jobs.stop()
 		n.jobs.close()
+	}
+	for _, d := range n.gpus {
+		d.Shutdown(context.Background())
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/proofmill/proofmill/hwaccel"
+	"github.com/proofmill/proofmill/prover"
 	"github.com/proofmill/proofmill/scheduler"
 	"github.com/proofmill/proofmill/worker"
 )
@@ -23,8 +25,18 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	drain := fs.Duration("drain-timeout", 30*time.Second, "on SIGTERM, how long running proofs may take before they are handed back")
 	poll := fs.Duration("poll", 50*time.Millisecond, "how often an idle worker looks for jobs: the wait from submission to start (asynq polls Redis)")
 	preloadKeys := fs.String("preload", "present", "load keys at start: present (every circuit with keys), none, or ids")
+	device := fs.String("device", "", "prove on this device (cuda:N); the CPU proves what it cannot (default: the CPU only)")
+	stdio := fs.Bool("stdio", false, "serve one device to a parent process over stdin/stdout (serve --gpus runs this)")
+	pin := fs.String("pin", "none", "circuits whose proving keys stay in GPU memory: none, all, or ids")
+	pinBudget := fs.Int("pin-budget-mib", 0, "GPU memory pinned keys may take, in MiB; 0: no limit")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *stdio {
+		if *device == "" {
+			return fmt.Errorf("%w: --stdio needs --device", errUsage)
+		}
+		return serveDevice(ctx, e, *device, *keysDir, *pin, *pinBudget)
 	}
 	if *redisAddr == "" {
 		return fmt.Errorf("%w: --redis is required", errUsage)
@@ -35,7 +47,18 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	}
 	// Keys come only from the key store: development keys made here would
 	// not match the servers', and every job would be refused.
-	p, err := newProver(e, *keysDir, false)
+	pcfg := prover.Config{Store: prover.KeyStore{Dir: *keysDir}, Logger: e.log}
+	if *device != "" {
+		// In this process: if the device takes the process down, asynq
+		// hands its job to another worker once the lease lapses.
+		b, dev, err := hwaccel.Open(*device, hwaccel.DeviceOptions{Pin: pinPolicy(*pin, *pinBudget)})
+		if err != nil {
+			return err
+		}
+		pcfg.Backend = b
+		e.log.Info("device", "id", dev.ID, "name", dev.Name)
+	}
+	p, err := prover.New(pcfg)
 	if err != nil {
 		return err
 	}
