@@ -29,10 +29,11 @@ func runDevices(_ context.Context, e *env, args []string) error {
 	gpus, err := hwaccel.Discover()
 	note := ""
 	switch {
-	case errors.Is(err, hwaccel.ErrNoGPUSupport):
+	case err != nil: // no GPU support built in, or ICICLE's backend is not found
 		note = err.Error()
-	case err != nil:
-		return err
+		if !errors.Is(err, hwaccel.ErrNoGPUSupport) {
+			note += " (is $ICICLE_BACKEND_INSTALL_DIR set? see README, GPUs)"
+		}
 	case len(gpus) == 0:
 		note = "GPU support is built in, but no GPU was found"
 	}
@@ -79,7 +80,8 @@ func discoverGPUs(ctx context.Context) ([]string, error) {
 		GPUs []hwaccel.Device `json:"gpus"`
 		Note string           `json:"note"`
 	}
-	if err := json.Unmarshal(out, &found); err != nil {
+	// Decode the first value only: C libraries may print after it.
+	if err := json.NewDecoder(bytes.NewReader(out)).Decode(&found); err != nil {
 		return nil, fmt.Errorf("discover GPUs: %w", err)
 	}
 	if len(found.GPUs) == 0 {
@@ -159,6 +161,10 @@ func pinPolicy(which string, budgetMiB int) func(circuit string, bytes, pinned u
 // serveDevice is `worker --device ID --stdio`: the child side of an
 // isolated device, proving what its parent sends on stdin.
 func serveDevice(ctx context.Context, e *env, id, keysDir, pin string, budgetMiB int) error {
+	out, err := protocolStdout() // before the device's libraries load
+	if err != nil {
+		return err
+	}
 	b, dev, err := hwaccel.Open(id, hwaccel.DeviceOptions{Pin: pinPolicy(pin, budgetMiB)})
 	if err != nil {
 		return err
@@ -177,7 +183,7 @@ func serveDevice(ctx context.Context, e *env, id, keysDir, pin string, budgetMiB
 		return k, nil
 	}
 	e.log.Info("device worker ready", "device", id, "pid", os.Getpid())
-	return hwaccel.ServeIsolated(ctx, os.Stdin, os.Stdout, b, dev, func(circuit string) (hwaccel.KeyPair, error) {
+	return hwaccel.ServeIsolated(ctx, os.Stdin, out, b, dev, func(circuit string) (hwaccel.KeyPair, error) {
 		k, err := keys(circuit)
 		if err != nil {
 			return hwaccel.KeyPair{}, err
