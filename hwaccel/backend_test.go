@@ -7,7 +7,6 @@ import (
 	"github.com/consensys/gnark-crypto/ecc"
 	"github.com/consensys/gnark/backend/groth16"
 	"github.com/consensys/gnark/frontend"
-	"github.com/consensys/gnark/frontend/cs/r1cs"
 )
 
 type cube struct {
@@ -23,14 +22,8 @@ func (c *cube) Define(api frontend.API) error {
 // The CPU backend's proofs verify, and it refuses a witness that does not
 // satisfy the circuit.
 func TestCPUBackend(t *testing.T) {
-	ccs, err := frontend.Compile(ecc.BN254.ScalarField(), r1cs.NewBuilder, &cube{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pk, vk, err := groth16.Setup(ccs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := newCubeKeys(t)
+	ccs, pk, vk := k.ccs, k.pk, k.vk
 	var b Backend = CPU{}
 	good, _ := frontend.NewWitness(&cube{X: 3, Y: 27}, ecc.BN254.ScalarField())
 	proof, err := b.Prove(t.Context(), Job{CCS: ccs, PK: pk, Witness: good})
