@@ -173,3 +173,21 @@ func waitFor(t *testing.T, ok func() bool) {
 		}
 	}
 }
+
+// Devices sends jobs past an unhealthy device to a usable one.
+func TestDevicesPreferUsable(t *testing.T) {
+	k := newCubeKeys(t)
+	bad, good := startDevice(t, k, "abort"), startDevice(t, k, "ok")
+	for range 2 { // make bad unhealthy
+		bad.Prove(t.Context(), k.job(t))
+	}
+	p := NewDevices([]*Isolated{bad, good})
+	for range 4 {
+		if _, err := p.Prove(t.Context(), k.job(t)); err != nil {
+			t.Fatalf("a usable device was free: %v", err)
+		}
+	}
+	if good.Status().Proofs != 4 || p.Name() != "fault" {
+		t.Fatalf("good device proved %d of 4", good.Status().Proofs)
+	}
+}
