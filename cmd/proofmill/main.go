@@ -111,6 +111,7 @@ var commands = []command{
 	{"wait", "wait for a job on a server and write its proof", runWait},
 	{"status", "print a job on a server", runStatus},
 	{"cancel", "cancel a queued job on a server", runCancel},
+	{"bench", "measure proving, the service against raw gnark, MSM/NTT and the scheduler; write a report", runBench},
 }
 
 // env is what commands share: where output goes and how to log.

@@ -35,6 +35,9 @@ var rules = []struct {
 	{"./scheduler/redisq", []string{mod + "prover", mod + "worker", mod + "server", mod + "client", mod + "api", grpc, bbolt, prom}},
 	{"./worker/...", and(redis, mod+"server", mod+"client", mod+"api", grpc, bbolt, prom)},
 	{"./server/...", and(redis, mod+"worker", mod+"scheduler/embedded", mod+"client", bbolt)},
+	// The harness gets its server from the caller (ServiceStarter), so it
+	// measures the wiring `proofmill serve` runs rather than its own.
+	{"./bench/...", and(redis, mod+"scheduler", mod+"worker", mod+"server", bbolt, prom)},
 	{"./client/...", and(redis, mod+"circuits", mod+"prover", mod+"scheduler", mod+"worker", mod+"server", "github.com/consensys/", bbolt, prom)},
 }
 

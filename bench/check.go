@@ -1,0 +1,188 @@
+package bench
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// Service/raw throughput outside these bounds means a broken measurement,
+// not a slow service: the harness is not a performance gate.
+const (
+	minSaneRatio = 0.5
+	maxSaneRatio = 1.5
+)
+
+// Check lists what is missing or implausible in a report: every section
+// its profile asks for must be there, complete, with ordered statistics,
+// and the service/raw ratios within [0.5, 1.5].
+func Check(r *Report) []string {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	p := r.Profile
+	m := r.Machine
+	if m.Cores <= 0 || m.Go == "" || m.Gnark == "" || m.GnarkCrypto == "" {
+		bad("machine: cores, Go, gnark or gnark-crypto version missing")
+	}
+	for _, f := range r.Failures {
+		bad("%s", f)
+	}
+	devices := []string{"cpu"}
+	for _, g := range m.GPUs {
+		devices = append(devices, g.ID)
+	}
+
+	// Sweep: the profile's circuits, and the synthetic sizes from the smallest.
+	points := map[string]SweepPoint{}
+	for _, s := range r.Sweep {
+		points[s.Circuit] = s
+		if s.Constraints <= 0 || s.Compile <= 0 || s.Setup <= 0 || s.KeyLoad <= 0 || s.KeyBytes <= 0 || s.SetupPeak == 0 {
+			bad("sweep %s: a figure is missing", s.Circuit)
+		}
+		problems = append(problems, checkStat("sweep "+s.Circuit+" solve", s.Solve, p.ProveRuns)...)
+		for _, d := range devices {
+			i := slices.IndexFunc(s.Prove, func(pr Prove) bool { return pr.Device == d })
+			if i < 0 {
+				bad("sweep %s: no proofs on %s", s.Circuit, d)
+				continue
+			}
+			problems = append(problems, checkStat("sweep "+s.Circuit+" prove on "+d, s.Prove[i].Time, p.ProveRuns)...)
+			if s.Prove[i].Peak == 0 {
+				bad("sweep %s: no peak memory on %s", s.Circuit, d)
+			}
+		}
+	}
+	for _, id := range p.Circuits {
+		if _, ok := points[id]; !ok {
+			bad("sweep: %s missing", id)
+		}
+	}
+	if p.SyntheticMaxLog > 0 {
+		first, ok := points[syntheticID(p.SyntheticMinLog)]
+		if !ok {
+			bad("sweep: %s missing", syntheticID(p.SyntheticMinLog))
+		}
+		last := first
+		for logN := p.SyntheticMinLog; logN <= p.SyntheticMaxLog; logN++ {
+			s, ok := points[syntheticID(logN)]
+			if !ok {
+				break
+			}
+			if s.Constraints != 1<<logN {
+				bad("sweep %s: %d constraints", s.Circuit, s.Constraints)
+			}
+			last = s
+		}
+		if ok && last.Circuit == first.Circuit && p.SyntheticMaxLog > p.SyntheticMinLog {
+			bad("sweep: only one synthetic size measured")
+		}
+		if ok && len(first.Prove) > 0 && len(last.Prove) > 0 && last.Circuit != first.Circuit && last.Prove[0].Time.Median <= first.Prove[0].Time.Median {
+			bad("sweep: %s proved no slower than %s", last.Circuit, first.Circuit)
+		}
+	}
+
+	if p.ProofsPerLevel > 0 {
+		switch s := r.Service; {
+		case s == nil:
+			bad("service: missing")
+		default:
+			var levels []int
+			for _, l := range s.Levels {
+				levels = append(levels, l.Concurrency)
+				name := fmt.Sprintf("service at concurrency %d", l.Concurrency)
+				problems = append(problems, checkRun(name+" raw", l.Raw, l.Proofs)...)
+				problems = append(problems, checkRun(name+" service", l.Service, l.Proofs)...)
+				if l.Ratio < minSaneRatio || l.Ratio > maxSaneRatio {
+					bad("%s: service/raw ratio %.2f outside [%.1f, %.1f]", name, l.Ratio, minSaneRatio, maxSaneRatio)
+				}
+			}
+			if want := p.concurrency(); !slices.Equal(levels, want) {
+				bad("service: concurrency levels %v, want %v", levels, want)
+			}
+		}
+	}
+
+	for _, op := range []struct {
+		name         string
+		minLog, maxL int
+	}{{"msm-g1", p.MSMMinLog, p.MSMMaxLog}, {"ntt", p.NTTMinLog, p.NTTMaxLog}} {
+		if op.maxL == 0 {
+			continue
+		}
+		for _, d := range devices {
+			inputs := []string{"host"}
+			if d != "cpu" {
+				inputs = append(inputs, "device")
+			}
+			for _, in := range inputs {
+				var times []float64
+				for logN := op.minLog; logN <= op.maxL; logN++ {
+					i := slices.IndexFunc(r.Primitives, func(x Primitive) bool {
+						return x.Op == op.name && x.Device == d && x.Inputs == in && x.LogN == logN
+					})
+					if i < 0 {
+						bad("primitives: %s 2^%d on %s (%s) missing", op.name, logN, d, in)
+						continue
+					}
+					problems = append(problems, checkStat(fmt.Sprintf("primitives: %s 2^%d on %s", op.name, logN, d), r.Primitives[i].Time, p.PrimitiveRuns)...)
+					times = append(times, r.Primitives[i].Time.Median)
+				}
+				if len(times) > 1 && times[len(times)-1] <= times[0] {
+					bad("primitives: %s on %s (%s): the largest size is no slower than the smallest", op.name, d, in)
+				}
+			}
+		}
+	}
+
+	if p.QueuedJobs > 0 {
+		switch l := r.Load; {
+		case l == nil:
+			bad("load: missing")
+		case l.Jobs != p.QueuedJobs || l.Streams != min(p.WatchStreams, p.QueuedJobs):
+			bad("load: %d jobs and %d streams, want %d and %d", l.Jobs, l.Streams, p.QueuedJobs, min(p.WatchStreams, p.QueuedJobs))
+		case l.SubmitPerSecond <= 0 || l.SubmitP50 <= 0 || l.SubmitP99 < l.SubmitP50 || l.FanOut <= 0 || l.StreamsOpen <= 0:
+			bad("load: a figure is missing or out of order")
+		}
+	}
+	return problems
+}
+
+func checkStat(name string, s Stat, runs int) []string {
+	switch {
+	case s.Runs != runs:
+		return []string{fmt.Sprintf("%s: %d runs, want %d", name, s.Runs, runs)}
+	case s.Min <= 0 || s.Min > s.Median || s.Median > s.Max:
+		return []string{fmt.Sprintf("%s: min %g, median %g, max %g out of order", name, s.Min, s.Median, s.Max)}
+	}
+	return nil
+}
+
+func checkRun(name string, r LoopStats, proofs int) []string {
+	switch {
+	case len(r.Latencies) != proofs:
+		return []string{fmt.Sprintf("%s: %d latencies for %d proofs", name, len(r.Latencies), proofs)}
+	case r.PerSecond <= 0 || r.P50 <= 0 || r.P50 > r.P95 || r.P95 > r.P99:
+		return []string{fmt.Sprintf("%s: throughput or percentiles missing or out of order", name)}
+	}
+	return nil
+}
+
+// CheckDir checks the report folder: its report.json, summary and charts.
+func CheckDir(dir string) (*Report, []string, error) {
+	r, err := ReadReport(filepath.Join(dir, "report.json"))
+	if err != nil {
+		return nil, nil, err
+	}
+	problems := Check(r)
+	files := []string{"README.md"}
+	for _, c := range r.charts() {
+		files = append(files, filepath.Join("charts", c.file))
+	}
+	for _, f := range files {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+			problems = append(problems, fmt.Sprintf("report folder: %s missing or empty", f))
+		}
+	}
+	return r, problems, nil
+}

@@ -1,0 +1,104 @@
+package bench
+
+import (
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/proofmill/proofmill/circuits"
+)
+
+// Profile sets what a run measures. Zero counts skip their section.
+type Profile struct {
+	Name string `json:"name"`
+
+	// Sweep: registered circuits, then the synthetic circuit at 2^SyntheticMinLog
+	// constraints, doubling up to 2^SyntheticMaxLog while the next size is
+	// expected to fit in SweepBudget (0: no limit).
+	Circuits        []string      `json:"circuits"`
+	SyntheticMinLog int           `json:"synthetic_min_log"`
+	SyntheticMaxLog int           `json:"synthetic_max_log"`
+	SweepBudget     time.Duration `json:"sweep_budget_ns"`
+	ProveRuns       int           `json:"prove_runs"` // proofs per circuit and device; the median is reported
+
+	// Service: ServiceCircuit proved ProofsPerLevel times at each concurrency,
+	// through the service and raw. Nil Concurrency: 1, 2, 4, … up to 2× cores.
+	ServiceCircuit string `json:"service_circuit"`
+	Concurrency    []int  `json:"concurrency"`
+	ProofsPerLevel int    `json:"proofs_per_level"`
+
+	// Primitives: sizes 2^MinLog…2^MaxLog, PrimitiveRuns each.
+	MSMMinLog     int `json:"msm_min_log"`
+	MSMMaxLog     int `json:"msm_max_log"`
+	NTTMinLog     int `json:"ntt_min_log"`
+	NTTMaxLog     int `json:"ntt_max_log"`
+	PrimitiveRuns int `json:"primitive_runs"`
+
+	// Load: jobs queued with no worker running, then streams watching them.
+	QueuedJobs   int `json:"queued_jobs"`
+	WatchStreams int `json:"watch_streams"`
+}
+
+// Quick fits in under two minutes on two cores (about 80 s): the profile
+// CI runs.
+func Quick() Profile {
+	return Profile{
+		Name:     "quick",
+		Circuits: []string{"invoice-consistency/v1", "abs-pool-16/v1"},
+		// 2^16 constraints: about 12 s of setup on two cores.
+		SyntheticMinLog: 10, SyntheticMaxLog: 16, SweepBudget: 40 * time.Second, ProveRuns: 3,
+		ServiceCircuit: "invoice-consistency/v1", ProofsPerLevel: 12,
+		MSMMinLog: 12, MSMMaxLog: 20, NTTMinLog: 12, NTTMaxLog: 20, PrimitiveRuns: 3,
+		QueuedJobs: 10_000, WatchStreams: 1_000,
+	}
+}
+
+// Full is for GPU servers: every registered circuit, the synthetic circuit
+// up to 2^22 constraints as an hour allows, primitives up to 2^22.
+func Full() Profile {
+	return Profile{
+		Name:            "full",
+		Circuits:        circuits.IDs(),
+		SyntheticMinLog: 10, SyntheticMaxLog: 22, SweepBudget: time.Hour, ProveRuns: 5,
+		ServiceCircuit: "abs-pool-64/v1", ProofsPerLevel: 32,
+		MSMMinLog: 12, MSMMaxLog: 22, NTTMinLog: 12, NTTMaxLog: 22, PrimitiveRuns: 5,
+		QueuedJobs: 10_000, WatchStreams: 1_000,
+	}
+}
+
+// Profiles are the named profiles `proofmill bench --profile` takes.
+var Profiles = map[string]func() Profile{"quick": Quick, "full": Full}
+
+// concurrency returns the levels to measure.
+func (p Profile) concurrency() []int {
+	if len(p.Concurrency) > 0 {
+		return p.Concurrency
+	}
+	limit := 2 * runtime.NumCPU()
+	var levels []int
+	for c := 1; c < limit; c *= 2 {
+		levels = append(levels, c)
+	}
+	return append(levels, limit)
+}
+
+// Validate reports a profile that cannot run.
+func (p Profile) Validate() error {
+	for _, id := range append([]string{p.ServiceCircuit}, p.Circuits...) {
+		if id == "" {
+			continue
+		}
+		if _, err := circuits.Lookup(id); err != nil {
+			return fmt.Errorf("bench: profile %s: %w", p.Name, err)
+		}
+	}
+	if p.ProofsPerLevel > 0 && p.ServiceCircuit == "" {
+		return fmt.Errorf("bench: profile %s: proofs_per_level without service_circuit", p.Name)
+	}
+	for _, r := range [][2]int{{p.SyntheticMinLog, p.SyntheticMaxLog}, {p.MSMMinLog, p.MSMMaxLog}, {p.NTTMinLog, p.NTTMaxLog}} {
+		if r[0] < 0 || r[1] > 28 || (r[1] > 0 && r[0] > r[1]) {
+			return fmt.Errorf("bench: profile %s: bad size range 2^%d…2^%d", p.Name, r[0], r[1])
+		}
+	}
+	return nil
+}

@@ -1,0 +1,142 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/proofmill/proofmill/hwaccel"
+)
+
+// Config is one run of the harness.
+type Config struct {
+	Profile Profile
+	// Out is the report folder; it is created if missing, and its
+	// report.json, README.md and charts/ are replaced.
+	Out string
+	// KeysDir is the key store the service benchmark proves with;
+	// development keys are made for its circuit when missing. Empty: the
+	// default key store.
+	KeysDir string
+	// StartService starts the embedded server. Nil: the service and load
+	// sections are left out, with a note.
+	StartService ServiceStarter
+	// ICICLEDevices are measured in the primitives section besides the
+	// GPUs found: "icicle-cpu" runs the GPU code path on ICICLE's CPU
+	// backend.
+	ICICLEDevices []string
+	// Logger gets a line as each step starts. Nil: slog.Default().
+	Logger *slog.Logger
+}
+
+type harness struct {
+	cfg      Config
+	profile  Profile
+	report   *Report
+	backends []hwaccel.Backend // the CPU, then each GPU
+	scratch  string            // keys written by the sweep
+	started  time.Time
+}
+
+func (h *harness) logf(format string, args ...any) {
+	h.cfg.Logger.Info(fmt.Sprintf(format, args...), "elapsed", time.Since(h.started).Round(100*time.Millisecond))
+}
+
+// section is one part of the report.
+type section struct {
+	name string
+	run  func(*harness, context.Context) error
+	on   func(Profile) bool
+}
+
+var sections = []section{
+	{"sweep", (*harness).sweep, func(p Profile) bool { return len(p.Circuits) > 0 || p.SyntheticMaxLog > 0 }},
+	{"service", (*harness).serviceOverhead, func(p Profile) bool { return p.ProofsPerLevel > 0 }},
+	{"primitives", (*harness).primitives, func(p Profile) bool { return p.MSMMaxLog > 0 || p.NTTMaxLog > 0 }},
+	{"load", (*harness).load, func(p Profile) bool { return p.QueuedJobs > 0 }},
+}
+
+// Run measures every section of the profile and writes the report folder.
+// A section that fails is noted in the report (and Check then fails it);
+// the others still run. The error is for what stops the whole run.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if err := cfg.Profile.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if err := os.MkdirAll(filepath.Join(cfg.Out, "charts"), 0o755); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	scratch, err := os.MkdirTemp("", "proofmill-bench-")
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	defer os.RemoveAll(scratch)
+
+	h := &harness{cfg: cfg, profile: cfg.Profile, scratch: scratch, started: time.Now(),
+		report: &Report{Started: time.Now().UTC(), Profile: cfg.Profile}}
+	h.report.Machine, h.report.Notes = describeMachine()
+	h.backends = []hwaccel.Backend{hwaccel.CPU{}}
+	for _, g := range h.report.Machine.GPUs {
+		b, _, err := hwaccel.Open(g.ID, hwaccel.DeviceOptions{})
+		if err != nil {
+			h.report.Failures = append(h.report.Failures, fmt.Sprintf("%s: not measured: %v", g.ID, err))
+			continue
+		}
+		h.backends = append(h.backends, b)
+	}
+
+	for _, s := range sections {
+		if !s.on(h.profile) {
+			continue
+		}
+		if (s.name == "service" || s.name == "load") && cfg.StartService == nil {
+			h.report.Failures = append(h.report.Failures, s.name+": left out, no service to start")
+			continue
+		}
+		h.logf("section %s", s.name)
+		if err := s.run(h, ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil, errors.Join(ctx.Err(), err)
+			}
+			h.cfg.Logger.Error("section failed", "section", s.name, "err", err)
+			h.report.Failures = append(h.report.Failures, fmt.Sprintf("%s: failed: %v", s.name, err))
+		}
+	}
+	h.report.Seconds = seconds(time.Since(h.started))
+	return h.report, h.report.Write(cfg.Out)
+}
+
+// gpuPrimitiveDevices are the GPUs found, then the extra ICICLE devices.
+func (h *harness) gpuPrimitiveDevices() []string {
+	var ids []string
+	for _, g := range h.report.Machine.GPUs {
+		ids = append(ids, g.ID)
+	}
+	return append(ids, h.cfg.ICICLEDevices...)
+}
+
+// Write writes report.json, README.md and the charts into dir.
+func (r *Report) Write(dir string) error {
+	if err := os.MkdirAll(filepath.Join(dir, "charts"), 0o755); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if err := r.WriteJSON(filepath.Join(dir, "report.json")); err != nil {
+		return err
+	}
+	for _, c := range r.charts() {
+		if err := os.WriteFile(filepath.Join(dir, "charts", c.file), c.chart.SVG(), 0o644); err != nil {
+			return fmt.Errorf("bench: chart: %w", err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "README.md"), r.Markdown(), 0o644); err != nil {
+		return fmt.Errorf("bench: summary: %w", err)
+	}
+	return nil
+}
