@@ -2,29 +2,43 @@ package client
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	pb "github.com/proofmill/proofmill/api/proofmill/v1"
+	"github.com/proofmill/proofmill/api/receipt"
 )
 
 // Options configure a Client. The zero value is usable.
 type Options struct {
 	// Retries is how many times a call failing with UNAVAILABLE is retried;
-	// 0 means 8. Retries stop earlier when the call's context ends.
+	// 0 means 8, negative none. Retries stop earlier when the call's context ends.
 	Retries int
 	// Backoff is the first wait between retries, doubled each time up to
 	// 2 s; 0 means 100 ms.
 	Backoff time.Duration
-	// DialOptions are added to the connection's options (e.g. TLS
-	// credentials; the default is an insecure loopback connection).
+	// TLS secures the connection, and presents a client certificate if it
+	// holds one (mTLS). Nil: plaintext, which servers accept on loopback
+	// only.
+	TLS *tls.Config
+	// Token is sent as "authorization: Bearer TOKEN" with every call. It
+	// needs TLS, unless the server is on a loopback address.
+	Token string
+	// ServiceKey pins the key receipts must be signed with. Nil: the first
+	// VerifyReceipt fetches it from the server (trust on first use).
+	ServiceKey ed25519.PublicKey
+	// DialOptions are added to the connection's options.
 	DialOptions []grpc.DialOption
 }
 
@@ -33,6 +47,9 @@ type Client struct {
 	conn *grpc.ClientConn
 	rpc  pb.ProverClient
 	opt  Options
+
+	keyMu sync.Mutex
+	key   ed25519.PublicKey // receipts' key, once known
 }
 
 // Dial connects to target ("host:port").
@@ -43,15 +60,25 @@ func Dial(target string, opt Options) (*Client, error) {
 	if opt.Backoff == 0 {
 		opt.Backoff = 100 * time.Millisecond
 	}
-	dial := append([]grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+	transport := insecure.NewCredentials()
+	if opt.TLS != nil {
+		transport = credentials.NewTLS(opt.TLS)
+	}
+	dial := []grpc.DialOption{
+		grpc.WithTransportCredentials(transport),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64 << 20)),
-	}, opt.DialOptions...)
-	conn, err := grpc.NewClient(target, dial...)
+	}
+	if opt.Token != "" {
+		if opt.TLS == nil && !IsLoopback(target) {
+			return nil, fmt.Errorf("client: dial %s: a token is sent only over TLS, or to a loopback address", target)
+		}
+		dial = append(dial, grpc.WithPerRPCCredentials(bearer{token: opt.Token, tls: opt.TLS != nil}))
+	}
+	conn, err := grpc.NewClient(target, append(dial, opt.DialOptions...)...)
 	if err != nil {
 		return nil, fmt.Errorf("client: dial %s: %w", target, err)
 	}
-	return &Client{conn: conn, rpc: pb.NewProverClient(conn), opt: opt}, nil
+	return &Client{conn: conn, rpc: pb.NewProverClient(conn), opt: opt, key: opt.ServiceKey}, nil
 }
 
 // Close closes the connection.
@@ -178,4 +205,38 @@ func (c *Client) Devices(ctx context.Context) ([]*pb.Device, error) {
 		return c.rpc.ListDevices(ctx, &pb.ListDevicesRequest{})
 	})
 	return resp.GetDevices(), err
+}
+
+// ServiceKey fetches the key the server signs receipts with.
+func (c *Client) ServiceKey(ctx context.Context) (ed25519.PublicKey, error) {
+	resp, err := retry(ctx, c, func(ctx context.Context) (*pb.GetServiceKeyResponse, error) {
+		return c.rpc.GetServiceKey(ctx, &pb.GetServiceKeyRequest{})
+	})
+	if err != nil {
+		return nil, err
+	}
+	key := ed25519.PublicKey(resp.GetEd25519PublicKey())
+	if len(key) != ed25519.PublicKeySize || receipt.KeyID(key) != resp.GetKeyId() {
+		return nil, fmt.Errorf("client: the server's receipt key is malformed (%d bytes, id %q)", len(key), resp.GetKeyId())
+	}
+	return key, nil
+}
+
+// VerifyReceipt checks a succeeded job's receipt under Options.ServiceKey,
+// or else the key the server states (fetched once). Errors match
+// receipt.ErrMissing or receipt.ErrInvalid.
+func (c *Client) VerifyReceipt(ctx context.Context, j *pb.Job) error {
+	c.keyMu.Lock()
+	key := c.key
+	c.keyMu.Unlock()
+	if key == nil {
+		var err error
+		if key, err = c.ServiceKey(ctx); err != nil {
+			return fmt.Errorf("client: receipt of %s: %w", j.GetId(), err)
+		}
+		c.keyMu.Lock()
+		c.key = key
+		c.keyMu.Unlock()
+	}
+	return receipt.Verify(j, key)
 }

@@ -66,6 +66,31 @@ type DecodedProof struct {
 	Public  witness.Witness
 }
 
+// proofSize is the length of gnark's compressed encoding of a BN254
+// Groth16 proof without commitments (proofmill's circuits have none).
+// gnark's decoder allocates what a length prefix inside says before it
+// reads the data, so other lengths are refused before it sees them.
+var proofSize = func() int {
+	var b bytes.Buffer
+	if _, err := groth16.NewProof(ecc.BN254).WriteTo(&b); err != nil {
+		panic(err)
+	}
+	return b.Len()
+}()
+
+// DecodeProof decodes gnark's binary encoding of a proof of length
+// proofSize; anything else is ErrBadProofFile.
+func DecodeProof(data []byte) (groth16.Proof, error) {
+	if len(data) != proofSize {
+		return nil, fmt.Errorf("prover: %w: gnark_proof: %d bytes, want %d (a BN254 proof without commitments)", ErrBadProofFile, len(data), proofSize)
+	}
+	p := groth16.NewProof(ecc.BN254)
+	if _, err := p.ReadFrom(bytes.NewReader(data)); err != nil {
+		return nil, fmt.Errorf("prover: %w: gnark_proof: %v", ErrBadProofFile, err)
+	}
+	return p, nil
+}
+
 // ParseProofFile decodes a proof file and checks that its parts agree: the
 // named public inputs match the signals and the circuit's input names, and
 // the gnark encoding (when present) is the same proof as the snarkjs one.
@@ -102,9 +127,9 @@ func ParseProofFile(data []byte) (*DecodedProof, error) {
 		return nil, fmt.Errorf("prover: %w: %w", ErrBadProofFile, err)
 	}
 	if len(f.GnarkProof) > 0 {
-		bin := groth16.NewProof(ecc.BN254)
-		if _, err := bin.ReadFrom(bytes.NewReader(f.GnarkProof)); err != nil {
-			return nil, fail("gnark_proof: %v", err)
+		bin, err := DecodeProof(f.GnarkProof)
+		if err != nil {
+			return nil, err
 		}
 		var a, b bytes.Buffer
 		proof.WriteTo(&a)

@@ -5,6 +5,7 @@ import "errors"
 var (
 	ErrNotFound     = errors.New("job not found")
 	ErrQueueFull    = errors.New("queue full")
+	ErrTenantQuota  = errors.New("tenant's queued-job quota reached")
 	ErrNotQueued    = errors.New("job is not queued")
 	ErrDraining     = errors.New("scheduler is draining")
 	ErrInvalidKey   = errors.New("invalid idempotency key")

@@ -42,6 +42,7 @@ func (s State) Terminal() bool { return s == Succeeded || s == Failed || s == Ca
 // Job is one proof request and everything that happened to it.
 type Job struct {
 	ID             string    `json:"id"`
+	Tenant         string    `json:"tenant,omitempty"` // who submitted it; "" without tenants
 	Circuit        string    `json:"circuit"`
 	Input          []byte    `json:"input"`
 	Priority       Priority  `json:"priority"`

@@ -30,6 +30,8 @@ type Store interface {
 	// Unfinished lists queued and running jobs, oldest first; only their
 	// ID, State and Priority need be filled in.
 	Unfinished(ctx context.Context) ([]*Job, error)
+	// CountUnfinished counts one tenant's queued and running jobs.
+	CountUnfinished(ctx context.Context, tenant string) (int, error)
 	// DeleteFinished removes terminal jobs finished before t. A store that
 	// expires jobs itself returns 0.
 	DeleteFinished(ctx context.Context, before time.Time) (int, error)
@@ -62,6 +64,9 @@ type Config struct {
 	// key its proof must check against, so a worker with other keys refuses
 	// it. Nil pins nothing (workers share this process's keys).
 	VerifyingKey func(ctx context.Context, circuit string) (string, error)
+	// OnFinish, when set, is called with each job this scheduler stores in
+	// a terminal state, after the write (e.g. for the audit log).
+	OnFinish func(j *Job)
 	// Poll, when set, rereads a watched job this often: for stores that
 	// other processes change, in case a change notice is lost. 0 means
 	// watches wake only on Notify and this scheduler's own writes.
@@ -75,6 +80,11 @@ type Request struct {
 	Priority       Priority
 	Deadline       time.Time // zero: none
 	IdempotencyKey string    // empty: derived from circuit and inputs
+	// Tenant submits it: jobs of different tenants never share an ID, so
+	// one tenant's submission never returns another's job.
+	Tenant string
+	// TenantMaxQueued bounds the tenant's unfinished jobs; 0: no bound.
+	TenantMaxQueued int
 }
 
 // Scheduler admits jobs and hands them to workers.
@@ -174,9 +184,12 @@ func (s *Scheduler) Submit(ctx context.Context, req Request) (*Job, bool, error)
 		}
 		id = "input:" + c.ID + "\x00" + string(bin) // the canonical inputs
 	}
+	if req.Tenant != "" {
+		id = "tenant:" + req.Tenant + "\x00" + id
+	}
 	sum := sha256.Sum256([]byte(id))
 	job := &Job{
-		ID: hex.EncodeToString(sum[:16]), Circuit: c.ID, Input: req.Input, Priority: req.Priority,
+		ID: hex.EncodeToString(sum[:16]), Tenant: req.Tenant, Circuit: c.ID, Input: req.Input, Priority: req.Priority,
 		Deadline: req.Deadline, IdempotencyKey: req.IdempotencyKey, State: Queued, Submitted: now, Version: 1,
 	}
 	if s.cfg.VerifyingKey != nil {
@@ -192,7 +205,7 @@ func (s *Scheduler) Submit(ctx context.Context, req Request) (*Job, bool, error)
 		return nil, false, ErrDraining
 	}
 	for {
-		stored, created, err := s.admit(ctx, job)
+		stored, created, err := s.admit(ctx, job, req.TenantMaxQueued)
 		if !errors.Is(err, ErrConflict) {
 			return stored, created, err
 		}
@@ -201,7 +214,7 @@ func (s *Scheduler) Submit(ctx context.Context, req Request) (*Job, bool, error)
 
 // admit stores and queues a new job, or returns the stored one. Another
 // process may write the same job meanwhile: ErrConflict means read again.
-func (s *Scheduler) admit(ctx context.Context, job *Job) (*Job, bool, error) {
+func (s *Scheduler) admit(ctx context.Context, job *Job, tenantMax int) (*Job, bool, error) {
 	existing, err := s.store.Get(ctx, job.ID)
 	switch {
 	case err == nil && !retriable(existing):
@@ -213,6 +226,13 @@ func (s *Scheduler) admit(ctx context.Context, job *Job) (*Job, bool, error) {
 		return nil, false, fmt.Errorf("scheduler: submit: %w", err)
 	} else if n >= s.cfg.MaxQueued {
 		return nil, false, fmt.Errorf("scheduler: %w: %d jobs waiting", ErrQueueFull, s.cfg.MaxQueued)
+	}
+	if tenantMax > 0 {
+		if n, err := s.store.CountUnfinished(ctx, job.Tenant); err != nil {
+			return nil, false, fmt.Errorf("scheduler: submit: %w", err)
+		} else if n >= tenantMax {
+			return nil, false, fmt.Errorf("scheduler: tenant %s: %w: %d unfinished jobs", job.Tenant, ErrTenantQuota, tenantMax)
+		}
 	}
 	fresh := job.clone()
 	if existing != nil { // start it afresh under the same id
@@ -433,6 +453,9 @@ func (s *Scheduler) save(ctx context.Context, j *Job) error {
 		return fmt.Errorf("scheduler: save %s: %w", j.ID, err)
 	}
 	s.Notify(j.ID)
+	if j.State.Terminal() && s.cfg.OnFinish != nil {
+		s.cfg.OnFinish(j.clone())
+	}
 	return nil
 }
 

@@ -14,8 +14,12 @@ import (
 	"github.com/proofmill/proofmill/scheduler"
 )
 
-// errBadRequest marks a request that is malformed before any input is read.
-var errBadRequest = errors.New("bad request")
+var (
+	// errBadRequest marks a request that is malformed before any input is read.
+	errBadRequest = errors.New("bad request")
+	// errNoReceipts: this server was started without a receipt key.
+	errNoReceipts = errors.New("this server signs no receipts")
+)
 
 // errorCodes maps every error kind a handler can meet to its status code.
 // The first match wins; anything else is INTERNAL.
@@ -39,7 +43,10 @@ var errorCodes = []struct {
 	{input.ErrUnsatisfied, codes.FailedPrecondition},
 	{scheduler.ErrNotQueued, codes.FailedPrecondition},
 	{prover.ErrNoKeys, codes.FailedPrecondition},
+	{errNoReceipts, codes.FailedPrecondition},
 	{scheduler.ErrQueueFull, codes.ResourceExhausted},
+	{scheduler.ErrTenantQuota, codes.ResourceExhausted},
+	{errRateLimited, codes.ResourceExhausted},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 	{context.Canceled, codes.Canceled},
 	{scheduler.ErrDraining, codes.Unavailable},

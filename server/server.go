@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/proofmill/proofmill/api/proofmill/v1"
+	"github.com/proofmill/proofmill/api/receipt"
 	"github.com/proofmill/proofmill/circuits"
 	"github.com/proofmill/proofmill/circuits/input"
 	"github.com/proofmill/proofmill/prover"
@@ -38,7 +39,13 @@ type Prover interface {
 type Config struct {
 	MaxInputBytes int                 // largest input_json; 0 means input.MaxDocumentBytes
 	Devices       func() []*pb.Device // for ListDevices; nil lists none
-	Logger        *slog.Logger
+	Receipts      *receipt.Signer     // signs succeeded jobs; nil signs none
+	// Tenants, when set, own their jobs and have quotas; calls carry the
+	// tenant Authenticate put in their context. Nil: one anonymous tenant.
+	Tenants *Tenants
+	// Audit, when set, records every submission.
+	Audit  *Audit
+	Logger *slog.Logger
 }
 
 // Server implements proofmill.v1.Prover.
@@ -115,9 +122,16 @@ func (s *Server) GetVerifyingKey(ctx context.Context, req *pb.GetVerifyingKeyReq
 	return &pb.GetVerifyingKeyResponse{Circuit: c.ID, Format: format, Key: buf.Bytes(), VerifyingKeySha256: sum}, nil
 }
 
-// request validates a submission and turns it into a scheduler request.
-func (s *Server) request(req *pb.SubmitProofRequest) (scheduler.Request, error) {
+// request validates a submission, charges it to the caller's tenant, and
+// turns it into a scheduler request.
+func (s *Server) request(ctx context.Context, req *pb.SubmitProofRequest) (scheduler.Request, error) {
 	r := scheduler.Request{Circuit: req.GetCircuit(), Input: []byte(req.GetInputJson()), IdempotencyKey: req.GetIdempotencyKey()}
+	if t := TenantFrom(ctx); t != nil {
+		r.Tenant, r.TenantMaxQueued = t.ID, t.MaxQueued
+		if err := s.cfg.Tenants.allowSubmit(t); err != nil {
+			return r, err
+		}
+	}
 	switch {
 	case r.Circuit == "":
 		return r, fmt.Errorf("%w: circuit: required (see ListCircuits)", errBadRequest)
@@ -143,24 +157,34 @@ func (s *Server) request(req *pb.SubmitProofRequest) (scheduler.Request, error) 
 	return r, nil
 }
 
-func (s *Server) SubmitProof(ctx context.Context, req *pb.SubmitProofRequest) (*pb.SubmitProofResponse, error) {
-	r, err := s.request(req)
+// submit admits a request and records it in the audit log.
+func (s *Server) submit(ctx context.Context, req *pb.SubmitProofRequest) (*scheduler.Job, bool, error) {
+	r, err := s.request(ctx, req)
 	if err != nil {
-		return nil, s.fail("SubmitProof", err)
+		return nil, false, err
 	}
 	j, created, err := s.sched.Submit(ctx, r)
 	if err != nil {
+		return nil, false, err
+	}
+	if created && s.cfg.Audit != nil {
+		if err := s.cfg.Audit.Submitted(j); err != nil {
+			s.log.Error("audit log", "job", j.ID, "err", err)
+		}
+	}
+	return j, created, nil
+}
+
+func (s *Server) SubmitProof(ctx context.Context, req *pb.SubmitProofRequest) (*pb.SubmitProofResponse, error) {
+	j, created, err := s.submit(ctx, req)
+	if err != nil {
 		return nil, s.fail("SubmitProof", err)
 	}
-	return &pb.SubmitProofResponse{Job: toJob(j), Created: created}, nil
+	return &pb.SubmitProofResponse{Job: s.toJob(j), Created: created}, nil
 }
 
 func (s *Server) Prove(ctx context.Context, req *pb.SubmitProofRequest) (*pb.Job, error) {
-	r, err := s.request(req)
-	if err != nil {
-		return nil, s.fail("Prove", err)
-	}
-	j, _, err := s.sched.Submit(ctx, r)
+	j, _, err := s.submit(ctx, req)
 	if err != nil {
 		return nil, s.fail("Prove", err)
 	}
@@ -168,15 +192,25 @@ func (s *Server) Prove(ctx context.Context, req *pb.SubmitProofRequest) (*pb.Job
 	if j, err = s.sched.Wait(ctx, id); err != nil {
 		return nil, s.fail("Prove", fmt.Errorf("job %s did not finish in time (it keeps running; GetJob or WatchJob it): %w", id, err))
 	}
-	return toJob(j), nil
+	return s.toJob(j), nil
+}
+
+// owned returns a job if the caller's tenant submitted it. Another
+// tenant's job is "not found", in the same words as a missing one, so IDs
+// reveal nothing.
+func (s *Server) owned(ctx context.Context, id string, j *scheduler.Job, err error) (*scheduler.Job, error) {
+	if errors.Is(err, scheduler.ErrNotFound) || err == nil && j.Tenant != callerID(ctx) {
+		return nil, fmt.Errorf("job %q: %w", id, scheduler.ErrNotFound)
+	}
+	return j, err
 }
 
 func (s *Server) GetJob(ctx context.Context, req *pb.GetJobRequest) (*pb.Job, error) {
 	j, err := s.sched.Get(ctx, req.GetId())
-	if err != nil {
+	if j, err = s.owned(ctx, req.GetId(), j, err); err != nil {
 		return nil, s.fail("GetJob", err)
 	}
-	return toJob(j), nil
+	return s.toJob(j), nil
 }
 
 func (s *Server) WatchJob(req *pb.WatchJobRequest, stream pb.Prover_WatchJobServer) error {
@@ -184,10 +218,10 @@ func (s *Server) WatchJob(req *pb.WatchJobRequest, stream pb.Prover_WatchJobServ
 	var version uint64
 	for {
 		j, err := s.sched.WaitChange(ctx, req.GetId(), version)
-		if err != nil {
+		if j, err = s.owned(ctx, req.GetId(), j, err); err != nil {
 			return s.fail("WatchJob", err)
 		}
-		if err := stream.Send(toJob(j)); err != nil {
+		if err := stream.Send(s.toJob(j)); err != nil {
 			return err
 		}
 		if j.State.Terminal() {
@@ -198,11 +232,14 @@ func (s *Server) WatchJob(req *pb.WatchJobRequest, stream pb.Prover_WatchJobServ
 }
 
 func (s *Server) CancelJob(ctx context.Context, req *pb.CancelJobRequest) (*pb.Job, error) {
-	j, err := s.sched.Cancel(ctx, req.GetId())
-	if err != nil {
+	j, err := s.sched.Get(ctx, req.GetId())
+	if _, err = s.owned(ctx, req.GetId(), j, err); err != nil {
 		return nil, s.fail("CancelJob", err)
 	}
-	return toJob(j), nil
+	if j, err = s.sched.Cancel(ctx, req.GetId()); err != nil {
+		return nil, s.fail("CancelJob", err)
+	}
+	return s.toJob(j), nil
 }
 
 func (s *Server) VerifyProof(ctx context.Context, req *pb.VerifyProofRequest) (*pb.VerifyProofResponse, error) {
@@ -234,7 +271,26 @@ var states = map[scheduler.State]pb.JobState{
 	scheduler.Cancelled: pb.JobState_JOB_STATE_CANCELLED,
 }
 
-func toJob(j *scheduler.Job) *pb.Job {
+// GetServiceKey returns the key receipts are signed with.
+func (s *Server) GetServiceKey(ctx context.Context, _ *pb.GetServiceKeyRequest) (*pb.GetServiceKeyResponse, error) {
+	if s.cfg.Receipts == nil {
+		return nil, s.fail("GetServiceKey", errNoReceipts)
+	}
+	return &pb.GetServiceKeyResponse{Ed25519PublicKey: s.cfg.Receipts.PublicKey(), KeyId: s.cfg.Receipts.KeyID()}, nil
+}
+
+// toJob is the API's view of a job, with a signed receipt when it succeeded.
+func (s *Server) toJob(j *scheduler.Job) *pb.Job {
+	out := jobView(j)
+	if s.cfg.Receipts != nil && j.State == scheduler.Succeeded {
+		if err := s.cfg.Receipts.Sign(out); err != nil {
+			s.log.Error("sign receipt", "job", j.ID, "err", err) // the client's check fails loudly
+		}
+	}
+	return out
+}
+
+func jobView(j *scheduler.Job) *pb.Job {
 	out := &pb.Job{
 		Id: j.ID, Circuit: j.Circuit, State: states[j.State], Attempts: int32(j.Attempts),
 		Error: j.Error, ErrorKind: j.ErrorKind, Backend: j.Backend, ProofJson: j.Result,

@@ -209,7 +209,7 @@ func runProve(ctx context.Context, e *env, args []string) error {
 	request := submitRequest(fs)
 	out := fs.String("out", "-", "proof `file`")
 	noSetup := fs.Bool("no-dev-setup", false, "fail instead of making development keys when the store has none")
-	server := fs.String("server", "", "prove on this proofmill `address` instead of locally")
+	server := remoteFlags(fs, "") // empty: prove here
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -217,8 +217,8 @@ func runProve(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *server != "" {
-		return proveRemote(ctx, e, *server, req, *out)
+	if server.addr != "" {
+		return proveRemote(ctx, e, server, req, *out)
 	}
 	c, err := lookup(req.Circuit)
 	if err != nil {

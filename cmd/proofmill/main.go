@@ -28,6 +28,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/proofmill/proofmill/api/receipt"
 	"github.com/proofmill/proofmill/circuits"
 	"github.com/proofmill/proofmill/circuits/input"
 	"github.com/proofmill/proofmill/prover"
@@ -61,6 +62,8 @@ var exitCodes = []struct {
 	{prover.ErrBadProofFile, exitBadInput},
 	{input.ErrUnsatisfied, exitUnsatisfied},
 	{prover.ErrProofRejected, exitUnsatisfied},
+	{receipt.ErrInvalid, exitUnsatisfied},
+	{receipt.ErrMissing, exitUnsatisfied},
 	{circuits.ErrUnknownCircuit, exitUnknown},
 	{prover.ErrNoKeys, exitNoKeys},
 }
@@ -111,6 +114,8 @@ var commands = []command{
 	{"wait", "wait for a job on a server and write its proof", runWait},
 	{"status", "print a job on a server", runStatus},
 	{"cancel", "cancel a queued job on a server", runCancel},
+	{"tenants", "tenants token | tenants check: API tokens and the tenant table", runTenants},
+	{"audit", "audit verify: check the audit log's hash chain", runAudit},
 	{"bench", "measure proving, the service against raw gnark, MSM/NTT and the scheduler; write a report", runBench},
 }
 

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -13,15 +14,68 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/proofmill/proofmill/api/proofmill/v1"
+	"github.com/proofmill/proofmill/api/receipt"
 	"github.com/proofmill/proofmill/client"
 )
 
-// remoteFlags adds --server to a client command.
-func remoteFlags(fs *flag.FlagSet) *string {
-	return fs.String("server", envOr("PROOFMILL_SERVER", "127.0.0.1:7420"), "proofmill server `address` ($PROOFMILL_SERVER)")
+func defaultServer() string { return envOr("PROOFMILL_SERVER", "127.0.0.1:7420") }
+
+// remote is how a client command reaches a server.
+type remote struct {
+	addr       string
+	tls        client.TLSFiles
+	useTLS     bool
+	token      string
+	serviceKey string
 }
 
-func dial(addr string) (*client.Client, error) { return client.Dial(addr, client.Options{}) }
+// remoteFlags adds --server and its credentials to a client command;
+// addr is --server's default.
+func remoteFlags(fs *flag.FlagSet, addr string) *remote {
+	r := &remote{}
+	fs.StringVar(&r.addr, "server", addr, "proofmill server `address`")
+	fs.BoolVar(&r.useTLS, "tls", os.Getenv("PROOFMILL_TLS") != "", "connect with TLS, trusting the system's CAs unless --tls-ca ($PROOFMILL_TLS)")
+	fs.StringVar(&r.tls.CAFile, "tls-ca", os.Getenv("PROOFMILL_TLS_CA"), "PEM `file` of the CA that signed the server's certificate; implies --tls ($PROOFMILL_TLS_CA)")
+	fs.StringVar(&r.tls.CertFile, "tls-cert", os.Getenv("PROOFMILL_TLS_CERT"), "PEM client certificate `file` for mTLS; implies --tls ($PROOFMILL_TLS_CERT)")
+	fs.StringVar(&r.tls.KeyFile, "tls-key", os.Getenv("PROOFMILL_TLS_KEY"), "PEM `file` of the client certificate's key ($PROOFMILL_TLS_KEY)")
+	fs.StringVar(&r.tls.ServerName, "tls-server-name", "", "`name` to check in the server's certificate (default: the host dialed)")
+	fs.StringVar(&r.token, "token", os.Getenv("PROOFMILL_TOKEN"), "API `token` of your tenant ($PROOFMILL_TOKEN)")
+	fs.StringVar(&r.serviceKey, "service-key", os.Getenv("PROOFMILL_SERVICE_KEY"), "`file` with the key receipts must be signed with (hex or PEM); default: the key the server states ($PROOFMILL_SERVICE_KEY)")
+	return r
+}
+
+func (r *remote) dial() (*client.Client, error) {
+	opt := client.Options{Token: r.token}
+	if r.useTLS || r.tls.CAFile != "" || r.tls.CertFile != "" {
+		cfg, err := r.tls.Config()
+		if err != nil {
+			return nil, err
+		}
+		opt.TLS = cfg
+	}
+	if r.serviceKey != "" {
+		data, err := os.ReadFile(r.serviceKey)
+		if err != nil {
+			return nil, err
+		}
+		if opt.ServiceKey, err = receipt.ParsePublicKey(data); err != nil {
+			return nil, err
+		}
+	}
+	return client.Dial(r.addr, opt)
+}
+
+// checkReceipt verifies a succeeded job's signed receipt.
+func checkReceipt(ctx context.Context, e *env, c *client.Client, j *pb.Job) error {
+	if j.GetState() != pb.JobState_JOB_STATE_SUCCEEDED {
+		return nil
+	}
+	if err := c.VerifyReceipt(ctx, j); err != nil {
+		return err
+	}
+	e.log.Info("receipt verified", "job", j.GetId(), "key", j.GetReceipt().GetKeyId())
+	return nil
+}
 
 func printJob(e *env, j *pb.Job) error {
 	clean := proto.Clone(j).(*pb.Job)
@@ -91,7 +145,7 @@ func submitRequest(fs *flag.FlagSet) func() (*pb.SubmitProofRequest, error) {
 
 func runSubmit(ctx context.Context, e *env, args []string) error {
 	fs, _ := flags(e, "submit")
-	server := remoteFlags(fs)
+	server := remoteFlags(fs, defaultServer())
 	request := submitRequest(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -100,13 +154,16 @@ func runSubmit(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := dial(*server)
+	c, err := server.dial()
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	j, _, err := c.Submit(ctx, req)
 	if err != nil {
+		return err
+	}
+	if err := checkReceipt(ctx, e, c, j); err != nil {
 		return err
 	}
 	return printJob(e, j)
@@ -118,7 +175,7 @@ func jobCommand(name string, call func(*client.Client, context.Context, string) 
 	show func(e *env, j *pb.Job, out string) error) func(context.Context, *env, []string) error {
 	return func(ctx context.Context, e *env, args []string) error {
 		fs, _ := flags(e, name)
-		server := remoteFlags(fs)
+		server := remoteFlags(fs, defaultServer())
 		id := fs.String("id", "", "job `id`")
 		out := fs.String("out", "-", "proof `file` (wait)")
 		if err := parse(fs, args); err != nil {
@@ -127,13 +184,16 @@ func jobCommand(name string, call func(*client.Client, context.Context, string) 
 		if *id == "" {
 			return fmt.Errorf("%w: --id is required", errUsage)
 		}
-		c, err := dial(*server)
+		c, err := server.dial()
 		if err != nil {
 			return err
 		}
 		defer c.Close()
 		j, err := call(c, ctx, *id)
 		if err != nil {
+			return err
+		}
+		if err := checkReceipt(ctx, e, c, j); err != nil {
 			return err
 		}
 		return show(e, j, *out)
@@ -149,14 +209,17 @@ var (
 )
 
 // proveRemote is `prove --server`: the service proves instead of this process.
-func proveRemote(ctx context.Context, e *env, addr string, req *pb.SubmitProofRequest, out string) error {
-	c, err := dial(addr)
+func proveRemote(ctx context.Context, e *env, server *remote, req *pb.SubmitProofRequest, out string) error {
+	c, err := server.dial()
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	j, err := c.Prove(ctx, req)
 	if err != nil {
+		return err
+	}
+	if err := checkReceipt(ctx, e, c, j); err != nil {
 		return err
 	}
 	e.log.Info("proved by the server", "job", j.GetId(), "backend", j.GetBackend(), "attempts", j.GetAttempts())

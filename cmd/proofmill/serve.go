@@ -45,6 +45,10 @@ type serveConfig struct {
 	Preload         string // "present", "none", or a comma list of circuit ids
 	Redis           string // empty: the embedded journal and queue
 	Devices         deviceConfig
+	TLS             serverTLS
+	ReceiptKey      string // Ed25519 key that signs receipts; empty: receipt.key in DataDir
+	Tenants         string // tenant table file; empty: one anonymous tenant
+	Audit           string // audit log file; empty: audit.log in DataDir
 
 	pausedWorkers bool // tests: start the pool later, by hand
 }
@@ -87,6 +91,13 @@ func serveFlags(fs *flag.FlagSet, cfg *serveConfig) {
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a shutdown waits for running proofs")
 	fs.BoolVar(&cfg.DevSetup, "dev-setup", true, "make development keys for a circuit the key store lacks (with a warning)")
 	fs.StringVar(&cfg.Preload, "preload", "present", "load keys at start: present (every circuit with keys), none, or ids")
+	fs.StringVar(&cfg.TLS.CertFile, "tls-cert", os.Getenv("PROOFMILL_TLS_CERT"), "PEM certificate `file` of the server; with --tls-key, serve TLS ($PROOFMILL_TLS_CERT)")
+	fs.StringVar(&cfg.TLS.KeyFile, "tls-key", os.Getenv("PROOFMILL_TLS_KEY"), "PEM `file` of the certificate's private key ($PROOFMILL_TLS_KEY)")
+	fs.StringVar(&cfg.TLS.ClientCA, "client-ca", os.Getenv("PROOFMILL_CLIENT_CA"), "PEM `file` of the CA client certificates must chain to: mTLS ($PROOFMILL_CLIENT_CA)")
+	fs.BoolVar(&cfg.TLS.Insecure, "insecure", false, "allow plaintext gRPC on a non-loopback --listen address (anyone on the network can read and submit)")
+	fs.StringVar(&cfg.Tenants, "tenants", os.Getenv("PROOFMILL_TENANTS"), "tenant table `file` (JSON, see README): every call must then authenticate as a tenant ($PROOFMILL_TENANTS)")
+	fs.StringVar(&cfg.Audit, "audit", os.Getenv("PROOFMILL_AUDIT"), "append-only audit log `file` (default audit.log in --data) ($PROOFMILL_AUDIT)")
+	fs.StringVar(&cfg.ReceiptKey, "receipt-key", os.Getenv("PROOFMILL_RECEIPT_KEY"), "Ed25519 private key `file` (PKCS #8 PEM) that signs receipts, made if missing; servers sharing Redis share it (default receipt.key in --data) ($PROOFMILL_RECEIPT_KEY)")
 }
 
 func runServe(ctx context.Context, e *env, args []string) error {
@@ -121,6 +132,7 @@ type node struct {
 	pool      *worker.Pool
 	grpc      *grpc.Server
 	health    *health.Server
+	audit     *server.Audit
 	metrics   *http.Server
 	addr      net.Addr
 	stopTimer context.CancelFunc
@@ -163,7 +175,29 @@ func startNode(cfg serveConfig, log *slog.Logger) (_ *node, err error) {
 	if err := preload(n.prover, cfg.Preload); err != nil {
 		return nil, err
 	}
-	schedCfg := scheduler.Config{MaxQueued: cfg.MaxQueued, MaxAttempts: cfg.MaxAttempts, Retention: cfg.Retention, Logger: log}
+	var tenants *server.Tenants
+	if cfg.Tenants != "" {
+		if tenants, err = server.LoadTenants(cfg.Tenants); err != nil {
+			return nil, err
+		}
+		log.Info("tenants", "file", cfg.Tenants, "count", len(tenants.All()))
+	}
+	auditPath := cfg.Audit
+	if auditPath == "" {
+		auditPath = filepath.Join(cfg.DataDir, "audit.log")
+	}
+	if err := os.MkdirAll(filepath.Dir(auditPath), 0o700); err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	if n.audit, err = server.OpenAudit(auditPath); err != nil {
+		return nil, err
+	}
+	schedCfg := scheduler.Config{MaxQueued: cfg.MaxQueued, MaxAttempts: cfg.MaxAttempts, Retention: cfg.Retention, Logger: log,
+		OnFinish: func(j *scheduler.Job) {
+			if err := n.audit.Finished(j); err != nil {
+				log.Error("audit log", "job", j.ID, "err", err)
+			}
+		}}
 	if n.jobs.shared() {
 		// Workers elsewhere prove with their own keys: pin each job to ours.
 		schedCfg.VerifyingKey = n.verifyingKey
@@ -185,14 +219,26 @@ func startNode(cfg serveConfig, log *slog.Logger) (_ *node, err error) {
 		n.pool.Start()
 	}
 
+	creds, err := cfg.TLS.credentials(cfg.Listen, log)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := receiptSigner(cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	lis, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
 	}
 	n.addr = lis.Addr()
-	n.grpc = grpc.NewServer(server.Interceptors(log, cfg.MaxInputBytes+64<<10)...)
+	opts := append(server.Interceptors(log, cfg.MaxInputBytes+64<<10), creds)
+	if tenants != nil {
+		opts = append(opts, server.Authenticate(tenants)...)
+	}
+	n.grpc = grpc.NewServer(opts...)
 	pb.RegisterProverServer(n.grpc, server.New(n.sched, n.prover, server.Config{
-		MaxInputBytes: cfg.MaxInputBytes, Logger: log, Devices: n.devices}))
+		MaxInputBytes: cfg.MaxInputBytes, Logger: log, Devices: n.devices, Receipts: signer, Tenants: tenants, Audit: n.audit}))
 	n.health = health.NewServer()
 	healthpb.RegisterHealthServer(n.grpc, n.health)
 	reflection.Register(n.grpc)
@@ -369,7 +415,7 @@ func (n *node) shutdown(ctx context.Context) error {
 	}
 	n.stopTimer()
 	n.wg.Wait()
-	err := errors.Join(poolErr, n.jobs.close())
+	err := errors.Join(poolErr, n.jobs.close(), n.audit.Close())
 	n.log.Info("stopped", "err", err)
 	return err
 }
@@ -388,5 +434,8 @@ func (n *node) closeAll() {
 	}
 	for _, d := range n.gpus {
 		d.Shutdown(context.Background())
+	}
+	if n.audit != nil {
+		n.audit.Close()
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/proofmill/proofmill/hwaccel"
 	"github.com/proofmill/proofmill/prover"
 	"github.com/proofmill/proofmill/scheduler"
+	"github.com/proofmill/proofmill/server"
 	"github.com/proofmill/proofmill/worker"
 )
 
@@ -29,6 +30,7 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	stdio := fs.Bool("stdio", false, "serve one device to a parent process over stdin/stdout (serve --gpus runs this)")
 	pin := fs.String("pin", "none", "circuits whose proving keys stay in GPU memory: none, all, or ids")
 	pinBudget := fs.Int("pin-budget-mib", 0, "GPU memory pinned keys may take, in MiB; 0: no limit")
+	auditPath := fs.String("audit", os.Getenv("PROOFMILL_AUDIT"), "append-only audit `file` of the jobs this worker finishes; empty: none ($PROOFMILL_AUDIT)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -69,7 +71,21 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	sched := scheduler.New(jobs.store, jobs.queue, scheduler.Config{MaxAttempts: *maxAttempts, Retention: *retention, Logger: e.log})
+	schedCfg := scheduler.Config{MaxAttempts: *maxAttempts, Retention: *retention, Logger: e.log}
+	if *auditPath != "" {
+		audit, err := server.OpenAudit(*auditPath)
+		if err != nil {
+			jobs.close()
+			return err
+		}
+		defer audit.Close()
+		schedCfg.OnFinish = func(j *scheduler.Job) {
+			if err := audit.Finished(j); err != nil {
+				e.log.Error("audit log", "job", j.ID, "err", err)
+			}
+		}
+	}
+	sched := scheduler.New(jobs.store, jobs.queue, schedCfg)
 	pool := worker.New(sched, p, worker.Config{Slots: slots, Logger: e.log})
 	if err := jobs.start(); err != nil {
 		jobs.close()

@@ -56,6 +56,7 @@ func Run(t *testing.T, open Open) {
 		{"RedeliveredRunningJob", redeliveredRunningJob},
 		{"Cancel", cancel},
 		{"RecoverAfterCrash", recoverAfterCrash},
+		{"TenantsApart", tenantsApart},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, open(t)) })
@@ -557,4 +558,62 @@ func recoverAfterCrash(t *testing.T, b Backend) {
 		t.Fatalf("the interrupted job is on attempt %d, want 2", seen[running.ID])
 	}
 	popNothing(t, b2.Queue, 300*time.Millisecond)
+}
+
+// Tenants submitting the same statement get jobs of their own; each
+// tenant's unfinished jobs are counted, and its quota holds.
+func tenantsApart(t *testing.T, b Backend) {
+	ctx := ctxT(t)
+	pause(t, b)
+	s := newScheduler(b, scheduler.Config{})
+	submit := func(tenant string, n, quota int) (*scheduler.Job, error) {
+		j, _, err := s.Submit(ctx, scheduler.Request{Circuit: circuit, Input: Input(t, n), Tenant: tenant, TenantMaxQueued: quota})
+		return j, err
+	}
+	a, err := submit("bank-a", 40, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, err := submit("bank-b", 40, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	none, err := submit("", 40, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.ID == b2.ID || a.ID == none.ID || a.Tenant != "bank-a" || b2.Tenant != "bank-b" {
+		t.Fatalf("tenants share a job: %s/%s %s/%s %s", a.ID, a.Tenant, b2.ID, b2.Tenant, none.ID)
+	}
+	if again, err := submit("bank-a", 40, 2); err != nil || again.ID != a.ID {
+		t.Fatalf("resubmission by the same tenant: %+v %v", again, err)
+	}
+	if _, err := submit("bank-a", 41, 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := submit("bank-a", 42, 2); !errors.Is(err, scheduler.ErrTenantQuota) {
+		t.Fatalf("third unfinished job of a tenant with quota 2: %v", err)
+	}
+	if _, err := submit("bank-b", 42, 2); err != nil {
+		t.Fatalf("one tenant's quota stopped another: %v", err)
+	}
+	count := func(tenant string) int {
+		n, err := b.Store.CountUnfinished(ctx, tenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if got := [3]int{count("bank-a"), count("bank-b"), count("")}; got != [3]int{2, 2, 1} {
+		t.Fatalf("unfinished per tenant %v, want [2 2 1]", got)
+	}
+	if _, err := s.Cancel(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := count("bank-a"); n != 1 {
+		t.Fatalf("bank-a has %d unfinished after a cancel, want 1", n)
+	}
+	if _, err := submit("bank-a", 42, 2); err != nil {
+		t.Fatalf("a finished job still counts against the quota: %v", err)
+	}
 }

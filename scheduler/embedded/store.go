@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -16,7 +17,12 @@ var bucketJobs = []byte("jobs")
 
 // Store keeps jobs in a bbolt file. Every write is committed (fsync) before
 // it returns, so an accepted job is on disk before the client hears of it.
-type Store struct{ db *bolt.DB }
+type Store struct {
+	db *bolt.DB
+
+	mu         sync.Mutex
+	unfinished map[string]int // per tenant; this process owns the file
+}
 
 // Open opens or creates the store at path.
 func Open(path string) (*Store, error) {
@@ -31,7 +37,30 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("embedded: open %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	s := &Store{db: db, unfinished: map[string]int{}}
+	if err := s.each(func(j *scheduler.Job) error {
+		if !j.State.Terminal() {
+			s.unfinished[j.Tenant]++
+		}
+		return nil
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("embedded: open %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// count notes a job turning unfinished (+1) or finished (-1).
+func (s *Store) count(tenant string, delta int) {
+	s.mu.Lock()
+	s.unfinished[tenant] += delta
+	s.mu.Unlock()
+}
+
+func (s *Store) CountUnfinished(_ context.Context, tenant string) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.unfinished[tenant], nil
 }
 
 // Close closes the file.
@@ -53,6 +82,9 @@ func (s *Store) Create(_ context.Context, job *scheduler.Job) (*scheduler.Job, b
 	if existing != nil {
 		return existing, false, nil
 	}
+	if !job.State.Terminal() {
+		s.count(job.Tenant, 1)
+	}
 	return job, true, nil
 }
 
@@ -73,6 +105,7 @@ func (s *Store) Get(_ context.Context, id string) (*scheduler.Job, error) {
 }
 
 func (s *Store) Update(_ context.Context, job *scheduler.Job) error {
+	var was scheduler.State
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketJobs)
 		data := b.Get([]byte(job.ID))
@@ -80,7 +113,8 @@ func (s *Store) Update(_ context.Context, job *scheduler.Job) error {
 			return scheduler.ErrNotFound
 		}
 		var stored struct {
-			Version uint64 `json:"version"`
+			Version uint64          `json:"version"`
+			State   scheduler.State `json:"state"`
 		}
 		if err := json.Unmarshal(data, &stored); err != nil {
 			return err
@@ -88,10 +122,17 @@ func (s *Store) Update(_ context.Context, job *scheduler.Job) error {
 		if stored.Version != job.Version-1 {
 			return scheduler.ErrConflict
 		}
+		was = stored.State
 		return put(b, job)
 	})
 	if err != nil {
 		return fmt.Errorf("embedded: update %s: %w", job.ID, err)
+	}
+	switch {
+	case was.Terminal() && !job.State.Terminal():
+		s.count(job.Tenant, 1)
+	case !was.Terminal() && job.State.Terminal():
+		s.count(job.Tenant, -1)
 	}
 	return nil
 }

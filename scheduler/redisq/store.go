@@ -16,7 +16,8 @@ import (
 // index of unfinished jobs stay on one Cluster slot.
 const (
 	jobPrefix     = "proofmill:{j}:job:"
-	unfinishedKey = "proofmill:{j}:unfinished" // sorted set: id by submission time
+	unfinishedKey = "proofmill:{j}:unfinished"         // sorted set: id by submission time
+	tenantPrefix  = "proofmill:{j}:unfinished:tenant:" // the same, one set per tenant
 	changedChan   = "proofmill:changed"
 )
 
@@ -42,20 +43,22 @@ func NewStore(c *Conn, cfg StoreConfig) *Store {
 // A job is a hash: v (version), s (state) and p (priority), for reads that
 // need no more, and d (the job as JSON).
 //
-// createScript: KEYS job, unfinished; ARGV version, data, id, score,
-// channel, state, priority. Returns the stored data if the job exists, else nil.
+// createScript: KEYS job, unfinished, tenant's unfinished; ARGV version,
+// data, id, score, channel, state, priority. Returns the stored data if the
+// job exists, else nil.
 var createScript = redis.NewScript(`
 local existing = redis.call('HGET', KEYS[1], 'd')
 if existing then return existing end
 redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2], 's', ARGV[6], 'p', ARGV[7])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3])
 redis.call('PUBLISH', ARGV[5], ARGV[3])
 return false`)
 
-// updateScript: KEYS job, unfinished; ARGV expected version, version, data,
-// id, terminal (1/0), retention ms, channel, score, state, priority.
-// Returns 1 when written,
-// 0 on a version conflict, -1 when the job is gone.
+// updateScript: KEYS job, unfinished, tenant's unfinished; ARGV expected
+// version, version, data, id, terminal (1/0), retention ms, channel, score,
+// state, priority. Returns 1 when written, 0 on a version conflict, -1 when
+// the job is gone.
 var updateScript = redis.NewScript(`
 local v = redis.call('HGET', KEYS[1], 'v')
 if not v then return -1 end
@@ -64,9 +67,11 @@ redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3], 's', ARGV[9], 'p', ARGV[
 if ARGV[5] == '1' then
   redis.call('PEXPIRE', KEYS[1], ARGV[6])
   redis.call('ZREM', KEYS[2], ARGV[4])
+  redis.call('ZREM', KEYS[3], ARGV[4])
 else
   redis.call('PERSIST', KEYS[1])
   redis.call('ZADD', KEYS[2], ARGV[8], ARGV[4])
+  redis.call('ZADD', KEYS[3], ARGV[8], ARGV[4])
 end
 redis.call('PUBLISH', ARGV[7], ARGV[4])
 return 1`)
@@ -76,7 +81,7 @@ func (s *Store) Create(ctx context.Context, job *scheduler.Job) (*scheduler.Job,
 	if err != nil {
 		return nil, false, fmt.Errorf("redisq: create %s: %w", job.ID, err)
 	}
-	res, err := createScript.Run(ctx, s.client, []string{jobPrefix + job.ID, unfinishedKey},
+	res, err := createScript.Run(ctx, s.client, []string{jobPrefix + job.ID, unfinishedKey, tenantPrefix + job.Tenant},
 		job.Version, data, job.ID, job.Submitted.UnixNano(), changedChan, string(job.State), int(job.Priority)).Result()
 	switch {
 	case errors.Is(err, redis.Nil):
@@ -115,7 +120,7 @@ func (s *Store) Update(ctx context.Context, job *scheduler.Job) error {
 	if job.State.Terminal() {
 		terminal = 1
 	}
-	n, err := updateScript.Run(ctx, s.client, []string{jobPrefix + job.ID, unfinishedKey},
+	n, err := updateScript.Run(ctx, s.client, []string{jobPrefix + job.ID, unfinishedKey, tenantPrefix + job.Tenant},
 		job.Version-1, job.Version, data, job.ID, terminal, s.retention.Milliseconds(), changedChan, job.Submitted.UnixNano(), string(job.State), int(job.Priority)).Int()
 	switch {
 	case err != nil:
@@ -126,6 +131,15 @@ func (s *Store) Update(ctx context.Context, job *scheduler.Job) error {
 		return fmt.Errorf("redisq: update %s: %w", job.ID, scheduler.ErrNotFound)
 	}
 	return nil
+}
+
+// CountUnfinished counts a tenant's queued and running jobs.
+func (s *Store) CountUnfinished(ctx context.Context, tenant string) (int, error) {
+	n, err := s.client.ZCard(ctx, tenantPrefix+tenant).Result()
+	if err != nil {
+		return 0, fmt.Errorf("redisq: count unfinished of tenant %q: %w", tenant, unavailable(err))
+	}
+	return int(n), nil
 }
 
 // Unfinished reads the index of unfinished jobs, oldest first. It reads

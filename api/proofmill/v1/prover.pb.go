@@ -685,8 +685,10 @@ type Job struct {
 	ProofJson          []byte         `protobuf:"bytes,13,opt,name=proof_json,json=proofJson,proto3" json:"proof_json,omitempty"`
 	PublicInputs       []*PublicInput `protobuf:"bytes,14,rep,name=public_inputs,json=publicInputs,proto3" json:"public_inputs,omitempty"`
 	VerifyingKeySha256 string         `protobuf:"bytes,15,opt,name=verifying_key_sha256,json=verifyingKeySha256,proto3" json:"verifying_key_sha256,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The service's signature over the proof's provenance, when succeeded.
+	Receipt       *Receipt `protobuf:"bytes,16,opt,name=receipt,proto3" json:"receipt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Job) Reset() {
@@ -824,6 +826,93 @@ func (x *Job) GetVerifyingKeySha256() string {
 	return ""
 }
 
+func (x *Job) GetReceipt() *Receipt {
+	if x != nil {
+		return x.Receipt
+	}
+	return nil
+}
+
+// Receipt is an Ed25519 signature by the service over a succeeded job: its
+// id, circuit, verifying_key_sha256 and backend, the hashes below, and the
+// proofmill version. The exact bytes signed are defined in api/receipt;
+// verify with its Verify (the Go client does) and GetServiceKey's key.
+type Receipt struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	KeyId              string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"` // the first 16 hex digits of the public key's SHA-256
+	ProofmillVersion   string                 `protobuf:"bytes,2,opt,name=proofmill_version,json=proofmillVersion,proto3" json:"proofmill_version,omitempty"`
+	PublicInputsSha256 string                 `protobuf:"bytes,3,opt,name=public_inputs_sha256,json=publicInputsSha256,proto3" json:"public_inputs_sha256,omitempty"` // of "name=value\n" per public input, in order
+	ProofSha256        string                 `protobuf:"bytes,4,opt,name=proof_sha256,json=proofSha256,proto3" json:"proof_sha256,omitempty"`                        // of proof_json, as sent
+	Signature          []byte                 `protobuf:"bytes,5,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *Receipt) Reset() {
+	*x = Receipt{}
+	mi := &file_proofmill_v1_prover_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Receipt) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Receipt) ProtoMessage() {}
+
+func (x *Receipt) ProtoReflect() protoreflect.Message {
+	mi := &file_proofmill_v1_prover_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
+func (*Receipt) Descriptor() ([]byte, []int) {
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Receipt) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *Receipt) GetProofmillVersion() string {
+	if x != nil {
+		return x.ProofmillVersion
+	}
+	return ""
+}
+
+func (x *Receipt) GetPublicInputsSha256() string {
+	if x != nil {
+		return x.PublicInputsSha256
+	}
+	return ""
+}
+
+func (x *Receipt) GetProofSha256() string {
+	if x != nil {
+		return x.ProofSha256
+	}
+	return ""
+}
+
+func (x *Receipt) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
 type GetJobRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -833,7 +922,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[9]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -845,7 +934,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[9]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -858,7 +947,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{9}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetJobRequest) GetId() string {
@@ -877,7 +966,7 @@ type WatchJobRequest struct {
 
 func (x *WatchJobRequest) Reset() {
 	*x = WatchJobRequest{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[10]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -889,7 +978,7 @@ func (x *WatchJobRequest) String() string {
 func (*WatchJobRequest) ProtoMessage() {}
 
 func (x *WatchJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[10]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -902,7 +991,7 @@ func (x *WatchJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchJobRequest.ProtoReflect.Descriptor instead.
 func (*WatchJobRequest) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{10}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *WatchJobRequest) GetId() string {
@@ -921,7 +1010,7 @@ type CancelJobRequest struct {
 
 func (x *CancelJobRequest) Reset() {
 	*x = CancelJobRequest{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[11]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -933,7 +1022,7 @@ func (x *CancelJobRequest) String() string {
 func (*CancelJobRequest) ProtoMessage() {}
 
 func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[11]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -946,7 +1035,7 @@ func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobRequest.ProtoReflect.Descriptor instead.
 func (*CancelJobRequest) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{11}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CancelJobRequest) GetId() string {
@@ -966,7 +1055,7 @@ type VerifyProofRequest struct {
 
 func (x *VerifyProofRequest) Reset() {
 	*x = VerifyProofRequest{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[12]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -978,7 +1067,7 @@ func (x *VerifyProofRequest) String() string {
 func (*VerifyProofRequest) ProtoMessage() {}
 
 func (x *VerifyProofRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[12]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -991,7 +1080,7 @@ func (x *VerifyProofRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyProofRequest.ProtoReflect.Descriptor instead.
 func (*VerifyProofRequest) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{12}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *VerifyProofRequest) GetProofJson() []byte {
@@ -1020,7 +1109,7 @@ type VerifyProofResponse struct {
 
 func (x *VerifyProofResponse) Reset() {
 	*x = VerifyProofResponse{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[13]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1032,7 +1121,7 @@ func (x *VerifyProofResponse) String() string {
 func (*VerifyProofResponse) ProtoMessage() {}
 
 func (x *VerifyProofResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[13]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1045,7 +1134,7 @@ func (x *VerifyProofResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyProofResponse.ProtoReflect.Descriptor instead.
 func (*VerifyProofResponse) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{13}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *VerifyProofResponse) GetValid() bool {
@@ -1094,7 +1183,7 @@ type Device struct {
 
 func (x *Device) Reset() {
 	*x = Device{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[14]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1106,7 +1195,7 @@ func (x *Device) String() string {
 func (*Device) ProtoMessage() {}
 
 func (x *Device) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[14]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1119,7 +1208,7 @@ func (x *Device) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Device.ProtoReflect.Descriptor instead.
 func (*Device) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{14}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Device) GetId() string {
@@ -1200,7 +1289,7 @@ type ListDevicesRequest struct {
 
 func (x *ListDevicesRequest) Reset() {
 	*x = ListDevicesRequest{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[15]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1212,7 +1301,7 @@ func (x *ListDevicesRequest) String() string {
 func (*ListDevicesRequest) ProtoMessage() {}
 
 func (x *ListDevicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[15]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1225,7 +1314,7 @@ func (x *ListDevicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevicesRequest.ProtoReflect.Descriptor instead.
 func (*ListDevicesRequest) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{15}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{16}
 }
 
 type ListDevicesResponse struct {
@@ -1237,7 +1326,7 @@ type ListDevicesResponse struct {
 
 func (x *ListDevicesResponse) Reset() {
 	*x = ListDevicesResponse{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[16]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1249,7 +1338,7 @@ func (x *ListDevicesResponse) String() string {
 func (*ListDevicesResponse) ProtoMessage() {}
 
 func (x *ListDevicesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[16]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1262,7 +1351,7 @@ func (x *ListDevicesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevicesResponse.ProtoReflect.Descriptor instead.
 func (*ListDevicesResponse) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{16}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListDevicesResponse) GetDevices() []*Device {
@@ -1270,6 +1359,94 @@ func (x *ListDevicesResponse) GetDevices() []*Device {
 		return x.Devices
 	}
 	return nil
+}
+
+type GetServiceKeyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetServiceKeyRequest) Reset() {
+	*x = GetServiceKeyRequest{}
+	mi := &file_proofmill_v1_prover_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetServiceKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetServiceKeyRequest) ProtoMessage() {}
+
+func (x *GetServiceKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proofmill_v1_prover_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetServiceKeyRequest.ProtoReflect.Descriptor instead.
+func (*GetServiceKeyRequest) Descriptor() ([]byte, []int) {
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{18}
+}
+
+type GetServiceKeyResponse struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Ed25519PublicKey []byte                 `protobuf:"bytes,1,opt,name=ed25519_public_key,json=ed25519PublicKey,proto3" json:"ed25519_public_key,omitempty"`
+	KeyId            string                 `protobuf:"bytes,2,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *GetServiceKeyResponse) Reset() {
+	*x = GetServiceKeyResponse{}
+	mi := &file_proofmill_v1_prover_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetServiceKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetServiceKeyResponse) ProtoMessage() {}
+
+func (x *GetServiceKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proofmill_v1_prover_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetServiceKeyResponse.ProtoReflect.Descriptor instead.
+func (*GetServiceKeyResponse) Descriptor() ([]byte, []int) {
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *GetServiceKeyResponse) GetEd25519PublicKey() []byte {
+	if x != nil {
+		return x.Ed25519PublicKey
+	}
+	return nil
+}
+
+func (x *GetServiceKeyResponse) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
 }
 
 var File_proofmill_v1_prover_proto protoreflect.FileDescriptor
@@ -1310,7 +1487,7 @@ const file_proofmill_v1_prover_proto_rawDesc = "" +
 	"\acreated\x18\x02 \x01(\bR\acreated\"7\n" +
 	"\vPublicInput\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"\xed\x04\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"\x9e\x05\n" +
 	"\x03Job\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\acircuit\x18\x02 \x01(\tR\acircuit\x12,\n" +
@@ -1329,7 +1506,14 @@ const file_proofmill_v1_prover_proto_rawDesc = "" +
 	"\n" +
 	"proof_json\x18\r \x01(\fR\tproofJson\x12>\n" +
 	"\rpublic_inputs\x18\x0e \x03(\v2\x19.proofmill.v1.PublicInputR\fpublicInputs\x120\n" +
-	"\x14verifying_key_sha256\x18\x0f \x01(\tR\x12verifyingKeySha256\"\x1f\n" +
+	"\x14verifying_key_sha256\x18\x0f \x01(\tR\x12verifyingKeySha256\x12/\n" +
+	"\areceipt\x18\x10 \x01(\v2\x15.proofmill.v1.ReceiptR\areceipt\"\xc0\x01\n" +
+	"\aReceipt\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12+\n" +
+	"\x11proofmill_version\x18\x02 \x01(\tR\x10proofmillVersion\x120\n" +
+	"\x14public_inputs_sha256\x18\x03 \x01(\tR\x12publicInputsSha256\x12!\n" +
+	"\fproof_sha256\x18\x04 \x01(\tR\vproofSha256\x12\x1c\n" +
+	"\tsignature\x18\x05 \x01(\fR\tsignature\"\x1f\n" +
 	"\rGetJobRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"!\n" +
 	"\x0fWatchJobRequest\x12\x0e\n" +
@@ -1359,7 +1543,11 @@ const file_proofmill_v1_prover_proto_rawDesc = "" +
 	" \x01(\x05R\bfailures\"\x14\n" +
 	"\x12ListDevicesRequest\"E\n" +
 	"\x13ListDevicesResponse\x12.\n" +
-	"\adevices\x18\x01 \x03(\v2\x14.proofmill.v1.DeviceR\adevices*R\n" +
+	"\adevices\x18\x01 \x03(\v2\x14.proofmill.v1.DeviceR\adevices\"\x16\n" +
+	"\x14GetServiceKeyRequest\"\\\n" +
+	"\x15GetServiceKeyResponse\x12,\n" +
+	"\x12ed25519_public_key\x18\x01 \x01(\fR\x10ed25519PublicKey\x12\x15\n" +
+	"\x06key_id\x18\x02 \x01(\tR\x05keyId*R\n" +
 	"\bPriority\x12\x18\n" +
 	"\x14PRIORITY_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14PRIORITY_INTERACTIVE\x10\x01\x12\x12\n" +
@@ -1375,7 +1563,7 @@ const file_proofmill_v1_prover_proto_rawDesc = "" +
 	"\x16KEY_FORMAT_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10KEY_FORMAT_GNARK\x10\x01\x12\x17\n" +
 	"\x13KEY_FORMAT_SOLIDITY\x10\x02\x12\x16\n" +
-	"\x12KEY_FORMAT_SNARKJS\x10\x032\xb3\x05\n" +
+	"\x12KEY_FORMAT_SNARKJS\x10\x032\x8d\x06\n" +
 	"\x06Prover\x12U\n" +
 	"\fListCircuits\x12!.proofmill.v1.ListCircuitsRequest\x1a\".proofmill.v1.ListCircuitsResponse\x12^\n" +
 	"\x0fGetVerifyingKey\x12$.proofmill.v1.GetVerifyingKeyRequest\x1a%.proofmill.v1.GetVerifyingKeyResponse\x12R\n" +
@@ -1385,7 +1573,8 @@ const file_proofmill_v1_prover_proto_rawDesc = "" +
 	"\tCancelJob\x12\x1e.proofmill.v1.CancelJobRequest\x1a\x11.proofmill.v1.Job\x12<\n" +
 	"\x05Prove\x12 .proofmill.v1.SubmitProofRequest\x1a\x11.proofmill.v1.Job\x12R\n" +
 	"\vVerifyProof\x12 .proofmill.v1.VerifyProofRequest\x1a!.proofmill.v1.VerifyProofResponse\x12R\n" +
-	"\vListDevices\x12 .proofmill.v1.ListDevicesRequest\x1a!.proofmill.v1.ListDevicesResponseB=Z;github.com/proofmill/proofmill/api/proofmill/v1;proofmillv1b\x06proto3"
+	"\vListDevices\x12 .proofmill.v1.ListDevicesRequest\x1a!.proofmill.v1.ListDevicesResponse\x12X\n" +
+	"\rGetServiceKey\x12\".proofmill.v1.GetServiceKeyRequest\x1a#.proofmill.v1.GetServiceKeyResponseB=Z;github.com/proofmill/proofmill/api/proofmill/v1;proofmillv1b\x06proto3"
 
 var (
 	file_proofmill_v1_prover_proto_rawDescOnce sync.Once
@@ -1400,7 +1589,7 @@ func file_proofmill_v1_prover_proto_rawDescGZIP() []byte {
 }
 
 var file_proofmill_v1_prover_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_proofmill_v1_prover_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_proofmill_v1_prover_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_proofmill_v1_prover_proto_goTypes = []any{
 	(Priority)(0),                   // 0: proofmill.v1.Priority
 	(JobState)(0),                   // 1: proofmill.v1.JobState
@@ -1414,55 +1603,61 @@ var file_proofmill_v1_prover_proto_goTypes = []any{
 	(*SubmitProofResponse)(nil),     // 9: proofmill.v1.SubmitProofResponse
 	(*PublicInput)(nil),             // 10: proofmill.v1.PublicInput
 	(*Job)(nil),                     // 11: proofmill.v1.Job
-	(*GetJobRequest)(nil),           // 12: proofmill.v1.GetJobRequest
-	(*WatchJobRequest)(nil),         // 13: proofmill.v1.WatchJobRequest
-	(*CancelJobRequest)(nil),        // 14: proofmill.v1.CancelJobRequest
-	(*VerifyProofRequest)(nil),      // 15: proofmill.v1.VerifyProofRequest
-	(*VerifyProofResponse)(nil),     // 16: proofmill.v1.VerifyProofResponse
-	(*Device)(nil),                  // 17: proofmill.v1.Device
-	(*ListDevicesRequest)(nil),      // 18: proofmill.v1.ListDevicesRequest
-	(*ListDevicesResponse)(nil),     // 19: proofmill.v1.ListDevicesResponse
-	(*timestamppb.Timestamp)(nil),   // 20: google.protobuf.Timestamp
+	(*Receipt)(nil),                 // 12: proofmill.v1.Receipt
+	(*GetJobRequest)(nil),           // 13: proofmill.v1.GetJobRequest
+	(*WatchJobRequest)(nil),         // 14: proofmill.v1.WatchJobRequest
+	(*CancelJobRequest)(nil),        // 15: proofmill.v1.CancelJobRequest
+	(*VerifyProofRequest)(nil),      // 16: proofmill.v1.VerifyProofRequest
+	(*VerifyProofResponse)(nil),     // 17: proofmill.v1.VerifyProofResponse
+	(*Device)(nil),                  // 18: proofmill.v1.Device
+	(*ListDevicesRequest)(nil),      // 19: proofmill.v1.ListDevicesRequest
+	(*ListDevicesResponse)(nil),     // 20: proofmill.v1.ListDevicesResponse
+	(*GetServiceKeyRequest)(nil),    // 21: proofmill.v1.GetServiceKeyRequest
+	(*GetServiceKeyResponse)(nil),   // 22: proofmill.v1.GetServiceKeyResponse
+	(*timestamppb.Timestamp)(nil),   // 23: google.protobuf.Timestamp
 }
 var file_proofmill_v1_prover_proto_depIdxs = []int32{
 	3,  // 0: proofmill.v1.ListCircuitsResponse.circuits:type_name -> proofmill.v1.Circuit
 	2,  // 1: proofmill.v1.GetVerifyingKeyRequest.format:type_name -> proofmill.v1.KeyFormat
 	2,  // 2: proofmill.v1.GetVerifyingKeyResponse.format:type_name -> proofmill.v1.KeyFormat
 	0,  // 3: proofmill.v1.SubmitProofRequest.priority:type_name -> proofmill.v1.Priority
-	20, // 4: proofmill.v1.SubmitProofRequest.deadline:type_name -> google.protobuf.Timestamp
+	23, // 4: proofmill.v1.SubmitProofRequest.deadline:type_name -> google.protobuf.Timestamp
 	11, // 5: proofmill.v1.SubmitProofResponse.job:type_name -> proofmill.v1.Job
 	1,  // 6: proofmill.v1.Job.state:type_name -> proofmill.v1.JobState
 	0,  // 7: proofmill.v1.Job.priority:type_name -> proofmill.v1.Priority
-	20, // 8: proofmill.v1.Job.submitted:type_name -> google.protobuf.Timestamp
-	20, // 9: proofmill.v1.Job.started:type_name -> google.protobuf.Timestamp
-	20, // 10: proofmill.v1.Job.finished:type_name -> google.protobuf.Timestamp
-	20, // 11: proofmill.v1.Job.deadline:type_name -> google.protobuf.Timestamp
+	23, // 8: proofmill.v1.Job.submitted:type_name -> google.protobuf.Timestamp
+	23, // 9: proofmill.v1.Job.started:type_name -> google.protobuf.Timestamp
+	23, // 10: proofmill.v1.Job.finished:type_name -> google.protobuf.Timestamp
+	23, // 11: proofmill.v1.Job.deadline:type_name -> google.protobuf.Timestamp
 	10, // 12: proofmill.v1.Job.public_inputs:type_name -> proofmill.v1.PublicInput
-	10, // 13: proofmill.v1.VerifyProofResponse.public_inputs:type_name -> proofmill.v1.PublicInput
-	17, // 14: proofmill.v1.ListDevicesResponse.devices:type_name -> proofmill.v1.Device
-	4,  // 15: proofmill.v1.Prover.ListCircuits:input_type -> proofmill.v1.ListCircuitsRequest
-	6,  // 16: proofmill.v1.Prover.GetVerifyingKey:input_type -> proofmill.v1.GetVerifyingKeyRequest
-	8,  // 17: proofmill.v1.Prover.SubmitProof:input_type -> proofmill.v1.SubmitProofRequest
-	12, // 18: proofmill.v1.Prover.GetJob:input_type -> proofmill.v1.GetJobRequest
-	13, // 19: proofmill.v1.Prover.WatchJob:input_type -> proofmill.v1.WatchJobRequest
-	14, // 20: proofmill.v1.Prover.CancelJob:input_type -> proofmill.v1.CancelJobRequest
-	8,  // 21: proofmill.v1.Prover.Prove:input_type -> proofmill.v1.SubmitProofRequest
-	15, // 22: proofmill.v1.Prover.VerifyProof:input_type -> proofmill.v1.VerifyProofRequest
-	18, // 23: proofmill.v1.Prover.ListDevices:input_type -> proofmill.v1.ListDevicesRequest
-	5,  // 24: proofmill.v1.Prover.ListCircuits:output_type -> proofmill.v1.ListCircuitsResponse
-	7,  // 25: proofmill.v1.Prover.GetVerifyingKey:output_type -> proofmill.v1.GetVerifyingKeyResponse
-	9,  // 26: proofmill.v1.Prover.SubmitProof:output_type -> proofmill.v1.SubmitProofResponse
-	11, // 27: proofmill.v1.Prover.GetJob:output_type -> proofmill.v1.Job
-	11, // 28: proofmill.v1.Prover.WatchJob:output_type -> proofmill.v1.Job
-	11, // 29: proofmill.v1.Prover.CancelJob:output_type -> proofmill.v1.Job
-	11, // 30: proofmill.v1.Prover.Prove:output_type -> proofmill.v1.Job
-	16, // 31: proofmill.v1.Prover.VerifyProof:output_type -> proofmill.v1.VerifyProofResponse
-	19, // 32: proofmill.v1.Prover.ListDevices:output_type -> proofmill.v1.ListDevicesResponse
-	24, // [24:33] is the sub-list for method output_type
-	15, // [15:24] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	12, // 13: proofmill.v1.Job.receipt:type_name -> proofmill.v1.Receipt
+	10, // 14: proofmill.v1.VerifyProofResponse.public_inputs:type_name -> proofmill.v1.PublicInput
+	18, // 15: proofmill.v1.ListDevicesResponse.devices:type_name -> proofmill.v1.Device
+	4,  // 16: proofmill.v1.Prover.ListCircuits:input_type -> proofmill.v1.ListCircuitsRequest
+	6,  // 17: proofmill.v1.Prover.GetVerifyingKey:input_type -> proofmill.v1.GetVerifyingKeyRequest
+	8,  // 18: proofmill.v1.Prover.SubmitProof:input_type -> proofmill.v1.SubmitProofRequest
+	13, // 19: proofmill.v1.Prover.GetJob:input_type -> proofmill.v1.GetJobRequest
+	14, // 20: proofmill.v1.Prover.WatchJob:input_type -> proofmill.v1.WatchJobRequest
+	15, // 21: proofmill.v1.Prover.CancelJob:input_type -> proofmill.v1.CancelJobRequest
+	8,  // 22: proofmill.v1.Prover.Prove:input_type -> proofmill.v1.SubmitProofRequest
+	16, // 23: proofmill.v1.Prover.VerifyProof:input_type -> proofmill.v1.VerifyProofRequest
+	19, // 24: proofmill.v1.Prover.ListDevices:input_type -> proofmill.v1.ListDevicesRequest
+	21, // 25: proofmill.v1.Prover.GetServiceKey:input_type -> proofmill.v1.GetServiceKeyRequest
+	5,  // 26: proofmill.v1.Prover.ListCircuits:output_type -> proofmill.v1.ListCircuitsResponse
+	7,  // 27: proofmill.v1.Prover.GetVerifyingKey:output_type -> proofmill.v1.GetVerifyingKeyResponse
+	9,  // 28: proofmill.v1.Prover.SubmitProof:output_type -> proofmill.v1.SubmitProofResponse
+	11, // 29: proofmill.v1.Prover.GetJob:output_type -> proofmill.v1.Job
+	11, // 30: proofmill.v1.Prover.WatchJob:output_type -> proofmill.v1.Job
+	11, // 31: proofmill.v1.Prover.CancelJob:output_type -> proofmill.v1.Job
+	11, // 32: proofmill.v1.Prover.Prove:output_type -> proofmill.v1.Job
+	17, // 33: proofmill.v1.Prover.VerifyProof:output_type -> proofmill.v1.VerifyProofResponse
+	20, // 34: proofmill.v1.Prover.ListDevices:output_type -> proofmill.v1.ListDevicesResponse
+	22, // 35: proofmill.v1.Prover.GetServiceKey:output_type -> proofmill.v1.GetServiceKeyResponse
+	26, // [26:36] is the sub-list for method output_type
+	16, // [16:26] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_proofmill_v1_prover_proto_init() }
@@ -1476,7 +1671,7 @@ func file_proofmill_v1_prover_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proofmill_v1_prover_proto_rawDesc), len(file_proofmill_v1_prover_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   17,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

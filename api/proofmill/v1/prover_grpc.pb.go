@@ -28,6 +28,7 @@ const (
 	Prover_Prove_FullMethodName           = "/proofmill.v1.Prover/Prove"
 	Prover_VerifyProof_FullMethodName     = "/proofmill.v1.Prover/VerifyProof"
 	Prover_ListDevices_FullMethodName     = "/proofmill.v1.Prover/ListDevices"
+	Prover_GetServiceKey_FullMethodName   = "/proofmill.v1.Prover/GetServiceKey"
 )
 
 // ProverClient is the client API for Prover service.
@@ -58,6 +59,8 @@ type ProverClient interface {
 	VerifyProof(ctx context.Context, in *VerifyProofRequest, opts ...grpc.CallOption) (*VerifyProofResponse, error)
 	// ListDevices lists the proving devices and their load.
 	ListDevices(ctx context.Context, in *ListDevicesRequest, opts ...grpc.CallOption) (*ListDevicesResponse, error)
+	// GetServiceKey returns the Ed25519 public key that signs receipts.
+	GetServiceKey(ctx context.Context, in *GetServiceKeyRequest, opts ...grpc.CallOption) (*GetServiceKeyResponse, error)
 }
 
 type proverClient struct {
@@ -167,6 +170,16 @@ func (c *proverClient) ListDevices(ctx context.Context, in *ListDevicesRequest, 
 	return out, nil
 }
 
+func (c *proverClient) GetServiceKey(ctx context.Context, in *GetServiceKeyRequest, opts ...grpc.CallOption) (*GetServiceKeyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetServiceKeyResponse)
+	err := c.cc.Invoke(ctx, Prover_GetServiceKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ProverServer is the server API for Prover service.
 // All implementations must embed UnimplementedProverServer
 // for forward compatibility.
@@ -195,6 +208,8 @@ type ProverServer interface {
 	VerifyProof(context.Context, *VerifyProofRequest) (*VerifyProofResponse, error)
 	// ListDevices lists the proving devices and their load.
 	ListDevices(context.Context, *ListDevicesRequest) (*ListDevicesResponse, error)
+	// GetServiceKey returns the Ed25519 public key that signs receipts.
+	GetServiceKey(context.Context, *GetServiceKeyRequest) (*GetServiceKeyResponse, error)
 	mustEmbedUnimplementedProverServer()
 }
 
@@ -231,6 +246,9 @@ func (UnimplementedProverServer) VerifyProof(context.Context, *VerifyProofReques
 }
 func (UnimplementedProverServer) ListDevices(context.Context, *ListDevicesRequest) (*ListDevicesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListDevices not implemented")
+}
+func (UnimplementedProverServer) GetServiceKey(context.Context, *GetServiceKeyRequest) (*GetServiceKeyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetServiceKey not implemented")
 }
 func (UnimplementedProverServer) mustEmbedUnimplementedProverServer() {}
 func (UnimplementedProverServer) testEmbeddedByValue()                {}
@@ -408,6 +426,24 @@ func _Prover_ListDevices_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Prover_GetServiceKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetServiceKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProverServer).GetServiceKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Prover_GetServiceKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProverServer).GetServiceKey(ctx, req.(*GetServiceKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Prover_ServiceDesc is the grpc.ServiceDesc for Prover service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -446,6 +482,10 @@ var Prover_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListDevices",
 			Handler:    _Prover_ListDevices_Handler,
+		},
+		{
+			MethodName: "GetServiceKey",
+			Handler:    _Prover_GetServiceKey_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
