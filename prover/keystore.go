@@ -31,6 +31,8 @@ var (
 	// ErrKeysExist: Save found keys already there (another process saved
 	// first); load those instead of the ones in hand.
 	ErrKeysExist = errors.New("keys already in the key store")
+	// ErrDevelopmentKeys: production mode met keys from a one-party setup.
+	ErrDevelopmentKeys = errors.New("development keys refused in production")
 )
 
 // Key origins, recorded in the manifest.
@@ -55,7 +57,8 @@ type Manifest struct {
 	Origin       string            `json:"origin"`
 	Platform     string            `json:"platform"` // GOARCH the proving-key dump was written on
 	Created      time.Time         `json:"created"`
-	SHA256       map[string]string `json:"sha256"` // file name → hex digest
+	SHA256       map[string]string `json:"sha256"`             // file name → hex digest
+	Ceremony     *CeremonyRecord   `json:"ceremony,omitempty"` // for keys from a ceremony
 }
 
 // Keys are a circuit's constraint system and Groth16 keys.

@@ -2,6 +2,7 @@ package prover
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -78,11 +79,20 @@ var proofSize = func() int {
 	return b.Len()
 }()
 
-// DecodeProof decodes gnark's binary encoding of a proof of length
-// proofSize; anything else is ErrBadProofFile.
+// commitmentsAt is where the encoding holds its number of commitments:
+// before the last point (the commitments' proof of knowledge).
+var commitmentsAt = proofSize - 32 - 4
+
+// DecodeProof decodes gnark's binary encoding of a proof without
+// commitments: proofSize bytes, with a commitment count of 0 (gnark would
+// allocate whatever count it finds before reading). Anything else is
+// ErrBadProofFile.
 func DecodeProof(data []byte) (groth16.Proof, error) {
 	if len(data) != proofSize {
 		return nil, fmt.Errorf("prover: %w: gnark_proof: %d bytes, want %d (a BN254 proof without commitments)", ErrBadProofFile, len(data), proofSize)
+	}
+	if n := binary.BigEndian.Uint32(data[commitmentsAt:]); n != 0 {
+		return nil, fmt.Errorf("prover: %w: gnark_proof: %d commitments, want none", ErrBadProofFile, n)
 	}
 	p := groth16.NewProof(ecc.BN254)
 	if _, err := p.ReadFrom(bytes.NewReader(data)); err != nil {

@@ -39,18 +39,22 @@ type Config struct {
 	// DevSetup makes a missing circuit's keys with groth16.Setup (development
 	// keys) and saves them, instead of failing with ErrNoKeys.
 	DevSetup bool
-	Logger   *slog.Logger // nil: slog.Default()
+	// Production refuses keys that did not come from a ceremony (and
+	// makes none).
+	Production bool
+	Logger     *slog.Logger // nil: slog.Default()
 }
 
 // Prover proves and verifies registered circuits. It loads each circuit's
 // keys once and shares them between calls; it is safe for concurrent use.
 type Prover struct {
-	store    KeyStore
-	backend  hwaccel.Backend
-	fallback hwaccel.Backend // nil: none
-	onFall   func(device, reason string)
-	devSetup bool
-	log      *slog.Logger
+	store      KeyStore
+	backend    hwaccel.Backend
+	fallback   hwaccel.Backend // nil: none
+	onFall     func(device, reason string)
+	devSetup   bool
+	production bool
+	log        *slog.Logger
 
 	mu   sync.Mutex
 	keys map[string]func() (*Keys, error)
@@ -77,7 +81,7 @@ func New(cfg Config) (*Prover, error) {
 	if cfg.OnFallback == nil {
 		cfg.OnFallback = func(string, string) {}
 	}
-	return &Prover{store: cfg.Store, backend: cfg.Backend, fallback: cfg.Fallback, onFall: cfg.OnFallback, devSetup: cfg.DevSetup, log: cfg.Logger,
+	return &Prover{store: cfg.Store, backend: cfg.Backend, fallback: cfg.Fallback, onFall: cfg.OnFallback, devSetup: cfg.DevSetup && !cfg.Production, production: cfg.Production, log: cfg.Logger,
 		keys: map[string]func() (*Keys, error){}}, nil
 }
 
@@ -113,6 +117,8 @@ func (p *Prover) loadOrSetup(c *circuits.Circuit) (*Keys, error) {
 		if err = p.store.Save(c.ID, k); errors.Is(err, ErrKeysExist) {
 			k, err = p.store.Load(c.ID)
 		}
+	} else if err == nil && p.production && k.Manifest.Origin != OriginCeremony {
+		return nil, fmt.Errorf("prover: %s: %w: its keys are of origin %q; import keys from a ceremony (proofmill keys import)", c.ID, ErrDevelopmentKeys, k.Manifest.Origin)
 	} else if err == nil && k.Manifest.Origin == OriginDevelopment {
 		p.log.Warn(DevelopmentKeyWarning, "circuit", c.ID)
 	}

@@ -70,6 +70,15 @@ const (
 	KindCancelled        = "cancelled"
 )
 
+// Class is what a queue orders jobs by: whose they are, and how urgent.
+type Class struct {
+	Tenant   string
+	Priority Priority
+}
+
+// Class is the job's class.
+func (j *Job) Class() Class { return Class{Tenant: j.Tenant, Priority: j.Priority} }
+
 func (j *Job) clone() *Job {
 	c := *j
 	return &c

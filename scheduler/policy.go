@@ -21,3 +21,20 @@ func NextPriority(waiting [numPriorities]int, interactiveStreak int) (p Priority
 	}
 	return Interactive, true
 }
+
+// NextTenant picks whose job starts next among the tenants with jobs
+// waiting at the chosen priority: the one that has received the least
+// service per unit of weight (its pass), ties going to the name that sorts
+// first. Each start adds 1/weight to the tenant's pass (stride
+// scheduling), so over any stretch where tenants all have work, their
+// starts are in proportion to their weights, and a tenant with one job
+// waits for at most one start per other tenant with work.
+func NextTenant(waiting []string, pass map[string]float64) (string, bool) {
+	best, ok := "", false
+	for _, t := range waiting {
+		if !ok || pass[t] < pass[best] || pass[t] == pass[best] && t < best {
+			best, ok = t, true
+		}
+	}
+	return best, ok
+}

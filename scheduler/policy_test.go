@@ -42,3 +42,24 @@ func TestNoStarvation(t *testing.T) {
 		t.Fatalf("batch got %d of %d starts, want %d", batch, picks, want)
 	}
 }
+
+func TestNextTenant(t *testing.T) {
+	cases := []struct {
+		waiting []string
+		pass    map[string]float64
+		want    string
+		ok      bool
+	}{
+		{nil, nil, "", false},
+		{[]string{"a"}, nil, "a", true},
+		{[]string{"b", "a"}, nil, "a", true}, // a tie goes to the name first
+		{[]string{"a", "b"}, map[string]float64{"a": 2, "b": 1}, "b", true},
+		{[]string{"a", "c"}, map[string]float64{"a": 2, "b": 0, "c": 3}, "a", true}, // b waits for nothing
+	}
+	for _, c := range cases {
+		got, ok := NextTenant(c.waiting, c.pass)
+		if got != c.want || ok != c.ok {
+			t.Errorf("NextTenant(%v, %v) = %q %v, want %q %v", c.waiting, c.pass, got, ok, c.want, c.ok)
+		}
+	}
+}

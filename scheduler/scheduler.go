@@ -28,7 +28,7 @@ type Store interface {
 	// fails with ErrConflict if another writer got there first.
 	Update(ctx context.Context, job *Job) error
 	// Unfinished lists queued and running jobs, oldest first; only their
-	// ID, State and Priority need be filled in.
+	// ID, State, Priority and Tenant need be filled in.
 	Unfinished(ctx context.Context) ([]*Job, error)
 	// CountUnfinished counts one tenant's queued and running jobs.
 	CountUnfinished(ctx context.Context, tenant string) (int, error)
@@ -40,16 +40,17 @@ type Store interface {
 // Queue delivers the IDs of queued jobs to workers. Pushing an ID that is
 // in line, or held by a worker, is absorbed.
 type Queue interface {
-	Push(ctx context.Context, id string, p Priority) error
+	Push(ctx context.Context, id string, c Class) error
 	// Pop blocks until an ID is ready or ctx ends, and holds it for the
 	// caller until Release. The queue serves priorities as NextPriority
-	// says (exactly or, for a shared queue, in proportion).
+	// says (exactly or, for a shared queue, in proportion), and may share
+	// each priority between tenants (see NextTenant).
 	Pop(ctx context.Context) (string, error)
 	// Release ends the hold Pop took: the ID is done with, or (again) goes
 	// back in line for another attempt.
-	Release(ctx context.Context, id string, p Priority, again bool) error
+	Release(ctx context.Context, id string, c Class, again bool) error
 	// Remove takes an ID out of line; an ID not in line is no error.
-	Remove(ctx context.Context, id string, p Priority) error
+	Remove(ctx context.Context, id string, c Class) error
 	Len(ctx context.Context, p Priority) (int, error)
 }
 
@@ -139,7 +140,7 @@ func (s *Scheduler) Recover(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("scheduler: recover: %w", err)
 	}
 	for _, j := range jobs {
-		if err := s.queue.Push(ctx, j.ID, j.Priority); err != nil {
+		if err := s.queue.Push(ctx, j.ID, j.Class()); err != nil {
 			return 0, fmt.Errorf("scheduler: recover %s: %w", j.ID, err)
 		}
 	}
@@ -250,7 +251,7 @@ func (s *Scheduler) admit(ctx context.Context, job *Job, tenantMax int) (*Job, b
 		}
 	}
 	// Stored but not yet in line: a crash here leaves the job for Recover.
-	if err := s.queue.Push(ctx, fresh.ID, fresh.Priority); err != nil {
+	if err := s.queue.Push(ctx, fresh.ID, fresh.Class()); err != nil {
 		return nil, false, fmt.Errorf("scheduler: submit: %w", err)
 	}
 	return fresh, true, nil
@@ -325,7 +326,7 @@ func (s *Scheduler) Cancel(ctx context.Context, id string) (*Job, error) {
 	}
 	// After the save: a failed save leaves the job in line. A worker that
 	// pops it meanwhile finds it cancelled and skips it.
-	if err := s.queue.Remove(ctx, id, j.Priority); err != nil {
+	if err := s.queue.Remove(ctx, id, j.Class()); err != nil {
 		s.log.Warn("scheduler: cancelled job stays in line", "job", id, "err", err)
 	}
 	return j, nil
@@ -354,13 +355,13 @@ func (s *Scheduler) Next(ctx context.Context) (*Job, error) {
 }
 
 // release ends the queue's hold on a popped ID. j may be nil (the job is
-// gone); its priority only matters when the ID goes back in line.
+// gone); its class only matters when the ID goes back in line.
 func (s *Scheduler) release(ctx context.Context, id string, j *Job, again bool) {
-	p := Interactive
+	var c Class
 	if j != nil {
-		p = j.Priority
+		c = j.Class()
 	}
-	if err := s.queue.Release(context.WithoutCancel(ctx), id, p, again); err != nil {
+	if err := s.queue.Release(context.WithoutCancel(ctx), id, c, again); err != nil {
 		s.log.Error("scheduler: release", "job", id, "again", again, "err", err)
 	}
 }

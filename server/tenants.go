@@ -25,7 +25,8 @@ import (
 // no other tenant can read, watch or cancel them.
 type Tenant struct {
 	ID string `json:"id"`
-	// Weight is its share of the workers while tenants compete; 0 means 1.
+	// Weight is its share of the workers while tenants with jobs waiting
+	// compete (embedded queue); 0 means 1.
 	Weight int `json:"weight,omitempty"`
 	// MaxQueued bounds its unfinished jobs; 0: only the server's bound.
 	MaxQueued int `json:"max_queued,omitempty"`
@@ -114,6 +115,32 @@ func NewTenants(list []*Tenant) (*Tenants, error) {
 		return nil, errors.New("no tenants")
 	}
 	return ts, nil
+}
+
+// Weight is a tenant's share of the workers; nil tenants (no table) and
+// unknown ones weigh 1.
+func (ts *Tenants) Weight(tenant string) int {
+	if ts == nil {
+		return 1
+	}
+	for _, t := range ts.all {
+		if t.ID == tenant {
+			return max(1, t.Weight)
+		}
+	}
+	return 1
+}
+
+// Weights maps each tenant to its weight; nil without a table.
+func (ts *Tenants) Weights() map[string]int {
+	if ts == nil {
+		return nil
+	}
+	m := make(map[string]int, len(ts.all))
+	for _, t := range ts.all {
+		m[t.ID] = max(1, t.Weight)
+	}
+	return m
 }
 
 // All lists the tenants in table order.

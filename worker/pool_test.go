@@ -27,7 +27,7 @@ func newScheduler(t *testing.T) *scheduler.Scheduler {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	return scheduler.New(store, embedded.NewQueue(), scheduler.Config{MaxAttempts: 3})
+	return scheduler.New(store, embedded.NewQueue(embedded.QueueConfig{}), scheduler.Config{MaxAttempts: 3})
 }
 
 func invoice(t *testing.T, n int) []byte {
@@ -122,7 +122,7 @@ func TestWorkerRefusesOtherKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer store.Close()
-		s := scheduler.New(store, embedded.NewQueue(), scheduler.Config{MaxAttempts: 2,
+		s := scheduler.New(store, embedded.NewQueue(embedded.QueueConfig{}), scheduler.Config{MaxAttempts: 2,
 			VerifyingKey: func(context.Context, string) (string, error) { return tc.pinned, nil }})
 		pool := worker.New(s, p, worker.Config{Slots: 1})
 		pool.Start()

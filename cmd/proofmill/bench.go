@@ -78,9 +78,9 @@ func reportProblems(e *env, dir string) error {
 }
 
 // benchService starts the embedded server as `proofmill serve` does, on a
-// loopback port with a journal in a temporary folder, logging warnings only.
+// loopback port with a journal in a temporary folder, logging errors only.
 func benchService(e *env) bench.ServiceStarter {
-	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	return func(_ context.Context, opt bench.ServiceOptions) (bench.Service, error) {
 		dir, err := os.MkdirTemp("", "proofmill-bench-data-")
 		if err != nil {

@@ -98,15 +98,19 @@ func runCircuits(_ context.Context, e *env, args []string) error {
 
 func runKeys(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: keys setup | keys export", errUsage)
+		return fmt.Errorf("%w: keys setup | export | ceremony | import", errUsage)
 	}
 	switch args[0] {
 	case "setup":
 		return runKeysSetup(ctx, e, args[1:])
 	case "export":
 		return runKeysExport(ctx, e, args[1:])
+	case "ceremony":
+		return runCeremony(ctx, e, args[1:])
+	case "import":
+		return runCeremony(ctx, e, args) // keys import = the ceremony's last step
 	}
-	return fmt.Errorf("%w: unknown keys command %q (setup, export)", errUsage, args[0])
+	return fmt.Errorf("%w: unknown keys command %q (setup, export, ceremony, import)", errUsage, args[0])
 }
 
 func runKeysSetup(ctx context.Context, e *env, args []string) error {

@@ -27,7 +27,7 @@ type jobBackend struct {
 	redisQueue *redisq.Queue
 }
 
-func openEmbedded(dataDir string) (*jobBackend, error) {
+func openEmbedded(dataDir string, weight func(tenant string) int) (*jobBackend, error) {
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
@@ -36,13 +36,13 @@ func openEmbedded(dataDir string) (*jobBackend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &jobBackend{name: path, store: store, queue: embedded.NewQueue(), counts: store.Counts, embedded: store}, nil
+	return &jobBackend{name: path, store: store, queue: embedded.NewQueue(embedded.QueueConfig{Weight: weight}), counts: store.Counts, embedded: store}, nil
 }
 
 // openRedis connects to Redis; consume is how many jobs this process
 // proves at once (0: it only submits and reads), and poll how often it
 // looks for jobs while idle (0: redisq's default).
-func openRedis(addr string, consume int, poll, retention time.Duration, log *slog.Logger) (*jobBackend, error) {
+func openRedis(addr string, consume int, poll, retention time.Duration, tenants map[string]int, log *slog.Logger) (*jobBackend, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	conn, err := redisq.Dial(ctx, addr)
@@ -50,7 +50,7 @@ func openRedis(addr string, consume int, poll, retention time.Duration, log *slo
 		return nil, err
 	}
 	store := redisq.NewStore(conn, redisq.StoreConfig{Retention: retention})
-	queue := redisq.NewQueue(conn, redisq.QueueConfig{Concurrency: consume, Poll: poll, Logger: log})
+	queue := redisq.NewQueue(conn, redisq.QueueConfig{Concurrency: consume, Poll: poll, Tenants: tenants, Logger: log})
 	return &jobBackend{name: "redis " + addr, store: store, queue: queue, conn: conn, redisStore: store, redisQueue: queue}, nil
 }
 

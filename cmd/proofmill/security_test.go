@@ -269,3 +269,44 @@ func TestPlaintextStaysOnLoopback(t *testing.T) {
 		t.Fatalf("--client-ca without a certificate: %v", err)
 	}
 }
+
+// TestTenantFloodFairShare: one tenant queues a flood, another one job;
+// with one worker, the second tenant's job is at most the second to start.
+func TestTenantFloodFairShare(t *testing.T) {
+	table := tenantTable(t, &server.Tenant{ID: "bank-a"}, &server.Tenant{ID: "bank-b"})
+	n, _ := startTestNode(t, func(cfg *serveConfig) { cfg.Tenants, cfg.pausedWorkers, cfg.Workers = table, true, 1 })
+	ctx := t.Context()
+	a := dialAs(t, n, client.Options{Token: "bank-a-token"})
+	b := dialAs(t, n, client.Options{Token: "bank-b-token"})
+	var flood []string
+	for i := range 12 {
+		j, _, err := a.Submit(ctx, &pb.SubmitProofRequest{Circuit: "invoice-consistency/v1", InputJson: invoiceInput(t, 1000+i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		flood = append(flood, j.GetId())
+	}
+	late, _, err := b.Submit(ctx, &pb.SubmitProofRequest{Circuit: "invoice-consistency/v1", InputJson: invoiceInput(t, 2000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.pool.Start()
+	done, err := b.Wait(ctx, late.GetId())
+	if err != nil || done.GetState() != pb.JobState_JOB_STATE_SUCCEEDED {
+		t.Fatalf("bank-b's job: %v %v", done, err)
+	}
+	before := 0
+	for _, id := range flood {
+		j, err := a.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.GetStarted() != nil && j.GetStarted().AsTime().Before(done.GetStarted().AsTime()) {
+			before++
+		}
+		a.Cancel(ctx, id) // the rest of the flood need not run
+	}
+	if before > 1 {
+		t.Fatalf("%d of bank-a's jobs started before bank-b's one job, want at most 1", before)
+	}
+}

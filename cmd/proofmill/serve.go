@@ -48,6 +48,7 @@ type serveConfig struct {
 	TLS             serverTLS
 	ReceiptKey      string // Ed25519 key that signs receipts; empty: receipt.key in DataDir
 	Tenants         string // tenant table file; empty: one anonymous tenant
+	Production      bool   // refuse development keys
 	Audit           string // audit log file; empty: audit.log in DataDir
 
 	pausedWorkers bool // tests: start the pool later, by hand
@@ -95,6 +96,7 @@ func serveFlags(fs *flag.FlagSet, cfg *serveConfig) {
 	fs.StringVar(&cfg.TLS.KeyFile, "tls-key", os.Getenv("PROOFMILL_TLS_KEY"), "PEM `file` of the certificate's private key ($PROOFMILL_TLS_KEY)")
 	fs.StringVar(&cfg.TLS.ClientCA, "client-ca", os.Getenv("PROOFMILL_CLIENT_CA"), "PEM `file` of the CA client certificates must chain to: mTLS ($PROOFMILL_CLIENT_CA)")
 	fs.BoolVar(&cfg.TLS.Insecure, "insecure", false, "allow plaintext gRPC on a non-loopback --listen address (anyone on the network can read and submit)")
+	fs.BoolVar(&cfg.Production, "production", false, "refuse development keys: every circuit proved needs keys from a ceremony (keys import); implies --dev-setup=false")
 	fs.StringVar(&cfg.Tenants, "tenants", os.Getenv("PROOFMILL_TENANTS"), "tenant table `file` (JSON, see README): every call must then authenticate as a tenant ($PROOFMILL_TENANTS)")
 	fs.StringVar(&cfg.Audit, "audit", os.Getenv("PROOFMILL_AUDIT"), "append-only audit log `file` (default audit.log in --data) ($PROOFMILL_AUDIT)")
 	fs.StringVar(&cfg.ReceiptKey, "receipt-key", os.Getenv("PROOFMILL_RECEIPT_KEY"), "Ed25519 private key `file` (PKCS #8 PEM) that signs receipts, made if missing; servers sharing Redis share it (default receipt.key in --data) ($PROOFMILL_RECEIPT_KEY)")
@@ -150,15 +152,27 @@ func startNode(cfg serveConfig, log *slog.Logger) (_ *node, err error) {
 	if slots == 0 && cfg.Redis == "" {
 		slots = worker.DefaultSlots()
 	}
+	var tenants *server.Tenants
+	if cfg.Tenants != "" {
+		if tenants, err = server.LoadTenants(cfg.Tenants); err != nil {
+			return nil, err
+		}
+		log.Info("tenants", "file", cfg.Tenants, "count", len(tenants.All()))
+	}
 	if cfg.Redis != "" {
-		n.jobs, err = openRedis(cfg.Redis, slots, 0, cfg.Retention, log)
+		n.jobs, err = openRedis(cfg.Redis, slots, 0, cfg.Retention, tenants.Weights(), log)
 	} else {
-		n.jobs, err = openEmbedded(cfg.DataDir)
+		n.jobs, err = openEmbedded(cfg.DataDir, tenants.Weight)
 	}
 	if err != nil {
 		return nil, err
 	}
-	pcfg := prover.Config{Store: prover.KeyStore{Dir: cfg.KeysDir}, DevSetup: cfg.DevSetup, Logger: log,
+	if cfg.Production {
+		if err := refuseDevelopmentKeys(prover.KeyStore{Dir: cfg.KeysDir}); err != nil {
+			return nil, err
+		}
+	}
+	pcfg := prover.Config{Store: prover.KeyStore{Dir: cfg.KeysDir}, DevSetup: cfg.DevSetup, Production: cfg.Production, Logger: log,
 		OnFallback: func(device, reason string) { n.stats.Fallback(device, reason) }}
 	if n.gpus, err = startDevices(context.Background(), cfg.Devices, cfg.KeysDir, &env{log: log}); err != nil {
 		return nil, err
@@ -174,13 +188,6 @@ func startNode(cfg serveConfig, log *slog.Logger) (_ *node, err error) {
 	}
 	if err := preload(n.prover, cfg.Preload); err != nil {
 		return nil, err
-	}
-	var tenants *server.Tenants
-	if cfg.Tenants != "" {
-		if tenants, err = server.LoadTenants(cfg.Tenants); err != nil {
-			return nil, err
-		}
-		log.Info("tenants", "file", cfg.Tenants, "count", len(tenants.All()))
 	}
 	auditPath := cfg.Audit
 	if auditPath == "" {
@@ -284,6 +291,22 @@ func startNode(cfg serveConfig, log *slog.Logger) (_ *node, err error) {
 	}
 	log.Info("serving", "grpc", n.addr.String(), "jobs", n.jobs.name, "workers", slots, "recovered_jobs", recovered, "keys", n.prover.Store().Dir)
 	return n, nil
+}
+
+// refuseDevelopmentKeys fails if the key store holds keys of any circuit
+// that did not come from a ceremony.
+func refuseDevelopmentKeys(store prover.KeyStore) error {
+	var bad []string
+	for _, c := range circuits.All() {
+		if m, err := store.Manifest(c.ID); err == nil && m.Origin != prover.OriginCeremony {
+			bad = append(bad, c.ID)
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("serve --production: %w: %s (remove them, or import ceremony keys with keys import --force)",
+			prover.ErrDevelopmentKeys, strings.Join(bad, ", "))
+	}
+	return nil
 }
 
 // housekeeping expires finished jobs and, on a shared queue, puts back in

@@ -30,6 +30,7 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	stdio := fs.Bool("stdio", false, "serve one device to a parent process over stdin/stdout (serve --gpus runs this)")
 	pin := fs.String("pin", "none", "circuits whose proving keys stay in GPU memory: none, all, or ids")
 	pinBudget := fs.Int("pin-budget-mib", 0, "GPU memory pinned keys may take, in MiB; 0: no limit")
+	tenantsFile := fs.String("tenants", os.Getenv("PROOFMILL_TENANTS"), "the servers' tenant table `file`: each tenant's jobs are served from queues of their own, by weight ($PROOFMILL_TENANTS)")
 	auditPath := fs.String("audit", os.Getenv("PROOFMILL_AUDIT"), "append-only audit `file` of the jobs this worker finishes; empty: none ($PROOFMILL_AUDIT)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -67,7 +68,15 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	if err := preload(p, *preloadKeys); err != nil {
 		return err
 	}
-	jobs, err := openRedis(*redisAddr, slots, *poll, *retention, e.log)
+	var weights map[string]int
+	if *tenantsFile != "" {
+		ts, err := server.LoadTenants(*tenantsFile)
+		if err != nil {
+			return err
+		}
+		weights = ts.Weights()
+	}
+	jobs, err := openRedis(*redisAddr, slots, *poll, *retention, weights, e.log)
 	if err != nil {
 		return err
 	}

@@ -41,10 +41,10 @@ func checkHeader(gotProtocol, gotCurve string) error {
 	return nil
 }
 
-// parseDecimal parses s, which must consist of decimal digits only, as an
-// integer below modulus.
+// parseDecimal parses s, which must be a canonical decimal (digits only,
+// no leading zero), as an integer below modulus: one number, one spelling.
 func parseDecimal(s string, modulus *big.Int) (*big.Int, error) {
-	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
+	if s == "" || strings.TrimLeft(s, "0123456789") != "" || len(s) > 1 && s[0] == '0' {
 		return nil, ErrNotDecimal
 	}
 	v, ok := new(big.Int).SetString(s, 10)

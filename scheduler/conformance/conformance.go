@@ -193,7 +193,7 @@ func storeUnfinished(t *testing.T, b Backend) {
 
 func mustPush(t *testing.T, q scheduler.Queue, id string, p scheduler.Priority) {
 	t.Helper()
-	if err := q.Push(context.Background(), id, p); err != nil {
+	if err := q.Push(context.Background(), id, scheduler.Class{Priority: p}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -255,10 +255,10 @@ func queuePushPopRemove(t *testing.T, b Backend) {
 	mustPush(t, q, "a", scheduler.Batch)
 	mustPush(t, q, "a", scheduler.Batch) // absorbed
 	mustPush(t, q, "c", scheduler.Batch)
-	if err := q.Remove(context.Background(), "c", scheduler.Batch); err != nil {
+	if err := q.Remove(context.Background(), "c", scheduler.Class{Priority: scheduler.Batch}); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.Remove(context.Background(), "never", scheduler.Batch); err != nil {
+	if err := q.Remove(context.Background(), "never", scheduler.Class{Priority: scheduler.Batch}); err != nil {
 		t.Fatalf("removing an absent id: %v", err)
 	}
 	mustPush(t, q, "b", scheduler.Interactive)
@@ -271,7 +271,7 @@ func queuePushPopRemove(t *testing.T, b Backend) {
 		t.Fatalf("popped %v, want a and b", got)
 	}
 	for id := range got {
-		q.Release(context.Background(), id, scheduler.Batch, false)
+		q.Release(context.Background(), id, scheduler.Class{Priority: scheduler.Batch}, false)
 	}
 	popNothing(t, q, 300*time.Millisecond)
 	// A blocked Pop wakes on Push.
@@ -301,13 +301,13 @@ func queueHeldIDs(t *testing.T, b Backend) {
 	if n := lens(t, q); n != [2]int{} {
 		t.Fatalf("a held id was queued again: %v", n)
 	}
-	if err := q.Release(ctx, "x", scheduler.Interactive, true); err != nil {
+	if err := q.Release(ctx, "x", scheduler.Class{}, true); err != nil {
 		t.Fatal(err)
 	}
 	if id := pop(t, q); id != "x" {
 		t.Fatalf("popped %q after a release for another attempt", id)
 	}
-	if err := q.Release(ctx, "x", scheduler.Interactive, false); err != nil {
+	if err := q.Release(ctx, "x", scheduler.Class{}, false); err != nil {
 		t.Fatal(err)
 	}
 	popNothing(t, q, 300*time.Millisecond)
@@ -328,7 +328,7 @@ func queuePriorityShare(t *testing.T, b Backend) {
 		if id[0] == 'i' {
 			interactive++
 		}
-		q.Release(context.Background(), id, scheduler.Interactive, false)
+		q.Release(context.Background(), id, scheduler.Class{}, false)
 	}
 	lo, hi := 30, 48 // a 4:1 draw: 40 ± 3.5σ
 	if b.ExactPriority {
@@ -478,7 +478,7 @@ func redeliveredRunningJob(t *testing.T, b Backend) {
 		t.Fatal(err)
 	}
 	next(t, s)
-	if err := b.Queue.Release(ctx, j.ID, j.Priority, true); err != nil { // the hold is lost
+	if err := b.Queue.Release(ctx, j.ID, j.Class(), true); err != nil { // the hold is lost
 		t.Fatal(err)
 	}
 	run := next(t, s)

@@ -21,7 +21,7 @@ func open(t *testing.T, path string) conformance.Backend {
 	}
 	t.Cleanup(func() { store.Close() })
 	return conformance.Backend{
-		Store: store, Queue: embedded.NewQueue(), ExactPriority: true,
+		Store: store, Queue: embedded.NewQueue(embedded.QueueConfig{}), ExactPriority: true,
 		Restart: func(t *testing.T) conformance.Backend {
 			store.Close() // the process dies: the in-memory queue is gone
 			return open(t, path)

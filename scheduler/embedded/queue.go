@@ -8,44 +8,77 @@ import (
 	"github.com/proofmill/proofmill/scheduler"
 )
 
-// Queue is an in-memory FIFO per priority, served exactly as
-// scheduler.NextPriority says. It holds only IDs; the jobs themselves are in
+// QueueConfig tunes a Queue. The zero value is usable.
+type QueueConfig struct {
+	// Weight is a tenant's share of the starts while tenants compete;
+	// nil, or 0 for a tenant, means 1.
+	Weight func(tenant string) int
+}
+
+// Queue is an in-memory FIFO per priority and tenant. Priorities are
+// served exactly as scheduler.NextPriority says; within one, tenants as
+// scheduler.NextTenant says. It holds only IDs; the jobs themselves are in
 // the Store, and Scheduler.Recover refills the queue after a restart.
 type Queue struct {
 	mu     sync.Mutex
-	lists  [2]*list.List
+	cfg    QueueConfig
+	lines  [2]map[string]*list.List // per priority, per tenant with jobs waiting
+	counts [2]int
 	where  map[string]*list.Element
-	held   map[string]bool // popped and not yet released
-	streak int             // interactive jobs served since the last batch job
-	signal chan struct{}   // wakes a waiting Pop
+	class  map[string]scheduler.Class // of each ID in line
+	held   map[string]bool            // popped and not yet released
+	pass   map[string]float64         // per tenant: starts divided by weight
+	clock  float64                    // the pass of the tenant served last
+	streak int                        // interactive jobs served since the last batch job
+	signal chan struct{}              // wakes a waiting Pop
 }
 
 // NewQueue returns an empty queue.
-func NewQueue() *Queue {
+func NewQueue(cfg QueueConfig) *Queue {
 	return &Queue{
-		lists: [2]*list.List{list.New(), list.New()},
-		where: map[string]*list.Element{}, held: map[string]bool{},
-		signal: make(chan struct{}, 1),
+		cfg:   cfg,
+		lines: [2]map[string]*list.List{{}, {}},
+		where: map[string]*list.Element{}, class: map[string]scheduler.Class{}, held: map[string]bool{},
+		pass: map[string]float64{}, signal: make(chan struct{}, 1),
 	}
 }
 
-type entry struct {
-	id string
-	p  scheduler.Priority
+func (q *Queue) weight(tenant string) float64 {
+	if q.cfg.Weight != nil {
+		if w := q.cfg.Weight(tenant); w > 0 {
+			return float64(w)
+		}
+	}
+	return 1
 }
 
-func (q *Queue) Push(_ context.Context, id string, p scheduler.Priority) error {
+func (q *Queue) Push(_ context.Context, id string, c scheduler.Class) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.push(id, p)
+	q.push(id, c)
 	return nil
 }
 
-func (q *Queue) push(id string, p scheduler.Priority) {
+func (q *Queue) waiting(tenant string) bool {
+	return q.lines[0][tenant] != nil || q.lines[1][tenant] != nil
+}
+
+func (q *Queue) push(id string, c scheduler.Class) {
 	if _, ok := q.where[id]; ok || q.held[id] {
 		return
 	}
-	q.where[id] = q.lists[p].PushBack(entry{id, p})
+	if !q.waiting(c.Tenant) {
+		// A tenant coming back from idle starts level with the others: it
+		// cannot bank the starts it did not use.
+		q.pass[c.Tenant] = max(q.pass[c.Tenant], q.clock)
+	}
+	l := q.lines[c.Priority][c.Tenant]
+	if l == nil {
+		l = list.New()
+		q.lines[c.Priority][c.Tenant] = l
+	}
+	q.where[id], q.class[id] = l.PushBack(id), c
+	q.counts[c.Priority]++
 	q.wake()
 }
 
@@ -75,7 +108,7 @@ func (q *Queue) Pop(ctx context.Context) (string, error) {
 func (q *Queue) tryPop() (string, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	p, ok := scheduler.NextPriority([2]int{q.lists[0].Len(), q.lists[1].Len()}, q.streak)
+	p, ok := scheduler.NextPriority(q.counts, q.streak)
 	if !ok {
 		return "", false
 	}
@@ -84,31 +117,51 @@ func (q *Queue) tryPop() (string, bool) {
 	} else {
 		q.streak = 0
 	}
-	e := q.lists[p].Remove(q.lists[p].Front()).(entry)
-	delete(q.where, e.id)
-	q.held[e.id] = true
-	if q.lists[0].Len()+q.lists[1].Len() > 0 { // let the next waiter in
+	tenants := make([]string, 0, len(q.lines[p]))
+	for t := range q.lines[p] {
+		tenants = append(tenants, t)
+	}
+	t, _ := scheduler.NextTenant(tenants, q.pass)
+	id := q.take(q.where[q.lines[p][t].Front().Value.(string)])
+	q.clock = q.pass[t]
+	q.pass[t] += 1 / q.weight(t)
+	q.held[id] = true
+	if q.counts[0]+q.counts[1] > 0 { // let the next waiter in
 		q.wake()
 	}
-	return e.id, true
+	return id, true
 }
 
-func (q *Queue) Release(_ context.Context, id string, p scheduler.Priority, again bool) error {
+// take removes an ID's element from its line.
+func (q *Queue) take(el *list.Element) string {
+	id := el.Value.(string)
+	c := q.class[id]
+	l := q.lines[c.Priority][c.Tenant]
+	l.Remove(el)
+	if l.Len() == 0 {
+		delete(q.lines[c.Priority], c.Tenant)
+	}
+	q.counts[c.Priority]--
+	delete(q.where, id)
+	delete(q.class, id)
+	return id
+}
+
+func (q *Queue) Release(_ context.Context, id string, c scheduler.Class, again bool) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	delete(q.held, id)
 	if again {
-		q.push(id, p)
+		q.push(id, c)
 	}
 	return nil
 }
 
-func (q *Queue) Remove(_ context.Context, id string, _ scheduler.Priority) error {
+func (q *Queue) Remove(_ context.Context, id string, _ scheduler.Class) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if el, ok := q.where[id]; ok {
-		q.lists[el.Value.(entry).p].Remove(el)
-		delete(q.where, id)
+		q.take(el)
 	}
 	return nil
 }
@@ -116,5 +169,5 @@ func (q *Queue) Remove(_ context.Context, id string, _ scheduler.Priority) error
 func (q *Queue) Len(_ context.Context, p scheduler.Priority) (int, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.lists[p].Len(), nil
+	return q.counts[p], nil
 }

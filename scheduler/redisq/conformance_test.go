@@ -40,11 +40,15 @@ func dial(t *testing.T, addr string) *redisq.Conn {
 	return c
 }
 
+// testTenants have queues of their own in the conformance runs; other
+// tenants share the common ones.
+var testTenants = map[string]int{"bank-a": 1, "bank-b": 2}
+
 // open is one process's view of Redis: its own connections, store, and a
 // consumer holding up to 4 tasks.
 func open(t *testing.T, addr string) conformance.Backend {
 	c := dial(t, addr)
-	q := redisq.NewQueue(c, redisq.QueueConfig{Concurrency: 4, Poll: 50 * time.Millisecond, Logger: quiet})
+	q := redisq.NewQueue(c, redisq.QueueConfig{Concurrency: 4, Poll: 50 * time.Millisecond, Logger: quiet, Tenants: testTenants})
 	if err := q.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -19,8 +19,14 @@ import (
 // TaskType is the asynq task type of a proof job.
 const TaskType = "proofmill:prove"
 
-// QueueName is the asynq queue that holds jobs of priority p.
-func QueueName(p scheduler.Priority) string { return "proofmill." + p.String() }
+// QueueName is the asynq queue of a class of jobs: proofmill.PRIORITY for
+// jobs of no tenant, proofmill.TENANT.PRIORITY for a tenant's.
+func QueueName(c scheduler.Class) string {
+	if c.Tenant == "" {
+		return "proofmill." + c.Priority.String()
+	}
+	return "proofmill." + c.Tenant + "." + c.Priority.String()
+}
 
 // QueueConfig tunes a Queue. The zero value makes a producer: it enqueues,
 // and Pop fails.
@@ -38,7 +44,13 @@ type QueueConfig struct {
 	// died; 0 means 25. The scheduler's own MaxAttempts normally stops a
 	// job first.
 	MaxRetry int
-	Logger   *slog.Logger // nil means slog.Default()
+	// Tenants maps each tenant to its weight (0 means 1). A tenant's jobs
+	// get queues of their own, which consumers serve in proportion to the
+	// weights; jobs of other tenants share the common queues. Give every
+	// server and worker the same tenants, or a worker that lacks one never
+	// serves its queues.
+	Tenants map[string]int
+	Logger  *slog.Logger // nil means slog.Default()
 }
 
 // errHandBack returns a task to the queue without counting a failure.
@@ -78,14 +90,17 @@ func NewQueue(c *Conn, cfg QueueConfig) *Queue {
 		deliver: make(chan string), stopping: make(chan struct{}), held: map[string]chan bool{},
 	}
 	if cfg.Concurrency > 0 {
+		// The same 4:1 share as scheduler.NextPriority, and each tenant's
+		// weight, drawn at random for each task rather than counted.
+		queues := map[string]int{}
+		for _, tenant := range q.tenants() {
+			w := max(1, cfg.Tenants[tenant])
+			queues[QueueName(scheduler.Class{Tenant: tenant, Priority: scheduler.Interactive})] = w * scheduler.InteractiveShare
+			queues[QueueName(scheduler.Class{Tenant: tenant, Priority: scheduler.Batch})] = w
+		}
 		q.server = asynq.NewServerFromRedisClient(c.client, asynq.Config{
-			Concurrency: cfg.Concurrency,
-			// The same 4:1 share as scheduler.NextPriority, drawn at random
-			// for each task rather than counted.
-			Queues: map[string]int{
-				QueueName(scheduler.Interactive): scheduler.InteractiveShare,
-				QueueName(scheduler.Batch):       1,
-			},
+			Concurrency:              cfg.Concurrency,
+			Queues:                   queues,
 			TaskCheckInterval:        cfg.Poll,
 			DelayedTaskCheckInterval: cfg.Poll,
 			RetryDelayFunc: func(n int, err error, _ *asynq.Task) time.Duration {
@@ -101,6 +116,33 @@ func NewQueue(c *Conn, cfg QueueConfig) *Queue {
 		})
 	}
 	return q
+}
+
+// tenants are "" (no tenant) and the configured ones.
+func (q *Queue) tenants() []string {
+	ts := []string{""}
+	for t := range q.cfg.Tenants {
+		ts = append(ts, t)
+	}
+	return ts
+}
+
+// queueOf is the queue a class's jobs go to: a tenant this process does
+// not know shares the common queue, which every consumer serves.
+func (q *Queue) queueOf(c scheduler.Class) string {
+	if _, ok := q.cfg.Tenants[c.Tenant]; !ok {
+		c.Tenant = ""
+	}
+	return QueueName(c)
+}
+
+// names are the queues of priority p.
+func (q *Queue) names(p scheduler.Priority) []string {
+	var out []string
+	for _, t := range q.tenants() {
+		out = append(out, QueueName(scheduler.Class{Tenant: t, Priority: p}))
+	}
+	return out
 }
 
 // Start starts taking tasks, if this is a consumer.
@@ -131,13 +173,15 @@ type payload struct {
 	Job string `json:"job"`
 }
 
-func (q *Queue) Push(ctx context.Context, id string, p scheduler.Priority) error {
+// Push queues id in its class's queue. The task ID is the job ID: asynq
+// absorbs a second push while the task is in line or held.
+func (q *Queue) Push(ctx context.Context, id string, c scheduler.Class) error {
 	data, err := json.Marshal(payload{Job: id})
 	if err != nil {
 		return err
 	}
 	_, err = q.client.EnqueueContext(ctx, asynq.NewTask(TaskType, data),
-		asynq.TaskID(id), asynq.Queue(QueueName(p)), asynq.MaxRetry(q.cfg.MaxRetry),
+		asynq.TaskID(id), asynq.Queue(q.queueOf(c)), asynq.MaxRetry(q.cfg.MaxRetry),
 		// A proof runs until it is done: asynq's 30-minute default would
 		// cancel a long one and run it again. The lease, renewed every few
 		// seconds while the worker lives, is what detects a dead worker.
@@ -203,7 +247,7 @@ func (q *Queue) handle(ctx context.Context, t *asynq.Task) error {
 	}
 }
 
-func (q *Queue) Release(ctx context.Context, id string, p scheduler.Priority, again bool) error {
+func (q *Queue) Release(ctx context.Context, id string, c scheduler.Class, again bool) error {
 	q.mu.Lock()
 	release, ok := q.held[id]
 	delete(q.held, id)
@@ -213,17 +257,18 @@ func (q *Queue) Release(ctx context.Context, id string, p scheduler.Priority, ag
 		return nil
 	}
 	if again { // not held here (any more): put it in line afresh
-		return q.Push(ctx, id, p)
+		return q.Push(ctx, id, c)
 	}
 	return nil
 }
 
-func (q *Queue) Remove(_ context.Context, id string, p scheduler.Priority) error {
-	err := q.inspector.DeleteTask(QueueName(p), id)
+func (q *Queue) Remove(_ context.Context, id string, c scheduler.Class) error {
+	name := q.queueOf(c)
+	err := q.inspector.DeleteTask(name, id)
 	if err != nil && !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
 		// An active task cannot be deleted; its worker finds the job
 		// cancelled and drops it.
-		if info, ierr := q.inspector.GetTaskInfo(QueueName(p), id); ierr == nil && info.State == asynq.TaskStateActive {
+		if info, ierr := q.inspector.GetTaskInfo(name, id); ierr == nil && info.State == asynq.TaskStateActive {
 			return nil
 		}
 		return fmt.Errorf("redisq: remove %s: %w", id, err)
@@ -235,22 +280,30 @@ func (q *Queue) Remove(_ context.Context, id string, p scheduler.Priority) error
 // due again shortly. It reads asynq's lists directly (GetQueueInfo also
 // samples memory use, too slow to call per submission).
 func (q *Queue) Len(ctx context.Context, p scheduler.Priority) (int, error) {
-	prefix := "asynq:{" + QueueName(p) + "}:"
 	pipe := q.redis.Pipeline()
-	pending := pipe.LLen(ctx, prefix+"pending")
-	retry := pipe.ZCard(ctx, prefix+"retry")
+	var counts []*redis.IntCmd
+	for _, name := range q.names(p) {
+		prefix := "asynq:{" + name + "}:"
+		counts = append(counts, pipe.LLen(ctx, prefix+"pending"), pipe.ZCard(ctx, prefix+"retry"))
+	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return 0, fmt.Errorf("redisq: len: %w", unavailable(err))
 	}
-	return int(pending.Val() + retry.Val()), nil
+	n := 0
+	for _, c := range counts {
+		n += int(c.Val())
+	}
+	return n, nil
 }
 
 // Pause stops every consumer from taking tasks (asynq's queue pause); jobs
 // still join the line.
 func (q *Queue) Pause() error {
 	for p := range 2 {
-		if err := q.inspector.PauseQueue(QueueName(scheduler.Priority(p))); err != nil && !strings.Contains(err.Error(), "already paused") {
-			return fmt.Errorf("redisq: pause: %w", err)
+		for _, name := range q.names(scheduler.Priority(p)) {
+			if err := q.inspector.PauseQueue(name); err != nil && !strings.Contains(err.Error(), "already paused") {
+				return fmt.Errorf("redisq: pause: %w", err)
+			}
 		}
 	}
 	return nil
@@ -259,8 +312,10 @@ func (q *Queue) Pause() error {
 // Resume undoes Pause.
 func (q *Queue) Resume() error {
 	for p := range 2 {
-		if err := q.inspector.UnpauseQueue(QueueName(scheduler.Priority(p))); err != nil && !strings.Contains(err.Error(), "not paused") {
-			return fmt.Errorf("redisq: resume: %w", err)
+		for _, name := range q.names(scheduler.Priority(p)) {
+			if err := q.inspector.UnpauseQueue(name); err != nil && !strings.Contains(err.Error(), "not paused") {
+				return fmt.Errorf("redisq: resume: %w", err)
+			}
 		}
 	}
 	return nil
@@ -301,7 +356,7 @@ func (q *Queue) Workers() ([]Worker, error) {
 	}
 	var ws []Worker
 	for _, s := range servers {
-		if _, ours := s.Queues[QueueName(scheduler.Interactive)]; !ours {
+		if _, ours := s.Queues[QueueName(scheduler.Class{Priority: scheduler.Interactive})]; !ours {
 			continue
 		}
 		ws = append(ws, Worker{Host: s.Host, PID: s.PID, Concurrency: s.Concurrency, Held: len(s.ActiveWorkers), Started: s.Started, Status: s.Status})

@@ -20,13 +20,13 @@ func TestMalformedTaskIsArchived(t *testing.T) {
 	b := open(t, srv.Addr)
 	raw := asynq.NewClient(asynq.RedisClientOpt{Addr: srv.Addr})
 	defer raw.Close()
-	queue := redisq.QueueName(scheduler.Interactive)
+	queue := redisq.QueueName(scheduler.Class{Priority: scheduler.Interactive})
 	for id, payload := range map[string]string{"garbage": "{not json", "mismatch": `{"job":"someone-else"}`} {
 		if _, err := raw.Enqueue(asynq.NewTask(redisq.TaskType, []byte(payload)), asynq.TaskID(id), asynq.Queue(queue)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := b.Queue.Push(context.Background(), "good", scheduler.Interactive); err != nil {
+	if err := b.Queue.Push(context.Background(), "good", scheduler.Class{Priority: scheduler.Interactive}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

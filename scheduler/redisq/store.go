@@ -40,16 +40,16 @@ func NewStore(c *Conn, cfg StoreConfig) *Store {
 	return &Store{client: c.client, retention: cfg.Retention}
 }
 
-// A job is a hash: v (version), s (state) and p (priority), for reads that
-// need no more, and d (the job as JSON).
+// A job is a hash: v (version), s (state), p (priority) and t (tenant), for
+// reads that need no more, and d (the job as JSON).
 //
 // createScript: KEYS job, unfinished, tenant's unfinished; ARGV version,
-// data, id, score, channel, state, priority. Returns the stored data if the
-// job exists, else nil.
+// data, id, score, channel, state, priority, tenant. Returns the stored
+// data if the job exists, else nil.
 var createScript = redis.NewScript(`
 local existing = redis.call('HGET', KEYS[1], 'd')
 if existing then return existing end
-redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2], 's', ARGV[6], 'p', ARGV[7])
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2], 's', ARGV[6], 'p', ARGV[7], 't', ARGV[8])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3])
 redis.call('PUBLISH', ARGV[5], ARGV[3])
@@ -57,13 +57,13 @@ return false`)
 
 // updateScript: KEYS job, unfinished, tenant's unfinished; ARGV expected
 // version, version, data, id, terminal (1/0), retention ms, channel, score,
-// state, priority. Returns 1 when written, 0 on a version conflict, -1 when
-// the job is gone.
+// state, priority, tenant. Returns 1 when written, 0 on a version
+// conflict, -1 when the job is gone.
 var updateScript = redis.NewScript(`
 local v = redis.call('HGET', KEYS[1], 'v')
 if not v then return -1 end
 if v ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3], 's', ARGV[9], 'p', ARGV[10])
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3], 's', ARGV[9], 'p', ARGV[10], 't', ARGV[11])
 if ARGV[5] == '1' then
   redis.call('PEXPIRE', KEYS[1], ARGV[6])
   redis.call('ZREM', KEYS[2], ARGV[4])
@@ -82,7 +82,7 @@ func (s *Store) Create(ctx context.Context, job *scheduler.Job) (*scheduler.Job,
 		return nil, false, fmt.Errorf("redisq: create %s: %w", job.ID, err)
 	}
 	res, err := createScript.Run(ctx, s.client, []string{jobPrefix + job.ID, unfinishedKey, tenantPrefix + job.Tenant},
-		job.Version, data, job.ID, job.Submitted.UnixNano(), changedChan, string(job.State), int(job.Priority)).Result()
+		job.Version, data, job.ID, job.Submitted.UnixNano(), changedChan, string(job.State), int(job.Priority), job.Tenant).Result()
 	switch {
 	case errors.Is(err, redis.Nil):
 		return job, true, nil
@@ -121,7 +121,7 @@ func (s *Store) Update(ctx context.Context, job *scheduler.Job) error {
 		terminal = 1
 	}
 	n, err := updateScript.Run(ctx, s.client, []string{jobPrefix + job.ID, unfinishedKey, tenantPrefix + job.Tenant},
-		job.Version-1, job.Version, data, job.ID, terminal, s.retention.Milliseconds(), changedChan, job.Submitted.UnixNano(), string(job.State), int(job.Priority)).Int()
+		job.Version-1, job.Version, data, job.ID, terminal, s.retention.Milliseconds(), changedChan, job.Submitted.UnixNano(), string(job.State), int(job.Priority), job.Tenant).Int()
 	switch {
 	case err != nil:
 		return fmt.Errorf("redisq: update %s: %w", job.ID, unavailable(err))
@@ -143,8 +143,8 @@ func (s *Store) CountUnfinished(ctx context.Context, tenant string) (int, error)
 }
 
 // Unfinished reads the index of unfinished jobs, oldest first. It reads
-// only each job's ID, state and priority (what Recover needs), not its
-// input: servers call it every minute.
+// only each job's ID, state, priority and tenant (what Recover needs), not
+// its input: servers call it every minute.
 func (s *Store) Unfinished(ctx context.Context) ([]*scheduler.Job, error) {
 	ids, err := s.client.ZRange(ctx, unfinishedKey, 0, -1).Result()
 	if err != nil {
@@ -156,7 +156,7 @@ func (s *Store) Unfinished(ctx context.Context) ([]*scheduler.Job, error) {
 		pipe := s.client.Pipeline()
 		cmds := make([]*redis.SliceCmd, len(batch))
 		for i, id := range batch {
-			cmds[i] = pipe.HMGet(ctx, jobPrefix+id, "s", "p")
+			cmds[i] = pipe.HMGet(ctx, jobPrefix+id, "s", "p", "t")
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			return nil, fmt.Errorf("redisq: unfinished: %w", unavailable(err))
@@ -164,6 +164,7 @@ func (s *Store) Unfinished(ctx context.Context) ([]*scheduler.Job, error) {
 		for i, c := range cmds {
 			st, _ := c.Val()[0].(string)
 			p, _ := c.Val()[1].(string)
+			tenant, _ := c.Val()[2].(string)
 			state := scheduler.State(st)
 			if st == "" || state.Terminal() {
 				continue // finished meanwhile
@@ -172,7 +173,7 @@ func (s *Store) Unfinished(ctx context.Context) ([]*scheduler.Job, error) {
 			if p == "1" {
 				prio = scheduler.Batch
 			}
-			jobs = append(jobs, &scheduler.Job{ID: batch[i], State: state, Priority: prio})
+			jobs = append(jobs, &scheduler.Job{ID: batch[i], Tenant: tenant, State: state, Priority: prio})
 		}
 	}
 	return jobs, nil
