@@ -93,6 +93,9 @@ func Check(r *Report) []string {
 				name := fmt.Sprintf("service at concurrency %d", l.Concurrency)
 				problems = append(problems, checkRun(name+" raw", l.Raw, l.Proofs)...)
 				problems = append(problems, checkRun(name+" service", l.Service, l.Proofs)...)
+				if st := l.Stages; st.Running <= 0 || st.Queued < 0 || st.Around < 0 {
+					bad("%s: stages %+v missing or negative", name, st)
+				}
 				if l.Ratio < minSaneRatio || l.Ratio > maxSaneRatio {
 					bad("%s: service/raw ratio %.2f outside [%.1f, %.1f]", name, l.Ratio, minSaneRatio, maxSaneRatio)
 				}

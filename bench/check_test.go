@@ -51,7 +51,8 @@ func completeReport(p Profile, gpus ...string) *Report {
 	r.Service = &ServiceReport{Circuit: p.ServiceCircuit, Constraints: 7578, Workers: 2}
 	for _, c := range p.concurrency() {
 		r.Service.Levels = append(r.Service.Levels, ServiceLevel{Concurrency: c, Proofs: p.ProofsPerLevel,
-			Raw: loop(8, p.ProofsPerLevel), Service: loop(7.8, p.ProofsPerLevel), Ratio: 7.8 / 8})
+			Raw: loop(8, p.ProofsPerLevel), Service: loop(7.8, p.ProofsPerLevel), Ratio: 7.8 / 8,
+			Stages: ServiceStages{Queued: 0.001, Running: 0.12, Around: 0.004}})
 	}
 	for _, op := range []struct {
 		name   string
@@ -102,6 +103,7 @@ func TestCheckFindsProblems(t *testing.T) {
 		{"too few runs", nil, func(r *Report) { r.Sweep[0].Solve.Runs = 1 }, "1 runs, want 3"},
 		{"no GPU proofs", []string{"cuda:0"}, func(r *Report) { r.Sweep[0].Prove = r.Sweep[0].Prove[:1] }, "no proofs on cuda:0"},
 		{"no service", nil, func(r *Report) { r.Service = nil }, "service: missing"},
+		{"no stages", nil, func(r *Report) { r.Service.Levels[0].Stages = ServiceStages{} }, "stages"},
 		{"ratio too high", nil, func(r *Report) { r.Service.Levels[0].Ratio = 3 }, "ratio 3.00 outside"},
 		{"ratio too low", nil, func(r *Report) { r.Service.Levels[1].Ratio = 0.1 }, "ratio 0.10 outside"},
 		{"missing level", nil, func(r *Report) { r.Service.Levels = r.Service.Levels[:1] }, "concurrency levels [1], want [1 2]"},

@@ -67,6 +67,15 @@ type ServiceLevel struct {
 	Raw         LoopStats `json:"raw"`
 	Service     LoopStats `json:"service"`
 	Ratio       float64   `json:"ratio"` // service proofs/s ÷ raw proofs/s
+	// Where the service's time went, medians from the jobs' timestamps.
+	Stages ServiceStages `json:"stages"`
+}
+
+// ServiceStages splits a service proof's latency.
+type ServiceStages struct {
+	Queued  float64 `json:"queued"`  // submitted → started: admission done, waiting for a slot
+	Running float64 `json:"running"` // started → finished: witness, prove, verify, store
+	Around  float64 `json:"around"`  // the rest: gRPC, admission checks, the watch's notice
 }
 
 // LoopStats is the throughput and latency of one closed loop.

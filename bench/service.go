@@ -36,6 +36,18 @@ type ServiceOptions struct {
 // ServiceStarter starts the embedded server the way `proofmill serve` does.
 type ServiceStarter func(ctx context.Context, opt ServiceOptions) (Service, error)
 
+// stages splits the service's latencies by the jobs' timestamps.
+func stages(jobs []*pb.Job, lat []time.Duration) ServiceStages {
+	var queued, running, around []time.Duration
+	for i, j := range jobs {
+		sub, start, end := j.GetSubmitted().AsTime(), j.GetStarted().AsTime(), j.GetFinished().AsTime()
+		queued = append(queued, start.Sub(sub))
+		running = append(running, end.Sub(start))
+		around = append(around, lat[i]-end.Sub(sub))
+	}
+	return ServiceStages{Queued: summarize(queued).Median, Running: summarize(running).Median, Around: summarize(around).Median}
+}
+
 // startService starts a server with the harness's key store and connects
 // to it; stop closes both.
 func (h *harness) startService(ctx context.Context, opt ServiceOptions) (Service, *client.Client, func(), error) {
@@ -130,17 +142,17 @@ func (h *harness) serviceOverhead(ctx context.Context) error {
 	}
 	defer stop()
 	nonce := time.Now().UnixNano()
-	prove := func(ctx context.Context, key string) error {
+	prove := func(ctx context.Context, key string) (*pb.Job, error) {
 		j, err := cl.Prove(ctx, &pb.SubmitProofRequest{Circuit: id, InputJson: string(in), IdempotencyKey: key})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if j.GetState() != pb.JobState_JOB_STATE_SUCCEEDED {
-			return fmt.Errorf("job %s ended %s: %s", j.GetId(), j.GetState(), j.GetError())
+			return nil, fmt.Errorf("job %s ended %s: %s", j.GetId(), j.GetState(), j.GetError())
 		}
-		return nil
+		return j, nil
 	}
-	if err := prove(ctx, fmt.Sprintf("bench-%d-warm-up", nonce)); err != nil {
+	if _, err := prove(ctx, fmt.Sprintf("bench-%d-warm-up", nonce)); err != nil {
 		return fail("warm-up", err)
 	}
 
@@ -157,13 +169,16 @@ func (h *harness) serviceOverhead(ctx context.Context) error {
 			return fail("raw prove", err)
 		}
 		lvl.Raw = newRun(lat, wall)
-		lat, wall, err = closedLoop(ctx, conc, total, func(ctx context.Context, i int) error {
-			return prove(ctx, fmt.Sprintf("bench-%d-%d-%d", nonce, conc, i))
+		jobs := make([]*pb.Job, total)
+		lat, wall, err = closedLoop(ctx, conc, total, func(ctx context.Context, i int) (err error) {
+			jobs[i], err = prove(ctx, fmt.Sprintf("bench-%d-%d-%d", nonce, conc, i))
+			return err
 		})
 		if err != nil {
 			return fail("service prove", err)
 		}
 		lvl.Service = newRun(lat, wall)
+		lvl.Stages = stages(jobs, lat)
 		lvl.Ratio = lvl.Service.PerSecond / lvl.Raw.PerSecond
 		res.Levels = append(res.Levels, lvl)
 	}

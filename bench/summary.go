@@ -259,9 +259,12 @@ func (r *Report) Markdown() []byte {
 			rows = append(rows, []string{fmt.Sprint(l.Concurrency), fmt.Sprint(l.Proofs), fmt.Sprintf("%.2f", l.Raw.PerSecond),
 				fmt.Sprintf("%.2f", l.Service.PerSecond), fmt.Sprintf("%.2f", l.Ratio),
 				fmt.Sprintf("%s / %s / %s", formatSeconds(l.Service.P50), formatSeconds(l.Service.P95), formatSeconds(l.Service.P99)),
-				fmt.Sprintf("%s / %s / %s", formatSeconds(l.Raw.P50), formatSeconds(l.Raw.P95), formatSeconds(l.Raw.P99))})
+				fmt.Sprintf("%s / %s / %s", formatSeconds(l.Raw.P50), formatSeconds(l.Raw.P95), formatSeconds(l.Raw.P99)),
+				fmt.Sprintf("%s / %s / %s", formatSeconds(l.Stages.Queued), formatSeconds(l.Stages.Running), formatSeconds(l.Stages.Around))})
 		}
-		table(&b, []string{"concurrency", "proofs", "raw proofs/s", "service proofs/s", "ratio", "service p50 / p95 / p99", "raw p50 / p95 / p99"}, rows)
+		table(&b, []string{"concurrency", "proofs", "raw proofs/s", "service proofs/s", "ratio", "service p50 / p95 / p99", "raw p50 / p95 / p99",
+			"service: queued / running / around (medians)"}, rows)
+		b.WriteString("Running is a job's time in a worker (witness, prove, verify, store): compare it with raw p50. Around is the rest: gRPC, admission, the watch's notice.\n\n")
 		b.WriteString("![throughput vs concurrency](charts/throughput-vs-concurrency.svg)\n\n![latency CDF](charts/latency-cdf.svg)\n\n")
 	}
 

@@ -22,8 +22,9 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	quick := fs.Bool("quick", false, "the quick profile: under 2 minutes on 2 cores (same as --profile quick)")
 	profile := fs.String("profile", "full", "what to measure: quick, or full (for GPU servers; an hour or more on a small CPU)")
 	out := fs.String("out", "", "report `dir` (default proofmill-bench-PROFILE-DATE)")
+	serviceCircuit := fs.String("service-circuit", "", "circuit `id` the service section proves (default: the profile's)")
 	budget := fs.Duration("budget", 0, "time the synthetic size sweep may take before it stops doubling; 0: the profile's")
-	icicle := fs.String("icicle-device", "", "also measure MSM and NTT through ICICLE on these devices, e.g. icicle-cpu (ICICLE's CPU backend; needs -tags icicle)")
+	icicle := fs.String("icicle-device", "", "also measure MSM and NTT through ICICLE on these devices, e.g. icicle-cpu: ICICLE's CPU backend, a slow reference (minutes at 2^20) for checking the GPU code path without a GPU; needs -tags icicle")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -47,6 +48,9 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	cfg := bench.Config{Profile: mk(), Out: *out, KeysDir: *keysDir, Logger: e.log, StartService: benchService(e)}
 	if *budget > 0 {
 		cfg.Profile.SweepBudget = *budget
+	}
+	if *serviceCircuit != "" {
+		cfg.Profile.ServiceCircuit = *serviceCircuit
 	}
 	if *icicle != "" {
 		cfg.ICICLEDevices = strings.Split(*icicle, ",")

@@ -103,7 +103,7 @@ type command struct {
 
 var commands = []command{
 	{"circuits", "list the circuits, their sizes and public inputs", runCircuits},
-	{"keys", "keys setup | keys export: manage the key store", runKeys},
+	{"keys", "keys setup | export | ceremony | import: development keys, exports, MPC ceremonies", runKeys},
 	{"prove", "prove a JSON input (locally, or on a server with --server) and write the proof", runProve},
 	{"verify", "verify a proof file against the key store", runVerify},
 	{"serve", "run the proving service: gRPC API, scheduler, journal and CPU workers", runServe},

@@ -24,6 +24,8 @@ import (
 	pb "github.com/proofmill/proofmill/api/proofmill/v1"
 	"github.com/proofmill/proofmill/api/receipt"
 	"github.com/proofmill/proofmill/client"
+	"github.com/proofmill/proofmill/internal/testkeys"
+	"github.com/proofmill/proofmill/prover"
 	"github.com/proofmill/proofmill/server"
 )
 
@@ -308,5 +310,48 @@ func TestTenantFloodFairShare(t *testing.T) {
 	}
 	if before > 1 {
 		t.Fatalf("%d of bank-a's jobs started before bank-b's one job, want at most 1", before)
+	}
+}
+
+// TestCeremonyCommands: the steps refuse to run out of order, with clear
+// errors (the full round trip is prover's TestCeremonyRoundTrip: three
+// contributors per phase on a small circuit).
+func TestCeremonyCommands(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ceremony")
+	keys := t.TempDir()
+	run := func(args ...string) (int, string, string) {
+		return proofmill(t, append([]string{"keys"}, append(args, "--keys", keys)...)...)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		says string
+	}{
+		{[]string{"ceremony", "init", "--circuit", "invoice-consistency/v1"}, exitUsage, "--dir is required"},
+		{[]string{"ceremony", "init", "--circuit", "invoice-consistency/v1", "--dir", dir}, 0, "domain 8192"},
+		{[]string{"ceremony", "init", "--circuit", "invoice-consistency/v1", "--dir", dir}, exitFailure, "already holds a ceremony"},
+		{[]string{"ceremony", "seal", "--circuit", "invoice-consistency/v1", "--dir", dir}, exitUsage, "--beacon"},
+		{[]string{"ceremony", "seal", "--circuit", "invoice-consistency/v1", "--dir", dir, "--beacon", strings.Repeat("ab", 32)}, exitFailure, "no contribution yet"},
+		{[]string{"import", "--circuit", "invoice-consistency/v1", "--dir", dir, "--beacon", strings.Repeat("ab", 32)}, exitFailure, "not sealed"},
+		{[]string{"ceremony", "verify", "--circuit", "abs-pool-16/v1", "--dir", dir, "--beacon", strings.Repeat("ab", 32)}, exitFailure, "is for invoice-consistency/v1"},
+		{[]string{"ceremony", "dance", "--circuit", "invoice-consistency/v1", "--dir", dir}, exitUsage, "unknown step"},
+	} {
+		code, stdout, stderr := run(tc.args...)
+		if code != tc.code || !strings.Contains(stdout+stderr, tc.says) {
+			t.Errorf("keys %v: exit %d, want %d with %q\n%s%s", tc.args, code, tc.code, tc.says, stdout, stderr)
+		}
+	}
+}
+
+// TestProductionRefusesDevelopmentKeys: serve --production will not start
+// on a key store with development keys.
+func TestProductionRefusesDevelopmentKeys(t *testing.T) {
+	c, _ := lookup("invoice-consistency/v1")
+	if _, err := testkeys.Prover(t).Keys(c); err != nil { // development keys in the shared store
+		t.Fatal(err)
+	}
+	cfg := serveConfig{Listen: "127.0.0.1:0", DataDir: t.TempDir(), KeysDir: testkeys.Dir(), MaxQueued: 10, Preload: "none", Production: true}
+	if _, err := startNode(cfg, quiet); !errors.Is(err, prover.ErrDevelopmentKeys) {
+		t.Fatalf("--production on development keys: %v", err)
 	}
 }
