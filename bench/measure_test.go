@@ -76,6 +76,7 @@ func TestClosedLoopStopsAtFirstError(t *testing.T) {
 		if i == 3 {
 			return boom
 		}
+		time.Sleep(time.Millisecond) // the other loop is mid-call when the error comes
 		return nil
 	})
 	if !errors.Is(err, boom) {
