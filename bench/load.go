@@ -8,6 +8,7 @@ import (
 	"time"
 
 	pb "github.com/proofmill/proofmill/api/proofmill/v1"
+	"github.com/proofmill/proofmill/circuits"
 	"github.com/proofmill/proofmill/client"
 	"github.com/proofmill/proofmill/examples"
 )
@@ -25,7 +26,11 @@ var errSeen = errors.New("terminal event seen")
 func (h *harness) load(ctx context.Context) error {
 	fail := func(step string, err error) error { return fmt.Errorf("bench: load: %s: %w", step, err) }
 	p := h.profile
-	in, err := examples.Read("invoice-consistency.json")
+	c, err := circuits.Lookup(loadCircuit)
+	if err != nil {
+		return fail("circuit", err)
+	}
+	in, err := examples.Read(c.Example)
 	if err != nil {
 		return fail("input", err)
 	}

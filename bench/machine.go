@@ -23,7 +23,7 @@ type Machine struct {
 	Gnark       string   `json:"gnark"`
 	GnarkCrypto string   `json:"gnark_crypto"`
 	ICICLE      string   `json:"icicle_gnark,omitempty"`
-	Proofmill   string   `json:"proofmill"` // VCS revision
+	Proofmill   string   `json:"proofmill"` // the version the caller states (Config.Version)
 	BuildTags   []string `json:"build_tags,omitempty"`
 }
 
@@ -35,9 +35,9 @@ type GPU struct {
 }
 
 // describeMachine collects Machine, and notes about what it could not.
-func describeMachine() (Machine, []string) {
+func describeMachine(version string) (Machine, []string) {
 	m := Machine{CPU: cpuModel(), Cores: runtime.NumCPU(), MemoryBytes: kbField("/proc/meminfo", "MemTotal"), OS: runtime.GOOS + "/" + runtime.GOARCH,
-		Go: runtime.Version(), Proofmill: "unknown"}
+		Go: runtime.Version(), Proofmill: version}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, d := range bi.Deps {
 			switch d.Path {
@@ -50,14 +50,7 @@ func describeMachine() (Machine, []string) {
 			}
 		}
 		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				m.Proofmill = s.Value
-			case "vcs.modified":
-				if s.Value == "true" {
-					m.Proofmill += " (modified)"
-				}
-			case "-tags":
+			if s.Key == "-tags" {
 				m.BuildTags = strings.Split(s.Value, ",")
 			}
 		}

@@ -29,6 +29,8 @@ type Config struct {
 	// GPUs found: "icicle-cpu" runs the GPU code path on ICICLE's CPU
 	// backend.
 	ICICLEDevices []string
+	// Version is proofmill's version, for the report.
+	Version string
 	// Logger gets a line as each step starts. Nil: slog.Default().
 	Logger *slog.Logger
 }
@@ -81,7 +83,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	h := &harness{cfg: cfg, profile: cfg.Profile, scratch: scratch, started: time.Now(),
 		report: &Report{Started: time.Now().UTC(), Profile: cfg.Profile}}
-	h.report.Machine, h.report.Notes = describeMachine()
+	h.report.Machine, h.report.Notes = describeMachine(cfg.Version)
 	h.backends = []hwaccel.Backend{hwaccel.CPU{}}
 	for _, g := range h.report.Machine.GPUs {
 		b, _, err := hwaccel.Open(g.ID, hwaccel.DeviceOptions{})

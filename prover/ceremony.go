@@ -42,6 +42,7 @@ type Ceremony struct {
 	Dir   string
 	State CeremonyState
 	ccs   *cs.R1CS
+	read  map[string]string // file → SHA-256 of what was read and checked
 }
 
 // CeremonyState is ceremony.json.
@@ -68,7 +69,7 @@ func NewCeremony(dir string, c *circuits.Circuit) (*Ceremony, error) {
 	}
 	cer := &Ceremony{Dir: dir, ccs: ccs, State: CeremonyState{Circuit: c.ID, Constraints: ccs.GetNbConstraints(),
 		Domain: ecc.NextPowerOfTwo(uint64(ccs.GetNbConstraints())), Phase: 1}}
-	if err := cer.write(cer.file(1, 0), mpcsetup.NewPhase1(cer.State.Domain)); err != nil {
+	if _, err := cer.write(cer.file(1, 0), mpcsetup.NewPhase1(cer.State.Domain)); err != nil {
 		return nil, err
 	}
 	return cer, cer.saveState()
@@ -132,15 +133,15 @@ func (c *Ceremony) files(phase int) []string {
 	}
 }
 
-func (c *Ceremony) write(path string, v io.WriterTo) error {
+// write writes a new file and returns its SHA-256.
+func (c *Ceremony) write(path string, v io.WriterTo) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("prover: ceremony: %w", err)
+		return "", fmt.Errorf("prover: ceremony: %w", err)
 	}
 	if _, err := os.Stat(path); err == nil {
-		return ceremonyErr("%s exists: another party contributed meanwhile", path)
+		return "", ceremonyErr("%s exists: another party contributed meanwhile", path)
 	}
-	_, err := writeFile(path, func(w io.Writer) error { _, err := v.WriteTo(w); return err })
-	return err
+	return writeFile(path, func(w io.Writer) error { _, err := v.WriteTo(w); return err })
 }
 
 // Contribute adds this party's randomness to the current phase, after
@@ -179,10 +180,7 @@ func (c *Ceremony) Contribute() (string, string, error) {
 		return "", "", ceremonyErr("phase %d", c.State.Phase)
 	}
 	path := c.file(c.State.Phase, len(files))
-	if err := c.write(path, next); err != nil {
-		return "", "", err
-	}
-	sum, err := fileSHA256(path)
+	sum, err := c.write(path, next)
 	return path, sum, err
 }
 
@@ -214,12 +212,12 @@ func (c *Ceremony) SealPhase1(beacon []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := c.write(filepath.Join(c.Dir, "srs.bin"), &commons); err != nil {
+	if _, err := c.write(filepath.Join(c.Dir, "srs.bin"), &commons); err != nil {
 		return err
 	}
 	var start mpcsetup.Phase2
 	start.Initialize(c.ccs, &commons)
-	if err := c.write(c.file(2, 0), &start); err != nil {
+	if _, err := c.write(c.file(2, 0), &start); err != nil {
 		return err
 	}
 	c.State.Phase, c.State.Phase1Beacon = 2, hex.EncodeToString(beacon)
@@ -297,14 +295,15 @@ type CeremonyRecord struct {
 	Contributions [2]int `json:"contributions"`     // per phase
 }
 
-// transcript hashes every file's hash in order, then the beacons.
+// transcript hashes every file's hash in order, then the beacons. Verify
+// has read and checked every file; their hashes are of those very bytes.
 func (c *Ceremony) transcript(beacon []byte) (string, error) {
 	h := sha256.New()
 	files := append(c.files(1), filepath.Join(c.Dir, "srs.bin"))
 	for _, f := range append(files, c.files(2)...) {
-		sum, err := fileSHA256(f)
-		if err != nil {
-			return "", err
+		sum, ok := c.read[f]
+		if !ok {
+			return "", ceremonyErr("%s was not verified", f)
 		}
 		rel, err := filepath.Rel(c.Dir, f)
 		if err != nil {
@@ -313,19 +312,6 @@ func (c *Ceremony) transcript(beacon []byte) (string, error) {
 		fmt.Fprintf(h, "%s %s\n", filepath.ToSlash(rel), sum)
 	}
 	fmt.Fprintf(h, "beacon1 %s\nbeacon2 %s\n", c.State.Phase1Beacon, hex.EncodeToString(beacon))
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", fmt.Errorf("prover: ceremony: %w", err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("prover: ceremony: %w", err)
-	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
@@ -369,7 +355,7 @@ func (c *Ceremony) readPhase1(files []string) ([]*mpcsetup.Phase1, error) {
 	ref := encode(mpcsetup.NewPhase1(c.State.Domain))
 	out := make([]*mpcsetup.Phase1, 0, len(files))
 	for _, f := range files {
-		data, err := readBounded(f, len(ref)+challengeSize)
+		data, err := c.readBounded(f, len(ref)+challengeSize)
 		if err != nil {
 			return nil, err
 		}
@@ -390,7 +376,7 @@ func (c *Ceremony) phase2Start() (*mpcsetup.SrsCommons, *mpcsetup.Phase2, error)
 	path := filepath.Join(c.Dir, "srs.bin")
 	// Phase 1's encoding without its proofs and its (empty, one-byte) challenge.
 	size := len(encode(mpcsetup.NewPhase1(c.State.Domain))) - phase1DomainAt - 1
-	data, err := readBounded(path, size)
+	data, err := c.readBounded(path, size)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -417,7 +403,7 @@ func (c *Ceremony) readPhase2(files []string, start *mpcsetup.Phase2) ([]*mpcset
 	zAt := 38 + 32*int(binary.BigEndian.Uint32(ref[34:]))
 	out := make([]*mpcsetup.Phase2, 0, len(files))
 	for _, f := range files {
-		data, err := readBounded(f, len(ref)+challengeSize)
+		data, err := c.readBounded(f, len(ref)+challengeSize)
 		if err != nil {
 			return nil, err
 		}
@@ -433,8 +419,8 @@ func (c *Ceremony) readPhase2(files []string, start *mpcsetup.Phase2) ([]*mpcset
 	return out, nil
 }
 
-// readBounded reads a file of at most limit bytes.
-func readBounded(path string, limit int) ([]byte, error) {
+// readBounded reads a file of at most limit bytes, and notes its hash.
+func (c *Ceremony) readBounded(path string, limit int) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("prover: ceremony: %w", err)
@@ -447,5 +433,10 @@ func readBounded(path string, limit int) ([]byte, error) {
 	if len(data) > limit {
 		return nil, ceremonyErr("%s: over %d bytes", path, limit)
 	}
+	if c.read == nil {
+		c.read = map[string]string{}
+	}
+	sum := sha256.Sum256(data)
+	c.read[path] = hex.EncodeToString(sum[:])
 	return data, nil
 }

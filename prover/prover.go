@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -81,6 +82,11 @@ func New(cfg Config) (*Prover, error) {
 	if cfg.OnFallback == nil {
 		cfg.OnFallback = func(string, string) {}
 	}
+	if cfg.Production {
+		if err := refuseDevelopmentKeys(cfg.Store); err != nil {
+			return nil, err
+		}
+	}
 	return &Prover{store: cfg.Store, backend: cfg.Backend, fallback: cfg.Fallback, onFall: cfg.OnFallback, devSetup: cfg.DevSetup && !cfg.Production, production: cfg.Production, log: cfg.Logger,
 		keys: map[string]func() (*Keys, error){}}, nil
 }
@@ -127,6 +133,23 @@ func (p *Prover) loadOrSetup(c *circuits.Circuit) (*Keys, error) {
 	}
 	p.log.Info("keys loaded", "circuit", c.ID, "constraints", k.Manifest.Constraints, "took", time.Since(start).Round(time.Millisecond))
 	return k, nil
+}
+
+// refuseDevelopmentKeys fails if the store holds keys of a registered
+// circuit that did not come from a ceremony: production fails at start,
+// not at a circuit's first job.
+func refuseDevelopmentKeys(store KeyStore) error {
+	var bad []string
+	for _, c := range circuits.All() {
+		if m, err := store.Manifest(c.ID); err == nil && m.Origin != OriginCeremony {
+			bad = append(bad, c.ID)
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("prover: %w: %s (remove them, or import ceremony keys with keys import --force)",
+			ErrDevelopmentKeys, strings.Join(bad, ", "))
+	}
+	return nil
 }
 
 // Setup compiles a circuit and runs a development Groth16 setup for it.

@@ -45,6 +45,7 @@ type Tenant struct {
 // Tenants is the tenant table: who may call, and as whom.
 type Tenants struct {
 	all     []*Tenant
+	byID    map[string]*Tenant
 	byToken map[string]*Tenant // hex SHA-256 of the token
 	byCN    map[string]*Tenant
 
@@ -79,20 +80,19 @@ func LoadTenants(path string) (*Tenants, error) {
 // NewTenants checks a tenant table: ids unique and well formed, each token
 // and certificate name belonging to one tenant, limits not negative.
 func NewTenants(list []*Tenant) (*Tenants, error) {
-	ts := &Tenants{byToken: map[string]*Tenant{}, byCN: map[string]*Tenant{}, buckets: map[string]*bucket{}, now: time.Now}
-	seen := map[string]bool{}
+	ts := &Tenants{byID: map[string]*Tenant{}, byToken: map[string]*Tenant{}, byCN: map[string]*Tenant{}, buckets: map[string]*bucket{}, now: time.Now}
 	for _, t := range list {
 		switch {
 		case !tenantID.MatchString(t.ID):
 			return nil, fmt.Errorf("tenant id %q: want 1 to 63 of a-z 0-9 . _ -, starting with a letter or digit", t.ID)
-		case seen[t.ID]:
+		case ts.byID[t.ID] != nil:
 			return nil, fmt.Errorf("tenant %s: listed twice", t.ID)
 		case t.Weight < 0 || t.MaxQueued < 0 || t.SubmitsPerSecond < 0 || t.Burst < 0:
 			return nil, fmt.Errorf("tenant %s: negative weight or limit", t.ID)
 		case len(t.TokensSHA256) == 0 && len(t.CertCommonNames) == 0:
 			return nil, fmt.Errorf("tenant %s: no token and no certificate name: nobody could call as it", t.ID)
 		}
-		seen[t.ID] = true
+		ts.byID[t.ID] = t
 		for _, h := range t.TokensSHA256 {
 			h = strings.ToLower(h)
 			if b, err := hex.DecodeString(h); err != nil || len(b) != sha256.Size {
@@ -120,13 +120,8 @@ func NewTenants(list []*Tenant) (*Tenants, error) {
 // Weight is a tenant's share of the workers; nil tenants (no table) and
 // unknown ones weigh 1.
 func (ts *Tenants) Weight(tenant string) int {
-	if ts == nil {
-		return 1
-	}
-	for _, t := range ts.all {
-		if t.ID == tenant {
-			return max(1, t.Weight)
-		}
+	if ts != nil && ts.byID[tenant] != nil {
+		return max(1, ts.byID[tenant].Weight)
 	}
 	return 1
 }

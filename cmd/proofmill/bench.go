@@ -45,7 +45,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	if *out == "" {
 		*out = fmt.Sprintf("proofmill-bench-%s-%s", *profile, time.Now().Format("20060102-150405"))
 	}
-	cfg := bench.Config{Profile: mk(), Out: *out, KeysDir: *keysDir, Logger: e.log, StartService: benchService(e)}
+	cfg := bench.Config{Profile: mk(), Out: *out, KeysDir: *keysDir, Version: version(), Logger: e.log, StartService: benchService(e)}
 	if *budget > 0 {
 		cfg.Profile.SweepBudget = *budget
 	}

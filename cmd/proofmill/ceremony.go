@@ -84,12 +84,11 @@ func runCeremony(_ context.Context, e *env, args []string) error {
 		if step == "verify" {
 			return nil
 		}
-		store := prover.KeyStore{Dir: *keysDir}
-		if store.Dir == "" {
-			if store.Dir, err = prover.DefaultKeyDir(); err != nil {
-				return err
-			}
+		p, err := newProver(e, *keysDir, false)
+		if err != nil {
+			return err
 		}
+		store := p.Store()
 		if *force {
 			if err := store.Remove(c.ID); err != nil {
 				return err

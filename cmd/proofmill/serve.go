@@ -167,11 +167,6 @@ func startNode(cfg serveConfig, log *slog.Logger) (_ *node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Production {
-		if err := refuseDevelopmentKeys(prover.KeyStore{Dir: cfg.KeysDir}); err != nil {
-			return nil, err
-		}
-	}
 	pcfg := prover.Config{Store: prover.KeyStore{Dir: cfg.KeysDir}, DevSetup: cfg.DevSetup, Production: cfg.Production, Logger: log,
 		OnFallback: func(device, reason string) { n.stats.Fallback(device, reason) }}
 	if n.gpus, err = startDevices(context.Background(), cfg.Devices, cfg.KeysDir, &env{log: log}); err != nil {
@@ -291,22 +286,6 @@ func startNode(cfg serveConfig, log *slog.Logger) (_ *node, err error) {
 	}
 	log.Info("serving", "grpc", n.addr.String(), "jobs", n.jobs.name, "workers", slots, "recovered_jobs", recovered, "keys", n.prover.Store().Dir)
 	return n, nil
-}
-
-// refuseDevelopmentKeys fails if the key store holds keys of any circuit
-// that did not come from a ceremony.
-func refuseDevelopmentKeys(store prover.KeyStore) error {
-	var bad []string
-	for _, c := range circuits.All() {
-		if m, err := store.Manifest(c.ID); err == nil && m.Origin != prover.OriginCeremony {
-			bad = append(bad, c.ID)
-		}
-	}
-	if len(bad) > 0 {
-		return fmt.Errorf("serve --production: %w: %s (remove them, or import ceremony keys with keys import --force)",
-			prover.ErrDevelopmentKeys, strings.Join(bad, ", "))
-	}
-	return nil
 }
 
 // housekeeping expires finished jobs and, on a shared queue, puts back in

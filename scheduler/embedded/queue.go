@@ -24,13 +24,12 @@ type Queue struct {
 	cfg    QueueConfig
 	lines  [2]map[string]*list.List // per priority, per tenant with jobs waiting
 	counts [2]int
-	where  map[string]*list.Element
-	class  map[string]scheduler.Class // of each ID in line
-	held   map[string]bool            // popped and not yet released
-	pass   map[string]float64         // per tenant: starts divided by weight
-	clock  float64                    // the pass of the tenant served last
-	streak int                        // interactive jobs served since the last batch job
-	signal chan struct{}              // wakes a waiting Pop
+	where  map[string]*list.Element // ID → its element, an entry
+	held   map[string]bool          // popped and not yet released
+	pass   map[string]float64       // per tenant: starts divided by weight
+	clock  float64                  // the pass of the tenant served last
+	streak int                      // interactive jobs served since the last batch job
+	signal chan struct{}            // wakes a waiting Pop
 }
 
 // NewQueue returns an empty queue.
@@ -38,9 +37,15 @@ func NewQueue(cfg QueueConfig) *Queue {
 	return &Queue{
 		cfg:   cfg,
 		lines: [2]map[string]*list.List{{}, {}},
-		where: map[string]*list.Element{}, class: map[string]scheduler.Class{}, held: map[string]bool{},
+		where: map[string]*list.Element{}, held: map[string]bool{},
 		pass: map[string]float64{}, signal: make(chan struct{}, 1),
 	}
+}
+
+// entry is an ID in line, with the class it is in line for.
+type entry struct {
+	id string
+	c  scheduler.Class
 }
 
 func (q *Queue) weight(tenant string) float64 {
@@ -77,7 +82,7 @@ func (q *Queue) push(id string, c scheduler.Class) {
 		l = list.New()
 		q.lines[c.Priority][c.Tenant] = l
 	}
-	q.where[id], q.class[id] = l.PushBack(id), c
+	q.where[id] = l.PushBack(entry{id, c})
 	q.counts[c.Priority]++
 	q.wake()
 }
@@ -122,7 +127,7 @@ func (q *Queue) tryPop() (string, bool) {
 		tenants = append(tenants, t)
 	}
 	t, _ := scheduler.NextTenant(tenants, q.pass)
-	id := q.take(q.where[q.lines[p][t].Front().Value.(string)])
+	id := q.take(q.lines[p][t].Front())
 	q.clock = q.pass[t]
 	q.pass[t] += 1 / q.weight(t)
 	q.held[id] = true
@@ -134,8 +139,8 @@ func (q *Queue) tryPop() (string, bool) {
 
 // take removes an ID's element from its line.
 func (q *Queue) take(el *list.Element) string {
-	id := el.Value.(string)
-	c := q.class[id]
+	e := el.Value.(entry)
+	id, c := e.id, e.c
 	l := q.lines[c.Priority][c.Tenant]
 	l.Remove(el)
 	if l.Len() == 0 {
@@ -143,7 +148,6 @@ func (q *Queue) take(el *list.Element) string {
 	}
 	q.counts[c.Priority]--
 	delete(q.where, id)
-	delete(q.class, id)
 	return id
 }
 
