@@ -2,9 +2,12 @@ package bench
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/proofmill/proofmill/errcode"
 )
 
 // Service/raw throughput outside these bounds means a broken measurement,
@@ -188,4 +191,20 @@ func CheckDir(dir string) (*Report, []string, error) {
 		}
 	}
 	return r, problems, nil
+}
+
+// CheckReport checks the report in dir, writes each problem to w, and
+// fails with errcode.ReportIncomplete if there is any.
+func CheckReport(dir string, w io.Writer) error {
+	_, problems, err := CheckDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, p := range problems {
+		fmt.Fprintf(w, "check: %s\n", p)
+	}
+	if len(problems) > 0 {
+		return errcode.Errorf(errcode.ReportIncomplete, "benchmark report check failed: %d problems in %s", len(problems), dir)
+	}
+	return nil
 }

@@ -34,7 +34,7 @@ func (h *harness) load(ctx context.Context) error {
 	if err != nil {
 		return fail("input", err)
 	}
-	_, cl, stop, err := h.startService(ctx, ServiceOptions{NoWorkers: true, MaxQueued: p.QueuedJobs + submitters})
+	_, cl, stop, err := h.startService(ctx, serviceOptions{NoWorkers: true, MaxQueued: p.QueuedJobs + submitters})
 	if err != nil {
 		return fail("start service", err)
 	}

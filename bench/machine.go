@@ -34,11 +34,15 @@ type GPU struct {
 	MemoryBytes uint64 `json:"memory_bytes"`
 }
 
+// readBuildInfo is debug.ReadBuildInfo; a library's test binary records no
+// module versions, so its tests supply them.
+var readBuildInfo = debug.ReadBuildInfo
+
 // describeMachine collects Machine, and notes about what it could not.
 func describeMachine(version string) (Machine, []string) {
 	m := Machine{CPU: cpuModel(), Cores: runtime.NumCPU(), MemoryBytes: kbField("/proc/meminfo", "MemTotal"), OS: runtime.GOOS + "/" + runtime.GOARCH,
 		Go: runtime.Version(), Proofmill: version}
-	if bi, ok := debug.ReadBuildInfo(); ok {
+	if bi, ok := readBuildInfo(); ok {
 		for _, d := range bi.Deps {
 			switch d.Path {
 			case "github.com/consensys/gnark":

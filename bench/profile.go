@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/proofmill/proofmill/circuits"
+	"github.com/proofmill/proofmill/errcode"
 )
 
 // Profile sets what a run measures. Zero counts skip their section.
@@ -101,4 +102,39 @@ func (p Profile) Validate() error {
 		}
 	}
 	return nil
+}
+
+// ProfileTimes say roughly how long each named profile runs.
+var ProfileTimes = map[string]string{
+	"quick": "about 2 minutes on 2 cores",
+	"full":  "an hour or more on a small CPU; for GPU servers",
+}
+
+// Plan is a run as a command line asks for it: a named profile, adjusted.
+type Plan struct {
+	Profile        string        // "quick" or "full"
+	Out            string        // "": proofmill-bench-PROFILE-DATE
+	Budget         time.Duration // bounds the synthetic sweep; 0: the profile's
+	ServiceCircuit string        // "": the profile's
+	ICICLEDevices  []string
+}
+
+// Config makes the run's Config from the plan; an unknown profile is an
+// errcode.Usage.
+func (p Plan) Config() (Config, error) {
+	mk, ok := Profiles[p.Profile]
+	if !ok {
+		return Config{}, errcode.Errorf(errcode.Usage, "unknown profile %q (quick, full)", p.Profile)
+	}
+	cfg := Config{Profile: mk(), Out: p.Out, ICICLEDevices: p.ICICLEDevices}
+	if cfg.Out == "" {
+		cfg.Out = fmt.Sprintf("proofmill-bench-%s-%s", p.Profile, time.Now().Format("20060102-150405"))
+	}
+	if p.Budget > 0 {
+		cfg.Profile.SweepBudget = p.Budget
+	}
+	if p.ServiceCircuit != "" {
+		cfg.Profile.ServiceCircuit = p.ServiceCircuit
+	}
+	return cfg, nil
 }

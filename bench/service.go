@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,26 +16,16 @@ import (
 	"github.com/proofmill/proofmill/circuits"
 	"github.com/proofmill/proofmill/client"
 	"github.com/proofmill/proofmill/examples"
+	"github.com/proofmill/proofmill/node"
 	"github.com/proofmill/proofmill/prover"
 )
 
-// Service is a running proofmill server under test.
-type Service interface {
-	Addr() string // gRPC, on loopback
-	Workers() int // proving slots; 0 with NoWorkers
-	Close(ctx context.Context) error
-}
-
-// ServiceOptions say how to start it.
-type ServiceOptions struct {
-	KeysDir   string // the key store; development keys are made for circuits it lacks
+// serviceOptions say how to start the embedded server.
+type serviceOptions struct {
 	Preload   string // a circuit whose keys to load before serving; empty: none
 	NoWorkers bool   // queue jobs, prove none
 	MaxQueued int    // 0: the server's default
 }
-
-// ServiceStarter starts the embedded server the way `proofmill serve` does.
-type ServiceStarter func(ctx context.Context, opt ServiceOptions) (Service, error)
 
 // stages splits the service's latencies by the jobs' timestamps.
 func stages(jobs []*pb.Job, lat []time.Duration) ServiceStages {
@@ -48,25 +39,43 @@ func stages(jobs []*pb.Job, lat []time.Duration) ServiceStages {
 	return ServiceStages{Queued: summarize(queued).Median, Running: summarize(running).Median, Around: summarize(around).Median}
 }
 
-// startService starts a server with the harness's key store and connects
-// to it; stop closes both.
-func (h *harness) startService(ctx context.Context, opt ServiceOptions) (Service, *client.Client, func(), error) {
-	opt.KeysDir = h.cfg.KeysDir
-	svc, err := h.cfg.StartService(ctx, opt)
+// startService starts the embedded server `proofmill serve` runs (a
+// node), on a loopback port with a journal in a temporary folder and the
+// harness's key store, logging errors only, and connects to it; stop
+// closes both.
+func (h *harness) startService(ctx context.Context, opt serviceOptions) (*node.Node, *client.Client, func(), error) {
+	dir, err := os.MkdirTemp("", "proofmill-bench-data-")
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	cl, err := client.Dial(svc.Addr(), client.Options{})
+	cfg := node.Config{Listen: "127.0.0.1:0", DataDir: dir, KeysDir: h.cfg.KeysDir, DevSetup: true, Preload: opt.Preload,
+		MaxQueued: opt.MaxQueued, Retention: time.Hour, Version: h.cfg.Version, Logger: h.serviceLog}
+	if cfg.Preload == "" {
+		cfg.Preload = "none"
+	}
+	if opt.NoWorkers {
+		cfg.Workers = -1
+	}
+	n, err := node.New(cfg)
+	if err == nil {
+		err = n.Start(ctx)
+	}
 	if err != nil {
-		svc.Close(context.WithoutCancel(ctx))
+		os.RemoveAll(dir)
 		return nil, nil, nil, err
 	}
-	return svc, cl, func() {
-		cl.Close()
-		if err := svc.Close(context.WithoutCancel(ctx)); err != nil {
+	stopNode := func() {
+		if err := n.Shutdown(context.WithoutCancel(ctx)); err != nil {
 			h.cfg.Logger.Warn("stop service", "err", err)
 		}
-	}, nil
+		os.RemoveAll(dir)
+	}
+	cl, err := client.Dial(n.Addr(), client.Options{})
+	if err != nil {
+		stopNode()
+		return nil, nil, nil, err
+	}
+	return n, cl, func() { cl.Close(); stopNode() }, nil
 }
 
 // closedLoop runs total calls of one on conc goroutines, each starting its
@@ -136,7 +145,7 @@ func (h *harness) serviceOverhead(ctx context.Context) error {
 		return fail("keys", err)
 	}
 
-	svc, cl, stop, err := h.startService(ctx, ServiceOptions{Preload: id})
+	svc, cl, stop, err := h.startService(ctx, serviceOptions{Preload: id})
 	if err != nil {
 		return fail("start service", err)
 	}

@@ -157,9 +157,9 @@ func (h *harness) sweepOne(ctx context.Context, sc sweepCase) (time.Duration, er
 	}
 	p.Solve = summarize(solves)
 
-	job := hwaccel.Job{Circuit: sc.id, CCS: keys.CCS, PK: keys.PK, VK: keys.VK, Witness: full}
+	job := hwaccel.Job{Circuit: sc.id, CCS: keys.CCS, PK: keys.PK, Witness: full}
 	for _, b := range h.backends {
-		pr, err := h.proveRuns(ctx, b, job, public)
+		pr, err := h.proveRuns(ctx, b, job, keys.VK, public)
 		if err != nil {
 			return fail("prove on "+b.Name(), err)
 		}
@@ -171,12 +171,12 @@ func (h *harness) sweepOne(ctx context.Context, sc sweepCase) (time.Duration, er
 
 // proveRuns proves job ProveRuns times on b after one warm-up proof,
 // which must verify.
-func (h *harness) proveRuns(ctx context.Context, b hwaccel.Backend, job hwaccel.Job, public witness.Witness) (Prove, error) {
-	proof, err := b.Prove(ctx, job)
+func (h *harness) proveRuns(ctx context.Context, b hwaccel.Backend, job hwaccel.Job, vk groth16.VerifyingKey, public witness.Witness) (Prove, error) {
+	res, err := b.Prove(ctx, job)
 	if err != nil {
 		return Prove{}, err
 	}
-	if err := groth16.Verify(proof, job.VK, public); err != nil {
+	if err := groth16.Verify(res.Proof, vk, public); err != nil {
 		return Prove{}, fmt.Errorf("warm-up proof does not verify: %w", err)
 	}
 	var times []time.Duration

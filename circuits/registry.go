@@ -1,7 +1,6 @@
 package circuits
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -11,10 +10,11 @@ import (
 	"github.com/proofmill/proofmill/circuits/abspool"
 	"github.com/proofmill/proofmill/circuits/input"
 	"github.com/proofmill/proofmill/circuits/invoice"
+	"github.com/proofmill/proofmill/errcode"
 )
 
 // ErrUnknownCircuit is returned for an id that is not registered.
-var ErrUnknownCircuit = errors.New("unknown circuit")
+var ErrUnknownCircuit = errcode.New(errcode.UnknownCircuit, "unknown circuit")
 
 // Circuit is one registered statement at one version (and size).
 type Circuit struct {

@@ -18,6 +18,7 @@ import (
 
 	pb "github.com/proofmill/proofmill/api/proofmill/v1"
 	"github.com/proofmill/proofmill/api/receipt"
+	"github.com/proofmill/proofmill/errcode"
 )
 
 // Options configure a Client. The zero value is usable.
@@ -85,18 +86,19 @@ func Dial(target string, opt Options) (*Client, error) {
 func (c *Client) Close() error { return c.conn.Close() }
 
 // retry runs call until it succeeds, fails with another code than
-// UNAVAILABLE, runs out of retries, or ctx ends.
+// UNAVAILABLE, runs out of retries, or ctx ends. Its error carries an
+// errcode (see coded).
 func retry[T any](ctx context.Context, c *Client, call func(context.Context) (T, error)) (T, error) {
 	wait := c.opt.Backoff
 	for attempt := 0; ; attempt++ {
 		out, err := call(ctx)
 		if status.Code(err) != codes.Unavailable || attempt >= c.opt.Retries {
-			return out, err
+			return out, coded(err)
 		}
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
-			return out, err
+			return out, coded(err)
 		}
 		wait = min(2*wait, 2*time.Second)
 	}
@@ -239,4 +241,19 @@ func (c *Client) VerifyReceipt(ctx context.Context, j *pb.Job) error {
 		c.keyMu.Unlock()
 	}
 	return receipt.Verify(j, key)
+}
+
+// JobError is a finished job's failure as an error: nil for a job that
+// succeeded, else an error whose errcode is the job's error kind
+// (errcode.Cancelled for a cancelled job), naming why.
+func JobError(j *pb.Job) error {
+	switch j.GetState() {
+	case pb.JobState_JOB_STATE_SUCCEEDED:
+		return nil
+	case pb.JobState_JOB_STATE_FAILED:
+		return errcode.Errorf(errcode.Code(j.GetErrorKind()), "job %s failed (%s): %s", j.GetId(), j.GetErrorKind(), j.GetError())
+	case pb.JobState_JOB_STATE_CANCELLED:
+		return errcode.Errorf(errcode.Cancelled, "job %s was cancelled", j.GetId())
+	}
+	return fmt.Errorf("client: job %s is %s, not finished", j.GetId(), j.GetState())
 }

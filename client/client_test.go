@@ -2,15 +2,18 @@ package client
 
 import (
 	"context"
+	"errors"
 	"net"
 	"testing"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	pb "github.com/proofmill/proofmill/api/proofmill/v1"
+	"github.com/proofmill/proofmill/errcode"
 )
 
 // flaky answers UNAVAILABLE to the first calls, like a draining or
@@ -109,5 +112,37 @@ func TestRetriesUntilTheServerStarts(t *testing.T) {
 	defer cancel()
 	if _, err := c.Get(ctx, "j1"); err != nil {
 		t.Fatalf("no answer once the server started: %v", err)
+	}
+}
+
+// Every error a call returns carries an errcode: the server's reason, or
+// what the bare status means; it stays a status all the same.
+func TestErrorsCarryCodes(t *testing.T) {
+	c, err := Dial(serve(t, &flaky{}), Options{Backoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = c.Cancel(ctx, "j1") // a bare FAILED_PRECONDITION
+	if errcode.Of(err) != errcode.Unsatisfied || status.Code(err) != codes.FailedPrecondition || status.Convert(err).Message() != "not queued" {
+		t.Fatalf("bare status: %q, %v", errcode.Of(err), err)
+	}
+	withReason, _ := status.New(codes.FailedPrecondition, "job is not queued").WithDetails(&errdetails.ErrorInfo{Reason: string(errcode.NotQueued), Domain: errcode.Domain})
+	foreign, _ := status.New(codes.FailedPrecondition, "x").WithDetails(&errdetails.ErrorInfo{Reason: "not_queued", Domain: "example.com"})
+	for _, tc := range []struct {
+		err  error
+		want errcode.Code
+	}{
+		{withReason.Err(), errcode.NotQueued},
+		{foreign.Err(), errcode.Unsatisfied}, // another domain's reason means nothing here
+		{status.Error(codes.ResourceExhausted, "grpc: received message larger than max"), errcode.TooLarge},
+		{status.Error(codes.Unavailable, "connection refused"), errcode.Unavailable},
+		{errors.New("not a status"), errcode.Internal},
+	} {
+		if got := errcode.Of(coded(tc.err)); got != tc.want {
+			t.Errorf("%v: %s, want %s", tc.err, got, tc.want)
+		}
 	}
 }

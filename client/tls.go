@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+
+	"github.com/proofmill/proofmill/api/receipt"
 )
 
 // TLSFiles names the PEM files of a TLS client. Empty fields are left out:
@@ -80,3 +82,37 @@ func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]strin
 }
 
 func (b bearer) RequireTransportSecurity() bool { return b.tls }
+
+// Files names a connection's credentials the way a command line gives
+// them: TLS (with the system's roots unless TLSFiles says otherwise), the
+// TLS files, an API token, and a file holding the key receipts must be
+// signed with (hex or PEM).
+type Files struct {
+	TLS bool
+	TLSFiles
+	Token      string
+	ServiceKey string
+}
+
+// DialFiles reads f's files and dials target. TLS is on when asked, or
+// when a CA or client certificate is named.
+func DialFiles(target string, f Files) (*Client, error) {
+	opt := Options{Token: f.Token}
+	if f.TLS || f.CAFile != "" || f.CertFile != "" {
+		cfg, err := f.TLSFiles.Config()
+		if err != nil {
+			return nil, err
+		}
+		opt.TLS = cfg
+	}
+	if f.ServiceKey != "" {
+		data, err := os.ReadFile(f.ServiceKey)
+		if err != nil {
+			return nil, err
+		}
+		if opt.ServiceKey, err = receipt.ParsePublicKey(data); err != nil {
+			return nil, err
+		}
+	}
+	return Dial(target, opt)
+}

@@ -15,20 +15,30 @@ type Job struct {
 	Circuit string // circuit id: an isolated device loads its own keys by it
 	CCS     constraint.ConstraintSystem
 	PK      groth16.ProvingKey
-	VK      groth16.VerifyingKey // for backends that check device proofs themselves
-	Witness witness.Witness      // the full witness
+	Witness witness.Witness // the full witness
+}
+
+// Result is a proof and the device that made it. Proofs are not verified
+// by backends: the caller verifies each one once and, when Verified is
+// set, tells the device the outcome, so that a device whose proofs fail
+// verification is counted as failing.
+type Result struct {
+	Proof    groth16.Proof
+	Device   string // e.g. "cpu", "cuda:0"
+	Verified func(ok bool)
 }
 
 // Backend proves Groth16 statements on some device. gnark's provers cannot
 // be interrupted: ctx is checked before starting, and devices that may hang
 // run in processes of their own (see Isolated).
 type Backend interface {
-	// Name identifies the backend and device, e.g. "cpu" or "cuda:0".
+	// Name identifies the backend: a device ("cpu", "cuda:0"), or a kind
+	// of devices for a pool of them ("cuda").
 	Name() string
 	// Prove proves job. An error matching ErrDevice is the device's fault
 	// (the statement may well hold: prove it elsewhere); any other error
 	// means the witness does not satisfy the circuit.
-	Prove(ctx context.Context, job Job) (groth16.Proof, error)
+	Prove(ctx context.Context, job Job) (Result, error)
 }
 
 // ErrDevice marks a failure of the device rather than of the statement.
@@ -55,9 +65,10 @@ type CPU struct{}
 
 func (CPU) Name() string { return "cpu" }
 
-func (CPU) Prove(ctx context.Context, job Job) (groth16.Proof, error) {
+func (c CPU) Prove(ctx context.Context, job Job) (Result, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return Result{}, err
 	}
-	return groth16.Prove(job.CCS, job.PK, job.Witness)
+	proof, err := groth16.Prove(job.CCS, job.PK, job.Witness)
+	return Result{Proof: proof, Device: c.Name()}, err
 }

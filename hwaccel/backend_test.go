@@ -26,12 +26,15 @@ func TestCPUBackend(t *testing.T) {
 	ccs, pk, vk := k.ccs, k.pk, k.vk
 	var b Backend = CPU{}
 	good, _ := frontend.NewWitness(&cube{X: 3, Y: 27}, ecc.BN254.ScalarField())
-	proof, err := b.Prove(t.Context(), Job{CCS: ccs, PK: pk, Witness: good})
+	res, err := b.Prove(t.Context(), Job{CCS: ccs, PK: pk, Witness: good})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if res.Device != "cpu" {
+		t.Fatalf("proved on %q", res.Device)
+	}
 	public, _ := good.Public()
-	if err := groth16.Verify(proof, vk, public); err != nil {
+	if err := groth16.Verify(res.Proof, vk, public); err != nil {
 		t.Fatalf("%s proof does not verify: %v", b.Name(), err)
 	}
 	bad, _ := frontend.NewWitness(&cube{X: 3, Y: 28}, ecc.BN254.ScalarField())

@@ -11,7 +11,6 @@ import (
 
 	"github.com/consensys/gnark/backend/accelerated/icicle"
 	icicle_bn254 "github.com/consensys/gnark/backend/accelerated/icicle/groth16/bn254"
-	"github.com/consensys/gnark/backend/groth16"
 	groth16_bn254 "github.com/consensys/gnark/backend/groth16/bn254"
 	cs_bn254 "github.com/consensys/gnark/constraint/bn254"
 	icicle_runtime "github.com/ingonyama-zk/icicle-gnark/v3/wrappers/golang/runtime"
@@ -133,26 +132,27 @@ func pinnedBytes(pk *groth16_bn254.ProvingKey) uint64 {
 	return uint64(g1)*64 + uint64(len(pk.G2.B))*128
 }
 
-func (b *CUDA) Prove(ctx context.Context, job Job) (groth16.Proof, error) {
+func (b *CUDA) Prove(ctx context.Context, job Job) (Result, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return Result{}, err
 	}
 	r1cs, ok := job.CCS.(*cs_bn254.R1CS)
 	if !ok {
-		return nil, fmt.Errorf("hwaccel: cuda proves BN254 R1CS only, not %T", job.CCS)
+		return Result{}, &DeviceError{Device: b.Name(), Reason: "failed", Err: fmt.Errorf("cuda proves BN254 R1CS only, not %T", job.CCS)}
 	}
 	pk, ok := job.PK.(*groth16_bn254.ProvingKey)
 	if !ok {
-		return nil, fmt.Errorf("hwaccel: cuda proves with BN254 keys only, not %T", job.PK)
+		return Result{}, &DeviceError{Device: b.Name(), Reason: "failed", Err: fmt.Errorf("cuda proves with BN254 keys only, not %T", job.PK)}
 	}
 	k := b.key(job.Circuit, pk)
 	cfg, err := icicle.NewConfig(icicle.WithDeviceID(b.id), icicle.WithPinKeysToGPU(k.PinToGPU))
 	if err != nil {
-		return nil, err
+		return Result{}, &DeviceError{Device: b.Name(), Reason: "failed", Err: err}
 	}
 	proof, err := icicle_bn254.Prove(r1cs, k, job.Witness, cfg)
+	// gnark's ICICLE prover names its device errors only in their text.
 	if err != nil && strings.HasPrefix(err.Error(), "setup device pointers") {
-		return nil, &DeviceError{Device: b.Name(), Reason: "failed", Err: err}
+		return Result{}, &DeviceError{Device: b.Name(), Reason: "failed", Err: err}
 	}
-	return proof, err
+	return Result{Proof: proof, Device: b.Name()}, err
 }

@@ -3,10 +3,12 @@ package hwaccel
 import (
 	"errors"
 	"fmt"
+	"io"
 	"runtime"
 	"sort"
 	"strings"
 	"sync"
+	"text/tabwriter"
 )
 
 // Device describes one proving device.
@@ -94,4 +96,68 @@ func Discover() ([]Device, error) {
 		errs = append(errs, err)
 	}
 	return all, errors.Join(errs...)
+}
+
+// Inventory is the devices this binary can drive here, as `proofmill
+// devices --json` prints them (and the service reads them from it).
+type Inventory struct {
+	CPU  Device   `json:"cpu"`
+	GPUs []Device `json:"gpus"`
+	Note string   `json:"note,omitempty"` // why there are no GPUs, when there are none
+}
+
+// TakeInventory discovers the devices; like Discover, it loads device
+// drivers into this process.
+func TakeInventory() Inventory {
+	inv := Inventory{CPU: CPUDevice()}
+	gpus, err := Discover()
+	inv.GPUs = gpus
+	switch {
+	case err != nil: // no GPU support built in, or ICICLE's backend is not found
+		inv.Note = err.Error()
+		if !errors.Is(err, ErrNoGPUSupport) {
+			inv.Note += " (is $ICICLE_BACKEND_INSTALL_DIR set? see README, GPUs)"
+		}
+	case len(gpus) == 0:
+		inv.Note = "GPU support is built in, but no GPU was found"
+	}
+	return inv
+}
+
+// PinPolicy is DeviceOptions.Pin for a list of circuits ("all", or ids
+// separated by commas) and a budget of device memory in MiB (0: no
+// limit); "" and "none" pin nothing.
+func PinPolicy(which string, budgetMiB int) func(circuit string, bytes, pinned uint64) bool {
+	if which == "" || which == "none" {
+		return nil
+	}
+	chosen := map[string]bool{}
+	for _, id := range strings.Split(which, ",") {
+		chosen[strings.TrimSpace(id)] = true
+	}
+	return func(circuit string, bytes, pinned uint64) bool {
+		if !chosen["all"] && !chosen[circuit] {
+			return false
+		}
+		return budgetMiB == 0 || pinned+bytes <= uint64(budgetMiB)<<20
+	}
+}
+
+// WriteTable writes the inventory as a table a person reads: one line a
+// device, then the note.
+func (inv Inventory) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tKIND\tNAME\tMEMORY")
+	for _, d := range append([]Device{inv.CPU}, inv.GPUs...) {
+		mem := ""
+		if d.MemoryTotal > 0 {
+			mem = fmt.Sprintf("%.1f GiB (%.1f free)", float64(d.MemoryTotal)/(1<<30), float64(d.MemoryFree)/(1<<30))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.ID, d.Kind, d.Name, mem)
+	}
+	if err := tw.Flush(); err != nil || inv.Note == "" {
+		return err
+	}
+	_, err := fmt.Fprintln(w, inv.Note)
+	return err
 }

@@ -1,10 +1,6 @@
 package hwaccel
 
-import (
-	"context"
-
-	"github.com/consensys/gnark/backend/groth16"
-)
+import "context"
 
 // Devices spreads jobs over isolated devices: each job takes a free
 // device, preferring a usable one, and waits while all are busy.
@@ -33,12 +29,13 @@ func (p *Devices) Name() string {
 // All returns the pooled devices.
 func (p *Devices) All() []*Isolated { return p.all }
 
-func (p *Devices) Prove(ctx context.Context, job Job) (groth16.Proof, error) {
+// Prove proves on a free device; the result names it.
+func (p *Devices) Prove(ctx context.Context, job Job) (Result, error) {
 	var d *Isolated
 	select {
 	case d = <-p.free:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return Result{}, ctx.Err()
 	}
 	for range len(p.all) { // swap an unusable device for a free usable one
 		if d.usable() {

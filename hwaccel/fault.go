@@ -6,7 +6,6 @@ import (
 	"os"
 	"syscall"
 
-	"github.com/consensys/gnark/backend/groth16"
 	groth16bn254 "github.com/consensys/gnark/backend/groth16/bn254"
 )
 
@@ -20,7 +19,7 @@ var FaultModes = []string{"ok", "panic", "abort", "hang", "corrupt"}
 
 func (f Fault) Name() string { return "fault:" + f.Mode }
 
-func (f Fault) Prove(ctx context.Context, job Job) (groth16.Proof, error) {
+func (f Fault) Prove(ctx context.Context, job Job) (Result, error) {
 	switch f.Mode {
 	case "panic": // on another goroutine, where no recover reaches
 		crashed := make(chan struct{})
@@ -33,13 +32,14 @@ func (f Fault) Prove(ctx context.Context, job Job) (groth16.Proof, error) {
 	case "hang":
 		select {}
 	}
-	proof, err := CPU{}.Prove(ctx, job)
+	res, err := CPU{}.Prove(ctx, job)
+	res.Device = f.Name()
 	if err != nil || f.Mode != "corrupt" {
-		return proof, err
+		return res, err
 	}
-	p := proof.(*groth16bn254.Proof)
+	p := res.Proof.(*groth16bn254.Proof)
 	p.Ar, p.Krs = p.Krs, p.Ar
-	return p, nil
+	return res, nil
 }
 
 func openFault(mode string, _ DeviceOptions) (Backend, Device, error) {

@@ -238,30 +238,33 @@ func (d *Isolated) up(ctx context.Context) *child {
 	}
 }
 
-func (d *Isolated) Prove(ctx context.Context, job Job) (groth16.Proof, error) {
+// Prove sends the job to the device worker. The proof comes back
+// unverified: the caller verifies it and reports through the result's
+// Verified, which ends the device's run of failures or adds to it.
+func (d *Isolated) Prove(ctx context.Context, job Job) (Result, error) {
 	select {
 	case d.sem <- struct{}{}:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return Result{}, ctx.Err()
 	}
 	defer func() { <-d.sem }()
-	fail := func(reason string, err error) (groth16.Proof, error) {
+	fail := func(reason string, err error) (Result, error) {
 		d.noteFailure(reason)
-		return nil, &DeviceError{Device: d.cfg.Device, Reason: reason, Err: err}
+		return Result{}, &DeviceError{Device: d.cfg.Device, Reason: reason, Err: err}
 	}
 	if !d.usable() {
-		return nil, &DeviceError{Device: d.cfg.Device, Reason: "unhealthy"}
+		return Result{}, &DeviceError{Device: d.cfg.Device, Reason: "unhealthy"}
 	}
 	c := d.up(ctx)
 	if c == nil {
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return Result{}, ctx.Err()
 		}
 		return fail("unavailable", errors.New("the device worker is not running"))
 	}
 	var wit bytes.Buffer
 	if _, err := job.Witness.WriteTo(&wit); err != nil {
-		return nil, fmt.Errorf("hwaccel: witness: %w", err)
+		return Result{}, fmt.Errorf("hwaccel: witness: %w", err)
 	}
 	resp, err := c.roundTrip(request{Circuit: job.Circuit, Witness: wit.Bytes()}, d.cfg.ProofTimeout)
 	switch {
@@ -274,7 +277,7 @@ func (d *Isolated) Prove(ctx context.Context, job Job) (groth16.Proof, error) {
 		<-c.exited
 		return fail("crashed", fmt.Errorf("%v (exit %v): %s", err, c.exitErr, c.stderrTail()))
 	case resp.Unsatisfied:
-		return nil, errors.New(resp.Error)
+		return Result{}, errors.New(resp.Error)
 	case resp.Error != "":
 		return fail("failed", errors.New(resp.Error))
 	}
@@ -282,19 +285,21 @@ func (d *Isolated) Prove(ctx context.Context, job Job) (groth16.Proof, error) {
 	if _, err := proof.ReadFrom(bytes.NewReader(resp.Proof)); err != nil {
 		return fail("rejected", fmt.Errorf("undecodable proof: %w", err))
 	}
-	if job.VK != nil {
-		public, err := job.Witness.Public()
-		if err != nil {
-			return nil, err
-		}
-		if err := groth16.Verify(proof, job.VK, public); err != nil {
-			return fail("rejected", fmt.Errorf("the device's proof does not verify: %w", err))
-		}
+	d.mu.Lock()
+	d.proofs++
+	d.mu.Unlock()
+	return Result{Proof: proof, Device: d.cfg.Device, Verified: d.verified}, nil
+}
+
+// verified records the caller's check of a proof the device made.
+func (d *Isolated) verified(ok bool) {
+	if !ok {
+		d.noteFailure("rejected")
+		return
 	}
 	d.mu.Lock()
-	d.failures, d.proofs = 0, d.proofs+1
+	d.failures = 0
 	d.mu.Unlock()
-	return proof, nil
 }
 
 var errHung = errors.New("hung")

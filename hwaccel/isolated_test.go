@@ -80,7 +80,28 @@ func newCubeKeys(t *testing.T) cubeKeys {
 
 func (k cubeKeys) job(t *testing.T) Job {
 	w, _ := frontend.NewWitness(&cube{X: 3, Y: 27}, ecc.BN254.ScalarField())
-	return Job{Circuit: "cube", CCS: k.ccs, PK: k.pk, VK: k.vk, Witness: w}
+	return Job{Circuit: "cube", CCS: k.ccs, PK: k.pk, Witness: w}
+}
+
+var errRejected = errors.New("the proof does not verify")
+
+// proveChecked proves on b and verifies the proof as the prover does,
+// telling the device the outcome.
+func (k cubeKeys) proveChecked(t *testing.T, b Backend) (Result, error) {
+	job := k.job(t)
+	res, err := b.Prove(t.Context(), job)
+	if err != nil {
+		return res, err
+	}
+	public, _ := job.Witness.Public()
+	ok := groth16.Verify(res.Proof, k.vk, public) == nil
+	if res.Verified != nil {
+		res.Verified(ok)
+	}
+	if !ok {
+		return res, errRejected
+	}
+	return res, nil
 }
 
 func startDevice(t *testing.T, k cubeKeys, mode string) *Isolated {
@@ -114,9 +135,12 @@ func TestIsolatedDeviceFaults(t *testing.T) {
 		t.Run(tc.mode, func(t *testing.T) {
 			d := startDevice(t, k, tc.mode)
 			for i := range 2 {
-				_, err := d.Prove(t.Context(), k.job(t))
+				_, err := k.proveChecked(t, d)
 				var de *DeviceError
-				if !errors.As(err, &de) || de.Reason != tc.reason || !errors.Is(err, ErrDevice) {
+				switch {
+				case tc.reason == "rejected" && !errors.Is(err, errRejected):
+					t.Fatalf("attempt %d: %v, want a proof that fails verification", i, err)
+				case tc.reason != "rejected" && (!errors.As(err, &de) || de.Reason != tc.reason || !errors.Is(err, ErrDevice)):
 					t.Fatalf("attempt %d: %v, want a %q DeviceError", i, err, tc.reason)
 				}
 			}
@@ -140,14 +164,9 @@ func TestIsolatedDeviceProves(t *testing.T) {
 	k := newCubeKeys(t)
 	d := startDevice(t, k, "ok")
 	for range 3 {
-		job := k.job(t)
-		proof, err := d.Prove(t.Context(), job)
-		if err != nil {
-			t.Fatal(err)
-		}
-		public, _ := job.Witness.Public()
-		if err := groth16.Verify(proof, k.vk, public); err != nil {
-			t.Fatal(err)
+		res, err := k.proveChecked(t, d)
+		if err != nil || res.Device != "fault:ok" {
+			t.Fatalf("%s: %v", res.Device, err)
 		}
 	}
 	if st := d.Status(); !st.Up || !st.Healthy || st.Proofs != 3 || st.Restarts != 0 || st.Name != "fault injection: ok" {
@@ -183,8 +202,8 @@ func TestDevicesPreferUsable(t *testing.T) {
 	}
 	p := NewDevices([]*Isolated{bad, good})
 	for range 4 {
-		if _, err := p.Prove(t.Context(), k.job(t)); err != nil {
-			t.Fatalf("a usable device was free: %v", err)
+		if res, err := k.proveChecked(t, p); err != nil || res.Device != "fault:ok" {
+			t.Fatalf("a usable device was free: %s %v", res.Device, err)
 		}
 	}
 	if good.Status().Proofs != 4 || p.Name() != "fault" {

@@ -110,12 +110,12 @@ func prove(ctx context.Context, b Backend, keys KeySource, req request) response
 	if err := full.UnmarshalBinary(req.Witness); err != nil {
 		return response{Error: fmt.Sprintf("witness: %v", err)}
 	}
-	proof, err := b.Prove(ctx, Job{Circuit: req.Circuit, CCS: k.CCS, PK: k.PK, Witness: full})
+	res, err := b.Prove(ctx, Job{Circuit: req.Circuit, CCS: k.CCS, PK: k.PK, Witness: full})
 	if err != nil {
 		return response{Error: err.Error(), Unsatisfied: !errors.Is(err, ErrDevice)}
 	}
 	var buf bytes.Buffer
-	if _, err := proof.WriteTo(&buf); err != nil {
+	if _, err := res.Proof.WriteTo(&buf); err != nil {
 		return response{Error: fmt.Sprintf("encode proof: %v", err)}
 	}
 	return response{Proof: buf.Bytes()}

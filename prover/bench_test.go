@@ -64,9 +64,13 @@ func BenchmarkProve(b *testing.B) {
 			}
 			b.ReportMetric(constraints, "constraints")
 		})
+		st, err := c.Admit(example(b, c))
+		if err != nil {
+			b.Fatal(err)
+		}
 		b.Run(id+"/proofmill", func(b *testing.B) {
 			for b.Loop() {
-				if _, err := p.ProveAssignment(context.Background(), c, a); err != nil {
+				if _, err := p.ProveWitness(context.Background(), c, st.Witness); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -19,11 +18,12 @@ import (
 	cs "github.com/consensys/gnark/constraint/bn254"
 
 	"github.com/proofmill/proofmill/circuits"
+	"github.com/proofmill/proofmill/errcode"
 )
 
 // ErrCeremony: a ceremony file is malformed, out of order, or does not
 // verify.
-var ErrCeremony = errors.New("ceremony")
+var ErrCeremony = errcode.New(errcode.Ceremony, "ceremony")
 
 // A ceremony is a Groth16 MPC setup of one circuit (gnark's mpcsetup),
 // kept in a folder the parties pass from one to the next:
@@ -439,4 +439,54 @@ func (c *Ceremony) readBounded(path string, limit int) ([]byte, error) {
 	sum := sha256.Sum256(data)
 	c.read[path] = hex.EncodeToString(sum[:])
 	return data, nil
+}
+
+// CeremonySteps are the steps of a ceremony, in order; each names what it does.
+var CeremonySteps = []struct{ Name, Does string }{
+	{"init", "Start a ceremony for a circuit in an empty folder"},
+	{"contribute", "Add this party's contribution to the current phase"},
+	{"seal", "Verify phase 1 and seal it with a public random beacon; phase 2 follows"},
+	{"verify", "Verify the whole ceremony, sealed with the phase 2 beacon"},
+}
+
+// CeremonyStep runs one step of the ceremony of c in dir and says what it
+// did, for a person. beacon is for seal (phase 1's) and verify (phase
+// 2's); verify returns the keys the ceremony made.
+func CeremonyStep(step, dir string, c *circuits.Circuit, beacon []byte) (string, *Keys, error) {
+	start := time.Now()
+	took := func() time.Duration { return time.Since(start).Round(time.Millisecond) }
+	if step == "init" {
+		cer, err := NewCeremony(dir, c)
+		if err != nil {
+			return "", nil, err
+		}
+		return fmt.Sprintf("%s: ceremony started in %s: %d constraints, domain %d; now each party runs keys ceremony contribute",
+			c.ID, dir, cer.State.Constraints, cer.State.Domain), nil, nil
+	}
+	cer, err := OpenCeremony(dir, c)
+	if err != nil {
+		return "", nil, err
+	}
+	switch step {
+	case "contribute":
+		path, sum, err := cer.Contribute()
+		if err != nil {
+			return "", nil, err
+		}
+		return fmt.Sprintf("phase %d contribution %s, sha256 %s (%s); publish the hash, pass the folder on", cer.State.Phase, path, sum, took()), nil, nil
+	case "seal":
+		if err := cer.SealPhase1(beacon); err != nil {
+			return "", nil, err
+		}
+		return fmt.Sprintf("phase 1 verified and sealed (%s); phase 2 contributions next", took()), nil, nil
+	case "verify":
+		k, err := cer.Verify(beacon)
+		if err != nil {
+			return "", nil, err
+		}
+		rec := k.Manifest.Ceremony
+		return fmt.Sprintf("%s: ceremony verified: %d + %d contributions, transcript sha256 %s (%s)",
+			c.ID, rec.Contributions[0], rec.Contributions[1], rec.Transcript, took()), k, nil
+	}
+	return "", nil, fmt.Errorf("prover: unknown ceremony step %q", step)
 }

@@ -21,18 +21,20 @@ import (
 	"github.com/consensys/gnark/constraint"
 
 	"github.com/proofmill/proofmill/circuits"
+	"github.com/proofmill/proofmill/circuits/input"
+	"github.com/proofmill/proofmill/errcode"
 )
 
 var (
 	// ErrNoKeys: the store has no keys for the circuit.
-	ErrNoKeys = errors.New("no keys in the key store")
+	ErrNoKeys = errcode.New(errcode.NoKeys, "no keys in the key store")
 	// ErrCorruptKeys: a key file is missing, altered, or from another platform.
-	ErrCorruptKeys = errors.New("key store entry is corrupt")
+	ErrCorruptKeys = errcode.New(errcode.CorruptKeys, "key store entry is corrupt")
 	// ErrKeysExist: Save found keys already there (another process saved
 	// first); load those instead of the ones in hand.
-	ErrKeysExist = errors.New("keys already in the key store")
+	ErrKeysExist = errcode.New(errcode.KeysExist, "keys already in the key store")
 	// ErrDevelopmentKeys: production mode met keys from a one-party setup.
-	ErrDevelopmentKeys = errors.New("development keys refused in production")
+	ErrDevelopmentKeys = errcode.New(errcode.DevelopmentKeys, "development keys refused in production")
 )
 
 // Key origins, recorded in the manifest.
@@ -277,4 +279,46 @@ func (s KeyStore) Remove(id string) error {
 		return errors.New("prover: remove: empty circuit id")
 	}
 	return os.RemoveAll(s.path(id))
+}
+
+// Put saves keys for circuit id, replacing what is there when force is
+// set; without it, existing keys are an ErrKeysExist.
+func (s KeyStore) Put(id string, k *Keys, force bool) error {
+	if force {
+		if err := s.Remove(id); err != nil {
+			return err
+		}
+	}
+	return s.Save(id, k)
+}
+
+// CircuitInfo is a registered circuit and what the key store has for it.
+type CircuitInfo struct {
+	*circuits.Circuit
+	Summary
+}
+
+// Catalog lists every registered circuit with its keys' summary.
+func (s KeyStore) Catalog() ([]CircuitInfo, error) {
+	var out []CircuitInfo
+	for _, c := range circuits.All() {
+		sum, err := s.Summary(c)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, CircuitInfo{Circuit: c, Summary: sum})
+	}
+	return out, nil
+}
+
+// MarshalJSON writes the circuit as `proofmill circuits --json` lists it.
+func (c CircuitInfo) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		ID           string        `json:"id"`
+		Description  string        `json:"description"`
+		Constraints  int           `json:"constraints"`
+		Keys         string        `json:"keys"`
+		PublicInputs []string      `json:"public_inputs"`
+		Schema       []input.Field `json:"schema"`
+	}{c.ID, c.Description, c.Constraints, c.Origin, c.PublicInputs, c.Schema})
 }

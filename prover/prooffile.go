@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/consensys/gnark-crypto/ecc"
@@ -12,11 +11,12 @@ import (
 	"github.com/consensys/gnark/backend/witness"
 
 	"github.com/proofmill/proofmill/circuits"
+	"github.com/proofmill/proofmill/errcode"
 	"github.com/proofmill/proofmill/prover/export"
 )
 
 // ErrBadProofFile: a proof file is malformed or inconsistent.
-var ErrBadProofFile = errors.New("bad proof file")
+var ErrBadProofFile = errcode.New(errcode.BadProofFile, "bad proof file")
 
 // NamedValue is a public input by name, as a decimal string.
 type NamedValue struct {
@@ -51,12 +51,8 @@ func (p *Proof) File() (*ProofFile, error) {
 	if _, err := p.Proof.WriteTo(&bin); err != nil {
 		return nil, fmt.Errorf("prover: encode proof: %w", err)
 	}
-	named := make([]NamedValue, len(p.PublicInputs))
-	for i, in := range p.PublicInputs {
-		named[i] = NamedValue{Name: in.Name, Value: in.Value.String()}
-	}
 	return &ProofFile{Circuit: p.Circuit.ID, VerifyingKeySHA256: p.VerifyingKeyHash, Backend: p.Backend,
-		PublicInputs: named, PublicSignals: signals, Proof: proof, GnarkProof: bin.Bytes()}, nil
+		PublicInputs: p.PublicInputs, PublicSignals: signals, Proof: proof, GnarkProof: bin.Bytes()}, nil
 }
 
 // DecodedProof is a proof file with its parts decoded for gnark.

@@ -2,6 +2,7 @@ package prover
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,17 +11,20 @@ import (
 	"time"
 
 	"github.com/consensys/gnark-crypto/ecc"
+	"github.com/consensys/gnark-crypto/ecc/bn254/fr"
 	"github.com/consensys/gnark/backend/groth16"
 	"github.com/consensys/gnark/backend/witness"
-	"github.com/consensys/gnark/frontend"
+	"github.com/consensys/gnark/constraint"
 
 	"github.com/proofmill/proofmill/circuits"
 	"github.com/proofmill/proofmill/circuits/input"
+	"github.com/proofmill/proofmill/errcode"
 	"github.com/proofmill/proofmill/hwaccel"
+	"github.com/proofmill/proofmill/prover/export"
 )
 
 // ErrProofRejected: a proof failed verification and was withheld.
-var ErrProofRejected = errors.New("proof failed verification")
+var ErrProofRejected = errcode.New(errcode.ProofRejected, "proof failed verification")
 
 // DevelopmentKeyWarning is shown wherever development keys are used.
 const DevelopmentKeyWarning = "development keys: made by groth16.Setup on this machine; whoever ran the setup can forge proofs. Use keys from an MPC ceremony in production"
@@ -171,9 +175,9 @@ type Proof struct {
 	Circuit          *circuits.Circuit
 	Proof            groth16.Proof
 	Public           witness.Witness
-	PublicInputs     []input.PublicInput
+	PublicInputs     []NamedValue // by name, in circuit order
 	VerifyingKeyHash string
-	Backend          string
+	Backend          string // the device that made it: "cpu", "cuda:0", …
 	Took             time.Duration
 }
 
@@ -182,65 +186,119 @@ type Proof struct {
 // input.Err* kinds; a statement the circuit rejects matches
 // input.ErrUnsatisfied.
 func (p *Prover) Prove(ctx context.Context, c *circuits.Circuit, data []byte) (*Proof, error) {
-	a, err := c.Assign(data)
+	st, err := c.Admit(data)
 	if err != nil {
 		return nil, fmt.Errorf("prover: %s: %w", c.ID, err)
 	}
-	return p.ProveAssignment(ctx, c, a)
+	return p.ProveWitness(ctx, c, st.Witness)
 }
 
-// ProveAssignment proves an already checked assignment.
-func (p *Prover) ProveAssignment(ctx context.Context, c *circuits.Circuit, a *input.Assignment) (*Proof, error) {
+// ProveWitness proves an admitted statement from its witness
+// (circuits.Statement.Witness) and verifies the proof, once, before
+// returning it. The witness must have the circuit's shape.
+func (p *Prover) ProveWitness(ctx context.Context, c *circuits.Circuit, wit []byte) (*Proof, error) {
 	k, err := p.Keys(c)
 	if err != nil {
 		return nil, err
 	}
-	full, err := frontend.NewWitness(a.Witness, ecc.BN254.ScalarField())
+	full, err := decodeWitness(k.CCS, wit)
 	if err != nil {
-		return nil, fmt.Errorf("prover: %s: witness: %w", c.ID, err)
+		return nil, fmt.Errorf("prover: %s: %w", c.ID, err)
 	}
 	public, err := full.Public()
 	if err != nil {
 		return nil, fmt.Errorf("prover: %s: public witness: %w", c.ID, err)
 	}
+	signals, err := export.PublicSignals(public)
+	if err != nil {
+		return nil, fmt.Errorf("prover: %s: public witness: %w", c.ID, err)
+	}
+	if len(signals) != len(c.PublicInputs) {
+		return nil, fmt.Errorf("prover: %s: %d public inputs in the witness, want %d", c.ID, len(signals), len(c.PublicInputs))
+	}
+	named := make([]NamedValue, len(signals))
+	for i, v := range signals {
+		named[i] = NamedValue{Name: c.PublicInputs[i], Value: v}
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("prover: %s: %w", c.ID, err) // Prove cannot be interrupted once started
 	}
 	start := time.Now()
-	job := hwaccel.Job{Circuit: c.ID, CCS: k.CCS, PK: k.PK, VK: k.VK, Witness: full}
-	proof, backend, err := p.proveVerified(ctx, job, public, p.backend)
+	job := hwaccel.Job{Circuit: c.ID, CCS: k.CCS, PK: k.PK, Witness: full}
+	proof, device, err := p.proveVerified(ctx, job, k.VK, public, p.backend)
 	if err != nil {
 		return nil, fmt.Errorf("prover: %s: %w", c.ID, err)
 	}
-	took := time.Since(start)
-	return &Proof{Circuit: c, Proof: proof, Public: public, PublicInputs: a.Public,
-		VerifyingKeyHash: k.VerifyingKeyHash(), Backend: backend, Took: took}, nil
+	return &Proof{Circuit: c, Proof: proof, Public: public, PublicInputs: named,
+		VerifyingKeyHash: k.VerifyingKeyHash(), Backend: device, Took: time.Since(start)}, nil
 }
 
-// proveVerified proves job on b and verifies the proof. If b fails as a
-// device, or its proof does not verify, the job moves to the fallback
-// backend. It returns the proof and the backend that made it.
-func (p *Prover) proveVerified(ctx context.Context, job hwaccel.Job, public witness.Witness, b hwaccel.Backend) (groth16.Proof, string, error) {
-	proof, err := b.Prove(ctx, job)
+// witnessHeader is the length of gnark's witness encoding before its
+// elements: the public and secret counts, and the vector's length.
+const witnessHeader = 12
+
+// decodeWitness decodes a full witness after checking that its length and
+// counts are those of ccs: gnark allocates what the counts say before it
+// reads the elements, so a damaged record is refused first.
+func decodeWitness(ccs constraint.ConstraintSystem, data []byte) (witness.Witness, error) {
+	nbPublic, nbSecret := ccs.GetNbPublicVariables()-1, ccs.GetNbSecretVariables() // less the constant 1
+	want := witnessHeader + fr.Bytes*(nbPublic+nbSecret)
+	if len(data) != want || binary.BigEndian.Uint32(data) != uint32(nbPublic) || binary.BigEndian.Uint32(data[4:]) != uint32(nbSecret) {
+		return nil, fmt.Errorf("witness: %d bytes, want %d for %d public and %d secret values", len(data), want, nbPublic, nbSecret)
+	}
+	full, err := witness.New(ecc.BN254.ScalarField())
+	if err != nil {
+		return nil, err
+	}
+	if err := full.UnmarshalBinary(data); err != nil {
+		return nil, fmt.Errorf("witness: %w", err)
+	}
+	return full, nil
+}
+
+// proveVerified proves job on b and verifies the proof: the one check every
+// proof gets before release. If b fails as a device, or its proof does not
+// verify, the job moves to the fallback backend. It returns the proof and
+// the device that made it.
+func (p *Prover) proveVerified(ctx context.Context, job hwaccel.Job, vk groth16.VerifyingKey, public witness.Witness, b hwaccel.Backend) (groth16.Proof, string, error) {
+	res, err := b.Prove(ctx, job)
 	var devErr *hwaccel.DeviceError
 	switch {
 	case errors.As(err, &devErr) && p.fallback != nil && b != p.fallback:
 		p.log.Warn("device failed; proving on the fallback", "device", devErr.Device, "reason", devErr.Reason, "fallback", p.fallback.Name(), "err", err)
 		p.onFall(devErr.Device, devErr.Reason)
-		return p.proveVerified(ctx, job, public, p.fallback)
-	case errors.Is(err, hwaccel.ErrDevice) || errors.Is(err, ctx.Err()) && ctx.Err() != nil:
+		return p.proveVerified(ctx, job, vk, public, p.fallback)
+	case errors.Is(err, hwaccel.ErrDevice):
+		return nil, "", errcode.E("", errcode.DeviceFailure, err)
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
 		return nil, "", err
 	case err != nil:
 		// Native checks passed, so the circuit is the one that said no.
 		return nil, "", fmt.Errorf("%w: the circuit rejects the witness: %v", input.ErrUnsatisfied, err)
 	}
-	if err := groth16.Verify(proof, job.VK, public); err != nil {
-		p.log.Error("proof failed verification; withheld", "circuit", job.Circuit, "backend", b.Name(), "err", err)
-		if p.fallback != nil && b != p.fallback {
-			p.onFall(b.Name(), "rejected")
-			return p.proveVerified(ctx, job, public, p.fallback)
-		}
-		return nil, "", fmt.Errorf("on %s: %w: %v", b.Name(), ErrProofRejected, err)
+	verr := groth16.Verify(res.Proof, vk, public)
+	if res.Verified != nil {
+		res.Verified(verr == nil)
 	}
-	return proof, b.Name(), nil
+	if verr != nil {
+		p.log.Error("proof failed verification; withheld", "circuit", job.Circuit, "device", res.Device, "err", verr)
+		if p.fallback != nil && b != p.fallback {
+			p.onFall(res.Device, "rejected")
+			return p.proveVerified(ctx, job, vk, public, p.fallback)
+		}
+		return nil, "", fmt.Errorf("on %s: %w: %v", res.Device, ErrProofRejected, verr)
+	}
+	return res.Proof, res.Device, nil
+}
+
+// SetupKeys makes development keys for c in store, unless the store has
+// keys for it already and force is not set; made says which.
+func SetupKeys(store KeyStore, c *circuits.Circuit, force bool, log *slog.Logger) (k *Keys, made bool, err error) {
+	if _, err := store.Manifest(c.ID); err == nil && !force {
+		return nil, false, nil
+	}
+	if k, err = Setup(c, log); err != nil {
+		return nil, false, err
+	}
+	return k, true, store.Put(c.ID, k, force)
 }

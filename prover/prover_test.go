@@ -9,11 +9,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/consensys/gnark/backend/groth16"
 	groth16bn254 "github.com/consensys/gnark/backend/groth16/bn254"
 
 	"github.com/proofmill/proofmill/circuits"
 	"github.com/proofmill/proofmill/circuits/input"
+	"github.com/proofmill/proofmill/errcode"
 	"github.com/proofmill/proofmill/hwaccel"
 	"github.com/proofmill/proofmill/internal/testkeys"
 	"github.com/proofmill/proofmill/prover"
@@ -84,27 +84,35 @@ func TestProveAndVerifyFile(t *testing.T) {
 	}
 }
 
-// corruptBackend proves, then corrupts the proof, as a failing device might.
-type corruptBackend struct{ hwaccel.CPU }
+// corruptBackend proves, then corrupts the proof, as a failing device
+// might; it keeps what the prover told it of each proof.
+type corruptBackend struct {
+	hwaccel.CPU
+	verdicts *[]bool
+}
 
 func (corruptBackend) Name() string { return "corrupt" }
 
-func (b corruptBackend) Prove(ctx context.Context, job hwaccel.Job) (groth16.Proof, error) {
-	proof, err := b.CPU.Prove(ctx, job)
+func (b corruptBackend) Prove(ctx context.Context, job hwaccel.Job) (hwaccel.Result, error) {
+	res, err := b.CPU.Prove(ctx, job)
 	if err != nil {
-		return nil, err
+		return res, err
 	}
-	p := proof.(*groth16bn254.Proof)
+	p := res.Proof.(*groth16bn254.Proof)
 	p.Ar, p.Krs = p.Krs, p.Ar
-	return p, nil
+	res.Device = "corrupt"
+	if b.verdicts != nil {
+		res.Verified = func(ok bool) { *b.verdicts = append(*b.verdicts, ok) }
+	}
+	return res, nil
 }
 
 // crashingBackend fails as a device does.
 type crashingBackend struct{}
 
 func (crashingBackend) Name() string { return "cuda:7" }
-func (crashingBackend) Prove(context.Context, hwaccel.Job) (groth16.Proof, error) {
-	return nil, &hwaccel.DeviceError{Device: "cuda:7", Reason: "crashed"}
+func (crashingBackend) Prove(context.Context, hwaccel.Job) (hwaccel.Result, error) {
+	return hwaccel.Result{}, &hwaccel.DeviceError{Device: "cuda:7", Reason: "crashed"}
 }
 
 // A device that crashes, or whose proof does not verify, hands the job to
@@ -131,16 +139,55 @@ func TestDeviceFailuresFallBackToCPU(t *testing.T) {
 	}
 }
 
-// A proof that fails verification is never returned.
+// A proof that fails verification is never returned, and the device that
+// made it is told.
 func TestCorruptProofIsWithheld(t *testing.T) {
-	p, err := prover.New(prover.Config{Store: prover.KeyStore{Dir: testkeys.Dir()}, DevSetup: true, Backend: corruptBackend{}, Fallback: corruptBackend{}})
+	var verdicts []bool
+	b := corruptBackend{verdicts: &verdicts}
+	p, err := prover.New(prover.Config{Store: prover.KeyStore{Dir: testkeys.Dir()}, DevSetup: true, Backend: b, Fallback: b})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := lookup(t, "invoice-consistency/v1")
 	proof, err := p.Prove(context.Background(), c, example(t, c))
-	if !errors.Is(err, prover.ErrProofRejected) || proof != nil {
+	if !errors.Is(err, prover.ErrProofRejected) || proof != nil || errcode.Of(err) != errcode.ProofRejected {
 		t.Fatalf("got proof %v, err %v; want ErrProofRejected and no proof", proof, err)
+	}
+	if len(verdicts) != 1 || verdicts[0] {
+		t.Fatalf("the device was told %v", verdicts)
+	}
+}
+
+// A stored witness of the wrong shape (another circuit's, truncated, or
+// with counts that would make gnark allocate without bound) is refused
+// before it is decoded.
+func TestProveWitnessChecksItsShape(t *testing.T) {
+	p := testkeys.Prover(t)
+	c := lookup(t, "invoice-consistency/v1")
+	st, err := c.Admit(example(t, c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proof, err := p.ProveWitness(context.Background(), c, st.Witness)
+	if err != nil || len(proof.PublicInputs) != len(c.PublicInputs) || proof.PublicInputs[0].Name != c.PublicInputs[0] {
+		t.Fatalf("the admitted witness: %v %v", proof, err)
+	}
+	for i, pub := range st.Public {
+		if proof.PublicInputs[i].Value != pub.Value.String() {
+			t.Fatalf("public input %s: proved %s, admitted %s", pub.Name, proof.PublicInputs[i].Value, pub.Value)
+		}
+	}
+	pool := lookup(t, "abs-pool-16/v1")
+	other, err := pool.Admit(example(t, pool))
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge := append([]byte(nil), st.Witness...)
+	huge[4], huge[5] = 0x7f, 0xff // the secret count
+	for name, w := range map[string][]byte{"another circuit's": other.Witness, "truncated": st.Witness[:len(st.Witness)-1], "huge count": huge, "empty": nil} {
+		if _, err := p.ProveWitness(context.Background(), c, w); err == nil || !strings.Contains(err.Error(), "witness") {
+			t.Errorf("%s witness: %v", name, err)
+		}
 	}
 }
 

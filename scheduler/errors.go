@@ -1,19 +1,20 @@
 package scheduler
 
-import "errors"
+import "github.com/proofmill/proofmill/errcode"
 
+// The scheduler's errors, each with its code.
 var (
-	ErrNotFound     = errors.New("job not found")
-	ErrQueueFull    = errors.New("queue full")
-	ErrTenantQuota  = errors.New("tenant's queued-job quota reached")
-	ErrNotQueued    = errors.New("job is not queued")
-	ErrDraining     = errors.New("scheduler is draining")
-	ErrInvalidKey   = errors.New("invalid idempotency key")
-	ErrPastDeadline = errors.New("deadline already passed")
-	ErrBadPriority  = errors.New("unknown priority")
+	ErrNotFound     = errcode.New(errcode.JobNotFound, "job not found")
+	ErrQueueFull    = errcode.New(errcode.QueueFull, "queue full")
+	ErrTenantQuota  = errcode.New(errcode.TenantQuota, "tenant's queued-job quota reached")
+	ErrNotQueued    = errcode.New(errcode.NotQueued, "job is not queued")
+	ErrDraining     = errcode.New(errcode.Draining, "scheduler is draining")
+	ErrInvalidKey   = errcode.New(errcode.BadRequest, "invalid idempotency key")
+	ErrPastDeadline = errcode.New(errcode.BadRequest, "deadline already passed")
+	ErrBadPriority  = errcode.New(errcode.BadRequest, "unknown priority")
 	// ErrConflict: another writer changed the job first (Store.Update).
-	ErrConflict = errors.New("job changed by another writer")
+	ErrConflict = errcode.New(errcode.Conflict, "job changed by another writer")
 	// ErrUnavailable: a shared store or queue cannot be reached now; the
 	// same call may succeed later.
-	ErrUnavailable = errors.New("job store unavailable")
+	ErrUnavailable = errcode.New(errcode.Unavailable, "job store unavailable")
 )

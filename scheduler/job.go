@@ -15,6 +15,9 @@ const (
 	numPriorities
 )
 
+// Priorities lists every priority, most urgent first.
+var Priorities = [numPriorities]Priority{Interactive, Batch}
+
 func (p Priority) String() string {
 	switch p {
 	case Interactive:
@@ -36,39 +39,46 @@ const (
 	Cancelled State = "cancelled"
 )
 
+// States lists every state, in the order of a job's life.
+var States = []State{Queued, Running, Succeeded, Failed, Cancelled}
+
 // Terminal reports whether the job will not change again.
 func (s State) Terminal() bool { return s == Succeeded || s == Failed || s == Cancelled }
+
+// PublicInput is one public input of a proved statement, by name, as a
+// decimal string.
+type PublicInput struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
 
 // Job is one proof request and everything that happened to it.
 type Job struct {
 	ID             string    `json:"id"`
 	Tenant         string    `json:"tenant,omitempty"` // who submitted it; "" without tenants
 	Circuit        string    `json:"circuit"`
-	Input          []byte    `json:"input"`
+	Witness        []byte    `json:"witness"` // the admitted statement's full witness (circuits.Statement)
 	Priority       Priority  `json:"priority"`
 	Deadline       time.Time `json:"deadline,omitzero"` // zero: none
 	IdempotencyKey string    `json:"idempotency_key,omitempty"`
-	VerifyingKey   string    `json:"verifying_key,omitempty"` // SHA-256 the proof must check against; empty: any
+	// VerifyingKey is the SHA-256 of the verifying key the proof must check
+	// against (empty: any) and, once the job succeeded, the one it did.
+	VerifyingKey string `json:"verifying_key,omitempty"`
 
 	State     State     `json:"state"`
 	Attempts  int       `json:"attempts"`
 	Error     string    `json:"error,omitempty"`      // why it failed or was cancelled
-	ErrorKind string    `json:"error_kind,omitempty"` // a stable tag, see Kind*
+	ErrorKind string    `json:"error_kind,omitempty"` // an errcode.Code
 	Submitted time.Time `json:"submitted"`
 	Started   time.Time `json:"started,omitzero"`
 	Finished  time.Time `json:"finished,omitzero"`
-	Backend   string    `json:"backend,omitempty"` // which backend/device proved it
+	Backend   string    `json:"backend,omitempty"` // the device that proved it: "cpu", "cuda:0", …
 	Result    []byte    `json:"result,omitempty"`  // the proof file (JSON), when succeeded
-	Version   uint64    `json:"version"`           // bumped on every change
+	// PublicInputs are the proved statement's public inputs, when
+	// succeeded: reads need not parse the proof file.
+	PublicInputs []PublicInput `json:"public_inputs,omitempty"`
+	Version      uint64        `json:"version"` // bumped on every change
 }
-
-// Error kinds recorded on failed jobs.
-const (
-	KindUnsatisfied      = "unsatisfied"       // the circuit rejected the statement
-	KindDeadlineExceeded = "deadline_exceeded" // the deadline passed before it could start
-	KindAttemptsExceeded = "attempts_exceeded" // retryable failures, too many times
-	KindCancelled        = "cancelled"
-)
 
 // Class is what a queue orders jobs by: whose they are, and how urgent.
 type Class struct {
@@ -83,3 +93,17 @@ func (j *Job) clone() *Job {
 	c := *j
 	return &c
 }
+
+// Event is a change in a job's life, as the audit log records it.
+type Event struct {
+	// Kind is EventSubmitted, EventStarted, or the terminal state the job
+	// reached: "succeeded", "failed" or "cancelled".
+	Kind string
+	Job  *Job // a copy, as it was stored (for EventSubmitted: about to be)
+}
+
+// Event kinds besides the terminal states.
+const (
+	EventSubmitted = "submitted"
+	EventStarted   = "started"
+)

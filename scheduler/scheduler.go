@@ -11,10 +11,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/consensys/gnark-crypto/ecc"
-	"github.com/consensys/gnark/frontend"
-
 	"github.com/proofmill/proofmill/circuits"
+	"github.com/proofmill/proofmill/errcode"
 )
 
 // Store keeps jobs durably. Several schedulers (processes) may share one
@@ -32,6 +30,8 @@ type Store interface {
 	Unfinished(ctx context.Context) ([]*Job, error)
 	// CountUnfinished counts one tenant's queued and running jobs.
 	CountUnfinished(ctx context.Context, tenant string) (int, error)
+	// CountQueued counts the jobs waiting (state queued) at each priority.
+	CountQueued(ctx context.Context) (map[Priority]int, error)
 	// DeleteFinished removes terminal jobs finished before t. A store that
 	// expires jobs itself returns 0.
 	DeleteFinished(ctx context.Context, before time.Time) (int, error)
@@ -51,7 +51,16 @@ type Queue interface {
 	Release(ctx context.Context, id string, c Class, again bool) error
 	// Remove takes an ID out of line; an ID not in line is no error.
 	Remove(ctx context.Context, id string, c Class) error
+	// Len counts the IDs in line at priority p.
 	Len(ctx context.Context, p Priority) (int, error)
+}
+
+// Auditor records the events of jobs' lives. Record must be durable when
+// it returns: a submission whose "submitted" event cannot be recorded is
+// refused, so no stored job lacks one. Events carry neither the witness
+// nor the proof.
+type Auditor interface {
+	Record(ctx context.Context, ev Event) error
 }
 
 // Config tunes a Scheduler. The zero value is usable.
@@ -65,9 +74,10 @@ type Config struct {
 	// key its proof must check against, so a worker with other keys refuses
 	// it. Nil pins nothing (workers share this process's keys).
 	VerifyingKey func(ctx context.Context, circuit string) (string, error)
-	// OnFinish, when set, is called with each job this scheduler stores in
-	// a terminal state, after the write (e.g. for the audit log).
-	OnFinish func(j *Job)
+	// Audit, when set, records every job's submission (before it is
+	// stored), each attempt's start, and its end, whichever process makes
+	// the change.
+	Audit Auditor
 	// Poll, when set, rereads a watched job this often: for stores that
 	// other processes change, in case a change notice is lost. 0 means
 	// watches wake only on Notify and this scheduler's own writes.
@@ -152,8 +162,10 @@ var keyPattern = regexp.MustCompile(`^[A-Za-z0-9._:/-]{1,128}$`)
 // Submit validates a request and queues it, or returns the job already
 // made for the same idempotency key (or, without a key, the same circuit and
 // inputs). A cancelled job, or one that failed for a reason another try
-// could fix, is started afresh under its id. Input errors match the input.Err* kinds; an unknown circuit
-// matches circuits.ErrUnknownCircuit.
+// could fix, is started afresh under its id. The input is decoded and
+// checked here, once: the job keeps its witness. Errors carry their
+// errcode: an input error matches the input.Err* kinds, an unknown circuit
+// circuits.ErrUnknownCircuit.
 func (s *Scheduler) Submit(ctx context.Context, req Request) (*Job, bool, error) {
 	c, err := circuits.Lookup(req.Circuit)
 	if err != nil {
@@ -169,28 +181,20 @@ func (s *Scheduler) Submit(ctx context.Context, req Request) (*Job, bool, error)
 	if !req.Deadline.IsZero() && !req.Deadline.After(now) {
 		return nil, false, fmt.Errorf("scheduler: %w: %s", ErrPastDeadline, req.Deadline.Format(time.RFC3339))
 	}
-	a, err := c.Assign(req.Input) // admission: the statement must hold
+	st, err := c.Admit(req.Input) // admission: the statement must hold
 	if err != nil {
 		return nil, false, err
 	}
 	id := "key:" + req.IdempotencyKey
 	if req.IdempotencyKey == "" {
-		full, err := frontend.NewWitness(a.Witness, ecc.BN254.ScalarField())
-		if err != nil {
-			return nil, false, fmt.Errorf("scheduler: witness: %w", err)
-		}
-		bin, err := full.MarshalBinary()
-		if err != nil {
-			return nil, false, fmt.Errorf("scheduler: witness: %w", err)
-		}
-		id = "input:" + c.ID + "\x00" + string(bin) // the canonical inputs
+		id = c.JobKey(st)
 	}
 	if req.Tenant != "" {
 		id = "tenant:" + req.Tenant + "\x00" + id
 	}
 	sum := sha256.Sum256([]byte(id))
 	job := &Job{
-		ID: hex.EncodeToString(sum[:16]), Tenant: req.Tenant, Circuit: c.ID, Input: req.Input, Priority: req.Priority,
+		ID: hex.EncodeToString(sum[:16]), Tenant: req.Tenant, Circuit: c.ID, Witness: st.Witness, Priority: req.Priority,
 		Deadline: req.Deadline, IdempotencyKey: req.IdempotencyKey, State: Queued, Submitted: now, Version: 1,
 	}
 	if s.cfg.VerifyingKey != nil {
@@ -215,6 +219,7 @@ func (s *Scheduler) Submit(ctx context.Context, req Request) (*Job, bool, error)
 
 // admit stores and queues a new job, or returns the stored one. Another
 // process may write the same job meanwhile: ErrConflict means read again.
+// The "submitted" event is recorded before the job is stored.
 func (s *Scheduler) admit(ctx context.Context, job *Job, tenantMax int) (*Job, bool, error) {
 	existing, err := s.store.Get(ctx, job.ID)
 	switch {
@@ -236,9 +241,12 @@ func (s *Scheduler) admit(ctx context.Context, job *Job, tenantMax int) (*Job, b
 		}
 	}
 	fresh := job.clone()
+	if err := s.record(ctx, EventSubmitted, fresh); err != nil {
+		return nil, false, fmt.Errorf("scheduler: submit: audit log: %w", err)
+	}
 	if existing != nil { // start it afresh under the same id
 		fresh.Version = existing.Version
-		if err := s.save(ctx, fresh); err != nil {
+		if err := s.save(ctx, fresh, existing.State); err != nil {
 			return nil, false, err
 		}
 	} else {
@@ -261,7 +269,11 @@ func (s *Scheduler) admit(ctx context.Context, job *Job, tenantMax int) (*Job, b
 // was cancelled, or failed for a reason another try could fix. A job whose
 // statement is false, and any job still live or succeeded, is returned as is.
 func retriable(j *Job) bool {
-	return j.State == Cancelled || (j.State == Failed && (j.ErrorKind == KindDeadlineExceeded || j.ErrorKind == KindAttemptsExceeded))
+	if j.State == Cancelled {
+		return true
+	}
+	kind := errcode.Code(j.ErrorKind)
+	return j.State == Failed && (kind == errcode.DeadlineExceeded || kind == errcode.AttemptsExceeded)
 }
 
 func (s *Scheduler) queued(ctx context.Context) (int, error) {
@@ -270,14 +282,10 @@ func (s *Scheduler) queued(ctx context.Context) (int, error) {
 }
 
 // Waiting returns how many jobs wait at each priority.
-func (s *Scheduler) Waiting(ctx context.Context) ([numPriorities]int, error) {
-	var w [numPriorities]int
-	for p := range numPriorities {
-		n, err := s.queue.Len(ctx, p)
-		if err != nil {
-			return w, fmt.Errorf("scheduler: queue length: %w", err)
-		}
-		w[p] = n
+func (s *Scheduler) Waiting(ctx context.Context) (map[Priority]int, error) {
+	w, err := s.store.CountQueued(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: jobs waiting: %w", err)
 	}
 	return w, nil
 }
@@ -295,11 +303,12 @@ func (s *Scheduler) change(ctx context.Context, id string, edit func(j *Job) (bo
 		if err != nil {
 			return nil, err
 		}
+		was := j.State
 		write, err := edit(j)
 		if err != nil || !write {
 			return j, err
 		}
-		if err = s.save(ctx, j); !errors.Is(err, ErrConflict) {
+		if err = s.save(ctx, j, was); !errors.Is(err, ErrConflict) {
 			return j, err
 		}
 	}
@@ -313,7 +322,7 @@ func (s *Scheduler) Cancel(ctx context.Context, id string) (*Job, error) {
 		case Cancelled:
 			return false, nil // a retried cancel
 		case Queued:
-			s.finish(j, Cancelled, KindCancelled, "cancelled by the client")
+			s.finish(j, Cancelled, errcode.Cancelled, "cancelled by the client")
 			return true, nil
 		}
 		return false, fmt.Errorf("scheduler: cancel %s: %w (it is %s)", id, ErrNotQueued, j.State)
@@ -348,6 +357,7 @@ func (s *Scheduler) Next(ctx context.Context) (*Job, error) {
 			return nil, err
 		}
 		if ok {
+			s.record(ctx, EventStarted, j)
 			return j, nil
 		}
 		s.release(ctx, id, j, false)
@@ -369,17 +379,18 @@ func (s *Scheduler) release(ctx context.Context, id string, j *Job, again bool) 
 func (s *Scheduler) start(ctx context.Context, id string) (*Job, bool, error) {
 	started := false
 	j, err := s.change(ctx, id, func(j *Job) (bool, error) {
+		started = false
 		if j.State.Terminal() {
 			return false, nil
 		}
 		now := s.cfg.Now()
 		switch {
 		case !j.Deadline.IsZero() && !now.Before(j.Deadline):
-			s.finish(j, Failed, KindDeadlineExceeded, fmt.Sprintf("deadline %s passed before the job could start", j.Deadline.Format(time.RFC3339)))
+			s.finish(j, Failed, errcode.DeadlineExceeded, fmt.Sprintf("deadline %s passed before the job could start", j.Deadline.Format(time.RFC3339)))
 		case j.Attempts >= s.cfg.MaxAttempts:
 			// Only a process that died mid-proof leaves a job here: do not
 			// let one poison job crash every worker in turn.
-			s.finish(j, Failed, KindAttemptsExceeded, fmt.Sprintf("the proving process stopped during each of %d attempts", j.Attempts))
+			s.finish(j, Failed, errcode.AttemptsExceeded, fmt.Sprintf("the proving process stopped during each of %d attempts", j.Attempts))
 		default:
 			j.State, j.Started, j.Attempts = Running, now, j.Attempts+1
 			started = true
@@ -397,12 +408,16 @@ func (s *Scheduler) start(ctx context.Context, id string) (*Job, bool, error) {
 
 // Outcome is what a worker reports for a job it ran.
 type Outcome struct {
-	Attempt   int    // the job's Attempts when it started; 0 matches any
-	Result    []byte // the proof file, on success
-	Backend   string
-	Err       error // nil on success
-	Retryable bool  // whether another attempt may succeed
-	ErrorKind string
+	Attempt int    // the job's Attempts when it started; 0 matches any
+	Backend string // the device that proved it, or tried to
+	// On success: the proof file, its public inputs and the SHA-256 of the
+	// verifying key it verified against.
+	Result       []byte
+	PublicInputs []PublicInput
+	VerifyingKey string
+	// Err is nil on success. Its errcode says whether another attempt may
+	// succeed, and is the job's ErrorKind if it fails for good.
+	Err error
 }
 
 // Finish records a worker's outcome: success, a permanent failure, or a
@@ -412,22 +427,27 @@ type Outcome struct {
 // back in line (it runs again) and the error is returned.
 func (s *Scheduler) Finish(ctx context.Context, id string, o Outcome) error {
 	again := false
+	code := errcode.Of(o.Err)
 	j, err := s.change(ctx, id, func(j *Job) (bool, error) {
 		again = false
 		if j.State != Running || (o.Attempt != 0 && o.Attempt != j.Attempts) {
 			return false, nil // a duplicate or stale report
 		}
 		j.Backend = o.Backend
+		retry := code.Entry().Retry != errcode.Never
 		switch {
 		case o.Err == nil:
-			j.Result = o.Result
+			j.Result, j.PublicInputs = o.Result, o.PublicInputs
+			if o.VerifyingKey != "" {
+				j.VerifyingKey = o.VerifyingKey
+			}
 			s.finish(j, Succeeded, "", "")
-		case o.Retryable && j.Attempts < s.cfg.MaxAttempts:
+		case retry && j.Attempts < s.cfg.MaxAttempts:
 			j.State, j.Error, again = Queued, o.Err.Error(), true
-		case o.Retryable:
-			s.finish(j, Failed, KindAttemptsExceeded, fmt.Sprintf("failed %d times; last error: %v", j.Attempts, o.Err))
+		case retry:
+			s.finish(j, Failed, errcode.AttemptsExceeded, fmt.Sprintf("failed %d times; last error: %v", j.Attempts, o.Err))
 		default:
-			s.finish(j, Failed, o.ErrorKind, o.Err.Error())
+			s.finish(j, Failed, code, o.Err.Error())
 		}
 		return true, nil
 	})
@@ -436,28 +456,44 @@ func (s *Scheduler) Finish(ctx context.Context, id string, o Outcome) error {
 		return fmt.Errorf("scheduler: finish %s: %w", id, err)
 	}
 	if again {
-		s.log.Warn("job failed; retrying", "job", j.ID, "attempt", j.Attempts, "err", o.Err)
+		s.log.Warn("job failed; retrying", "job", j.ID, "attempt", j.Attempts, "kind", code, "err", o.Err)
 	}
 	s.release(ctx, id, j, again)
 	return nil
 }
 
-func (s *Scheduler) finish(j *Job, state State, kind, reason string) {
-	j.State, j.ErrorKind, j.Error, j.Finished = state, kind, reason, s.cfg.Now()
+func (s *Scheduler) finish(j *Job, state State, kind errcode.Code, reason string) {
+	j.State, j.ErrorKind, j.Error, j.Finished = state, string(kind), reason, s.cfg.Now()
 }
 
-// save writes a changed job and wakes its watchers.
-func (s *Scheduler) save(ctx context.Context, j *Job) error {
+// save writes a changed job (was is its state before the change), wakes
+// its watchers, and records its end if it just ended.
+func (s *Scheduler) save(ctx context.Context, j *Job, was State) error {
 	j.Version++
 	if err := s.store.Update(ctx, j); err != nil {
 		j.Version--
 		return fmt.Errorf("scheduler: save %s: %w", j.ID, err)
 	}
 	s.Notify(j.ID)
-	if j.State.Terminal() && s.cfg.OnFinish != nil {
-		s.cfg.OnFinish(j.clone())
+	if j.State.Terminal() && !was.Terminal() {
+		s.record(ctx, string(j.State), j)
 	}
 	return nil
+}
+
+// record sends an event to the auditor. Only a submission fails with it;
+// other events are written after the change and logged if they fail.
+func (s *Scheduler) record(ctx context.Context, kind string, j *Job) error {
+	if s.cfg.Audit == nil {
+		return nil
+	}
+	ev := Event{Kind: kind, Job: j.clone()}
+	ev.Job.Witness, ev.Job.Result = nil, nil // the audit log holds no inputs or proofs
+	err := s.cfg.Audit.Record(context.WithoutCancel(ctx), ev)
+	if err != nil && kind != EventSubmitted {
+		s.log.Error("scheduler: audit log", "job", j.ID, "event", kind, "err", err)
+	}
+	return err
 }
 
 // Notify wakes the watchers of a job; call it for changes that other

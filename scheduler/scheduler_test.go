@@ -3,8 +3,6 @@ package scheduler_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -13,6 +11,9 @@ import (
 
 	"github.com/proofmill/proofmill/circuits"
 	"github.com/proofmill/proofmill/circuits/input"
+	"github.com/proofmill/proofmill/errcode"
+	"github.com/proofmill/proofmill/examples"
+	"github.com/proofmill/proofmill/internal/testinput"
 	"github.com/proofmill/proofmill/scheduler"
 	"github.com/proofmill/proofmill/scheduler/embedded"
 )
@@ -20,7 +21,7 @@ import (
 const circuit = "invoice-consistency/v1"
 
 var example = func() string {
-	data, err := os.ReadFile("../examples/invoice-consistency.json")
+	data, err := examples.Read("invoice-consistency.json")
 	if err != nil {
 		panic(err)
 	}
@@ -29,9 +30,7 @@ var example = func() string {
 
 // invoiceNo returns the example with another invoice number: a distinct,
 // valid statement.
-func invoiceNo(n int) []byte {
-	return []byte(strings.Replace(example, `"number": "20260302117"`, fmt.Sprintf(`"number": "%d"`, 20260302117+n), 1))
-}
+func invoiceNo(t *testing.T, n int) []byte { return []byte(testinput.Invoice(t, n)) }
 
 type clock struct {
 	mu  sync.Mutex
@@ -104,15 +103,14 @@ func TestIdempotentSubmission(t *testing.T) {
 		t.Fatalf("first submit: %+v, %v, %v", first, created, err)
 	}
 	// The same statement, written differently, is the same job.
-	reformatted := strings.ReplaceAll(example, "\n", " ")
-	reformatted = strings.Replace(reformatted, `"quantity": 1200`, `"quantity": "1200"`, 1)
+	reformatted := strings.ReplaceAll(testinput.Example(t, "invoice-consistency.json").Set("invoice.quantity", "1200").JSON(), "\n", " ")
 	again, created, err := h.Submit(ctx, scheduler.Request{Circuit: circuit, Input: []byte(reformatted), Priority: scheduler.Batch})
 	if err != nil || created || again.ID != first.ID {
 		t.Fatalf("resubmit: id %s created %v err %v; want id %s", again.ID, created, err, first.ID)
 	}
 	// A client key names the job whatever the inputs.
-	keyed := h.submit(t, scheduler.Request{Input: invoiceNo(1), IdempotencyKey: "bank-a/loan-77"})
-	other, created, _ := h.Submit(ctx, scheduler.Request{Circuit: circuit, Input: invoiceNo(2), IdempotencyKey: "bank-a/loan-77"})
+	keyed := h.submit(t, scheduler.Request{Input: invoiceNo(t, 1), IdempotencyKey: "bank-a/loan-77"})
+	other, created, _ := h.Submit(ctx, scheduler.Request{Circuit: circuit, Input: invoiceNo(t, 2), IdempotencyKey: "bank-a/loan-77"})
 	if created || other.ID != keyed.ID {
 		t.Fatal("same idempotency key made a second job")
 	}
@@ -130,7 +128,7 @@ func TestAdmissionErrors(t *testing.T) {
 	}{
 		{"unknown circuit", scheduler.Request{Circuit: "nope/v1", Input: []byte(example)}, circuits.ErrUnknownCircuit},
 		{"malformed", scheduler.Request{Circuit: circuit, Input: []byte(`{`)}, input.ErrMalformed},
-		{"unsatisfied", scheduler.Request{Circuit: circuit, Input: []byte(strings.Replace(example, `"currency": 840,`, `"currency": 978,`, 1))}, input.ErrUnsatisfied},
+		{"unsatisfied", scheduler.Request{Circuit: circuit, Input: []byte(testinput.Example(t, "invoice-consistency.json").Set("customs_declaration.currency", 978).JSON())}, input.ErrUnsatisfied},
 		{"past deadline", scheduler.Request{Circuit: circuit, Input: []byte(example), Deadline: h.clock.Now()}, scheduler.ErrPastDeadline},
 		{"bad key", scheduler.Request{Circuit: circuit, Input: []byte(example), IdempotencyKey: "has space"}, scheduler.ErrInvalidKey},
 		{"bad priority", scheduler.Request{Circuit: circuit, Input: []byte(example), Priority: 7}, scheduler.ErrBadPriority},
@@ -142,31 +140,31 @@ func TestAdmissionErrors(t *testing.T) {
 			}
 		})
 	}
-	if n, _ := h.Waiting(context.Background()); n != [2]int{} {
+	if n, _ := h.Waiting(context.Background()); n[scheduler.Interactive]+n[scheduler.Batch] != 0 {
 		t.Fatalf("rejected requests were queued: %v", n)
 	}
 }
 
 func TestQueueFull(t *testing.T) {
 	h := newHarness(t, scheduler.Config{MaxQueued: 2})
-	h.submit(t, scheduler.Request{Input: invoiceNo(1)})
-	h.submit(t, scheduler.Request{Input: invoiceNo(2), Priority: scheduler.Batch})
-	if _, _, err := h.Submit(context.Background(), scheduler.Request{Circuit: circuit, Input: invoiceNo(3)}); !errors.Is(err, scheduler.ErrQueueFull) {
+	h.submit(t, scheduler.Request{Input: invoiceNo(t, 1)})
+	h.submit(t, scheduler.Request{Input: invoiceNo(t, 2), Priority: scheduler.Batch})
+	if _, _, err := h.Submit(context.Background(), scheduler.Request{Circuit: circuit, Input: invoiceNo(t, 3)}); !errors.Is(err, scheduler.ErrQueueFull) {
 		t.Fatalf("got %v, want ErrQueueFull", err)
 	}
 	// A resubmission of a queued job is not refused: it adds nothing.
-	if _, _, err := h.Submit(context.Background(), scheduler.Request{Circuit: circuit, Input: invoiceNo(1)}); err != nil {
+	if _, _, err := h.Submit(context.Background(), scheduler.Request{Circuit: circuit, Input: invoiceNo(t, 1)}); err != nil {
 		t.Fatalf("resubmit while full: %v", err)
 	}
 	h.next(t)
-	h.submit(t, scheduler.Request{Input: invoiceNo(3)}) // room again
+	h.submit(t, scheduler.Request{Input: invoiceNo(t, 3)}) // room again
 }
 
 func TestCancel(t *testing.T) {
 	h := newHarness(t, scheduler.Config{})
 	ctx := context.Background()
-	a := h.submit(t, scheduler.Request{Input: invoiceNo(1)})
-	b := h.submit(t, scheduler.Request{Input: invoiceNo(2)})
+	a := h.submit(t, scheduler.Request{Input: invoiceNo(t, 1)})
+	b := h.submit(t, scheduler.Request{Input: invoiceNo(t, 2)})
 	got, err := h.Cancel(ctx, a.ID)
 	if err != nil || got.State != scheduler.Cancelled {
 		t.Fatalf("cancel queued: %+v %v", got, err)
@@ -184,14 +182,14 @@ func TestCancel(t *testing.T) {
 
 func TestDeadlinePassedWhileQueued(t *testing.T) {
 	h := newHarness(t, scheduler.Config{})
-	late := h.submit(t, scheduler.Request{Input: invoiceNo(1), Deadline: h.clock.Now().Add(time.Minute)})
-	onTime := h.submit(t, scheduler.Request{Input: invoiceNo(2)})
+	late := h.submit(t, scheduler.Request{Input: invoiceNo(t, 1), Deadline: h.clock.Now().Add(time.Minute)})
+	onTime := h.submit(t, scheduler.Request{Input: invoiceNo(t, 2)})
 	h.clock.Add(2 * time.Minute)
 	if j := h.next(t); j.ID != onTime.ID {
 		t.Fatalf("ran %s, want the job without a deadline", j.ID)
 	}
 	j, _ := h.Get(context.Background(), late.ID)
-	if j.State != scheduler.Failed || j.ErrorKind != scheduler.KindDeadlineExceeded || !strings.Contains(j.Error, "deadline") {
+	if j.State != scheduler.Failed || j.ErrorKind != string(errcode.DeadlineExceeded) || !strings.Contains(j.Error, "deadline") {
 		t.Fatalf("late job: %s %s %q", j.State, j.ErrorKind, j.Error)
 	}
 }
@@ -202,10 +200,10 @@ func TestPriorities(t *testing.T) {
 	h := newHarness(t, scheduler.Config{})
 	var order []scheduler.Priority
 	for i := range 10 {
-		h.submit(t, scheduler.Request{Input: invoiceNo(100 + i), Priority: scheduler.Batch})
+		h.submit(t, scheduler.Request{Input: invoiceNo(t, 100+i), Priority: scheduler.Batch})
 	}
 	for i := range 10 {
-		h.submit(t, scheduler.Request{Input: invoiceNo(200 + i), Priority: scheduler.Interactive})
+		h.submit(t, scheduler.Request{Input: invoiceNo(t, 200+i), Priority: scheduler.Interactive})
 	}
 	for range 20 {
 		order = append(order, h.next(t).Priority)
@@ -225,7 +223,7 @@ func TestFinishAndRetries(t *testing.T) {
 	ctx := context.Background()
 	boom := errors.New("device lost")
 
-	ok := h.submit(t, scheduler.Request{Input: invoiceNo(1)})
+	ok := h.submit(t, scheduler.Request{Input: invoiceNo(t, 1)})
 	h.next(t)
 	if err := h.Finish(ctx, ok.ID, scheduler.Outcome{Result: []byte(`{"proof":1}`), Backend: "cpu"}); err != nil {
 		t.Fatal(err)
@@ -238,22 +236,22 @@ func TestFinishAndRetries(t *testing.T) {
 		t.Fatalf("succeeded job: %+v", j)
 	}
 
-	flaky := h.submit(t, scheduler.Request{Input: invoiceNo(2)})
+	flaky := h.submit(t, scheduler.Request{Input: invoiceNo(t, 2)})
 	for attempt := 1; attempt <= 2; attempt++ {
 		j := h.next(t)
 		if j.ID != flaky.ID || j.Attempts != attempt {
 			t.Fatalf("attempt %d: got job %s attempt %d", attempt, j.ID, j.Attempts)
 		}
-		h.Finish(ctx, j.ID, scheduler.Outcome{Err: boom, Retryable: true})
+		h.Finish(ctx, j.ID, scheduler.Outcome{Err: boom})
 	}
-	if j, _ := h.Get(ctx, flaky.ID); j.State != scheduler.Failed || j.ErrorKind != scheduler.KindAttemptsExceeded || !strings.Contains(j.Error, "device lost") {
+	if j, _ := h.Get(ctx, flaky.ID); j.State != scheduler.Failed || j.ErrorKind != string(errcode.AttemptsExceeded) || !strings.Contains(j.Error, "device lost") {
 		t.Fatalf("flaky job: %s %s %q", j.State, j.ErrorKind, j.Error)
 	}
 
-	bad := h.submit(t, scheduler.Request{Input: invoiceNo(3)})
+	bad := h.submit(t, scheduler.Request{Input: invoiceNo(t, 3)})
 	h.next(t)
-	h.Finish(ctx, bad.ID, scheduler.Outcome{Err: errors.New("rule x"), ErrorKind: scheduler.KindUnsatisfied})
-	if j, _ := h.Get(ctx, bad.ID); j.State != scheduler.Failed || j.Attempts != 1 || j.ErrorKind != scheduler.KindUnsatisfied {
+	h.Finish(ctx, bad.ID, scheduler.Outcome{Err: input.Rule("x", "does not hold")})
+	if j, _ := h.Get(ctx, bad.ID); j.State != scheduler.Failed || j.Attempts != 1 || j.ErrorKind != string(errcode.Unsatisfied) {
 		t.Fatalf("permanent failure: %+v", j)
 	}
 }
@@ -261,7 +259,7 @@ func TestFinishAndRetries(t *testing.T) {
 func TestWaitAndExpire(t *testing.T) {
 	h := newHarness(t, scheduler.Config{Retention: time.Hour})
 	ctx := context.Background()
-	j := h.submit(t, scheduler.Request{Input: invoiceNo(1)})
+	j := h.submit(t, scheduler.Request{Input: invoiceNo(t, 1)})
 	done := make(chan *scheduler.Job)
 	go func() {
 		w, err := h.Wait(ctx, j.ID)
@@ -304,7 +302,7 @@ func TestDrainRefusesNewJobs(t *testing.T) {
 // failed at the next start instead of crashing it again.
 func TestPoisonJobStopsAfterMaxAttempts(t *testing.T) {
 	h := newHarness(t, scheduler.Config{MaxAttempts: 2})
-	id := h.submit(t, scheduler.Request{Input: invoiceNo(1)}).ID
+	id := h.submit(t, scheduler.Request{Input: invoiceNo(t, 1)}).ID
 	path, c := h.path, h.clock
 	for range 2 {
 		if j := h.next(t); j.ID != id {
@@ -319,7 +317,7 @@ func TestPoisonJobStopsAfterMaxAttempts(t *testing.T) {
 		t.Fatalf("the poison job ran again: %+v", j)
 	}
 	j, _ := h.Get(context.Background(), id)
-	if j.State != scheduler.Failed || j.ErrorKind != scheduler.KindAttemptsExceeded {
+	if j.State != scheduler.Failed || j.ErrorKind != string(errcode.AttemptsExceeded) {
 		t.Fatalf("poison job: %s %s %q", j.State, j.ErrorKind, j.Error)
 	}
 }
@@ -336,17 +334,17 @@ func TestWatchingAnUnknownJob(t *testing.T) {
 func TestResubmitAfterFailure(t *testing.T) {
 	h := newHarness(t, scheduler.Config{})
 	ctx := context.Background()
-	cancelled := h.submit(t, scheduler.Request{Input: invoiceNo(1)})
+	cancelled := h.submit(t, scheduler.Request{Input: invoiceNo(t, 1)})
 	h.Cancel(ctx, cancelled.ID)
-	again, created, err := h.Submit(ctx, scheduler.Request{Circuit: circuit, Input: invoiceNo(1)})
+	again, created, err := h.Submit(ctx, scheduler.Request{Circuit: circuit, Input: invoiceNo(t, 1)})
 	if err != nil || !created || again.ID != cancelled.ID || again.State != scheduler.Queued || again.Version <= cancelled.Version {
 		t.Fatalf("resubmit a cancelled job: %+v %v %v", again, created, err)
 	}
 	if j := h.next(t); j.ID != again.ID || j.Attempts != 1 {
 		t.Fatalf("the fresh job did not run: %+v", j)
 	}
-	h.Finish(ctx, again.ID, scheduler.Outcome{Err: errors.New("rule x"), ErrorKind: scheduler.KindUnsatisfied})
-	if j, created, _ := h.Submit(ctx, scheduler.Request{Circuit: circuit, Input: invoiceNo(1)}); created || j.State != scheduler.Failed {
+	h.Finish(ctx, again.ID, scheduler.Outcome{Err: input.Rule("x", "does not hold")})
+	if j, created, _ := h.Submit(ctx, scheduler.Request{Circuit: circuit, Input: invoiceNo(t, 1)}); created || j.State != scheduler.Failed {
 		t.Fatalf("a false statement's failure was retried: %+v", j)
 	}
 }
@@ -355,7 +353,7 @@ func TestResubmitAfterFailure(t *testing.T) {
 func TestWatchesDoNotLeak(t *testing.T) {
 	h := newHarness(t, scheduler.Config{})
 	ctx := context.Background()
-	j := h.submit(t, scheduler.Request{Input: invoiceNo(1)})
+	j := h.submit(t, scheduler.Request{Input: invoiceNo(t, 1)})
 	h.next(t)
 	h.Finish(ctx, j.ID, scheduler.Outcome{Result: []byte("{}")})
 	for range 100 {

@@ -1,59 +1,19 @@
 package server
 
 import (
-	"context"
-	"errors"
 	"log/slog"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/proofmill/proofmill/circuits"
-	"github.com/proofmill/proofmill/circuits/input"
-	"github.com/proofmill/proofmill/prover"
-	"github.com/proofmill/proofmill/scheduler"
+	"github.com/proofmill/proofmill/errcode"
 )
 
-var (
-	// errBadRequest marks a request that is malformed before any input is read.
-	errBadRequest = errors.New("bad request")
-	// errNoReceipts: this server was started without a receipt key.
-	errNoReceipts = errors.New("this server signs no receipts")
-)
-
-// errorCodes maps every error kind a handler can meet to its status code.
-// The first match wins; anything else is INTERNAL.
-var errorCodes = []struct {
-	kind error
-	code codes.Code
-}{
-	{errBadRequest, codes.InvalidArgument},
-	{input.ErrMalformed, codes.InvalidArgument},
-	{input.ErrTooLarge, codes.InvalidArgument},
-	{input.ErrUnknownField, codes.InvalidArgument},
-	{input.ErrMissingField, codes.InvalidArgument},
-	{input.ErrInvalidValue, codes.InvalidArgument},
-	{input.ErrOutOfRange, codes.InvalidArgument},
-	{scheduler.ErrInvalidKey, codes.InvalidArgument},
-	{scheduler.ErrBadPriority, codes.InvalidArgument},
-	{scheduler.ErrPastDeadline, codes.InvalidArgument}, // the request's field, not this call's time
-	{prover.ErrBadProofFile, codes.InvalidArgument},
-	{circuits.ErrUnknownCircuit, codes.NotFound},
-	{scheduler.ErrNotFound, codes.NotFound},
-	{input.ErrUnsatisfied, codes.FailedPrecondition},
-	{scheduler.ErrNotQueued, codes.FailedPrecondition},
-	{prover.ErrNoKeys, codes.FailedPrecondition},
-	{errNoReceipts, codes.FailedPrecondition},
-	{scheduler.ErrQueueFull, codes.ResourceExhausted},
-	{scheduler.ErrTenantQuota, codes.ResourceExhausted},
-	{errRateLimited, codes.ResourceExhausted},
-	{context.DeadlineExceeded, codes.DeadlineExceeded},
-	{context.Canceled, codes.Canceled},
-	{scheduler.ErrDraining, codes.Unavailable},
-	{scheduler.ErrUnavailable, codes.Unavailable}, // Redis is down: clients retry
-}
-
-// toStatus turns a handler error into a status a client can act on.
+// toStatus turns a handler error into a status a client can act on: the
+// code's gRPC status from errcode's table, the message, and the code itself
+// as the ErrorInfo reason. Internal errors are logged, and their message
+// stays in the log.
 func toStatus(log *slog.Logger, method string, err error) error {
 	if err == nil {
 		return nil
@@ -61,11 +21,16 @@ func toStatus(log *slog.Logger, method string, err error) error {
 	if _, ok := status.FromError(err); ok {
 		return err
 	}
-	for _, e := range errorCodes {
-		if errors.Is(err, e.kind) {
-			return status.Error(e.code, err.Error())
-		}
+	code := errcode.Of(err)
+	e := code.Entry()
+	msg := err.Error()
+	if e.Status == errcode.StatusInternal {
+		log.Error("internal error", "method", method, "code", code, "err", err)
+		msg = "internal error; see the server log"
 	}
-	log.Error("internal error", "method", method, "err", err)
-	return status.Error(codes.Internal, "internal error; see the server log")
+	st := status.New(codes.Code(e.Status), msg)
+	if withInfo, err := st.WithDetails(&errdetails.ErrorInfo{Reason: string(code), Domain: errcode.Domain}); err == nil {
+		st = withInfo
+	}
+	return st.Err()
 }

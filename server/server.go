@@ -15,9 +15,18 @@ import (
 	"github.com/proofmill/proofmill/api/receipt"
 	"github.com/proofmill/proofmill/circuits"
 	"github.com/proofmill/proofmill/circuits/input"
+	"github.com/proofmill/proofmill/errcode"
 	"github.com/proofmill/proofmill/prover"
 	"github.com/proofmill/proofmill/prover/export"
 	"github.com/proofmill/proofmill/scheduler"
+	"github.com/proofmill/proofmill/tenants"
+)
+
+var (
+	// errBadRequest marks a request that is malformed before any input is read.
+	errBadRequest = errcode.New(errcode.BadRequest, "bad request")
+	// errNoReceipts: this server was started without a receipt key.
+	errNoReceipts = errcode.New(errcode.ReceiptInvalid, "this server signs no receipts")
 )
 
 // Scheduler is what the handlers need of the scheduler.
@@ -42,10 +51,8 @@ type Config struct {
 	Receipts      *receipt.Signer     // signs succeeded jobs; nil signs none
 	// Tenants, when set, own their jobs and have quotas; calls carry the
 	// tenant Authenticate put in their context. Nil: one anonymous tenant.
-	Tenants *Tenants
-	// Audit, when set, records every submission.
-	Audit  *Audit
-	Logger *slog.Logger
+	Tenants *tenants.Table
+	Logger  *slog.Logger
 }
 
 // Server implements proofmill.v1.Prover.
@@ -71,19 +78,19 @@ func New(s Scheduler, p Prover, cfg Config) *Server {
 func (s *Server) fail(method string, err error) error { return toStatus(s.log, method, err) }
 
 func (s *Server) ListCircuits(ctx context.Context, _ *pb.ListCircuitsRequest) (*pb.ListCircuitsResponse, error) {
+	infos, err := s.prover.Store().Catalog()
+	if err != nil {
+		return nil, s.fail("ListCircuits", err)
+	}
 	var out []*pb.Circuit
-	for _, c := range circuits.All() {
+	for _, c := range infos {
 		schema, err := json.Marshal(c.Schema)
 		if err != nil {
 			return nil, s.fail("ListCircuits", err)
 		}
-		sum, err := s.prover.Store().Summary(c)
-		if err != nil {
-			return nil, s.fail("ListCircuits", err)
-		}
 		pc := &pb.Circuit{Id: c.ID, Description: c.Description, PublicInputs: c.PublicInputs, InputSchemaJson: string(schema),
-			Constraints: int64(sum.Constraints), KeyOrigin: sum.Origin, VerifyingKeySha256: sum.VerifyingKeyHash}
-		if sum.Origin == prover.OriginDevelopment {
+			Constraints: int64(c.Constraints), KeyOrigin: c.Origin, VerifyingKeySha256: c.VerifyingKeyHash}
+		if c.Origin == prover.OriginDevelopment {
 			pc.Warning = prover.DevelopmentKeyWarning
 		}
 		out = append(out, pc)
@@ -91,33 +98,32 @@ func (s *Server) ListCircuits(ctx context.Context, _ *pb.ListCircuitsRequest) (*
 	return &pb.ListCircuitsResponse{Circuits: out}, nil
 }
 
+// keyFormats are the API's key formats, as export.Write names them.
+var keyFormats = map[pb.KeyFormat]string{
+	pb.KeyFormat_KEY_FORMAT_UNSPECIFIED: "gnark", pb.KeyFormat_KEY_FORMAT_GNARK: "gnark",
+	pb.KeyFormat_KEY_FORMAT_SOLIDITY: "solidity", pb.KeyFormat_KEY_FORMAT_SNARKJS: "json",
+}
+
 func (s *Server) GetVerifyingKey(ctx context.Context, req *pb.GetVerifyingKeyRequest) (*pb.GetVerifyingKeyResponse, error) {
 	c, err := circuits.Lookup(req.GetCircuit())
 	if err != nil {
 		return nil, s.fail("GetVerifyingKey", err)
+	}
+	name, ok := keyFormats[req.GetFormat()]
+	if !ok {
+		return nil, s.fail("GetVerifyingKey", fmt.Errorf("%w: format: unknown key format %d", errBadRequest, req.GetFormat()))
 	}
 	vk, sum, err := s.prover.Store().LoadVerifyingKey(c.ID)
 	if err != nil {
 		return nil, s.fail("GetVerifyingKey", err)
 	}
 	var buf bytes.Buffer
-	format := req.GetFormat()
-	switch format {
-	case pb.KeyFormat_KEY_FORMAT_UNSPECIFIED, pb.KeyFormat_KEY_FORMAT_GNARK:
-		format = pb.KeyFormat_KEY_FORMAT_GNARK
-		_, err = vk.WriteTo(&buf)
-	case pb.KeyFormat_KEY_FORMAT_SOLIDITY:
-		err = export.Solidity(&buf, vk)
-	case pb.KeyFormat_KEY_FORMAT_SNARKJS:
-		var j export.VerifyingKey
-		if j, err = export.FromGnarkVerifyingKey(vk); err == nil {
-			err = json.NewEncoder(&buf).Encode(j)
-		}
-	default:
-		err = fmt.Errorf("%w: format: unknown key format %d", errBadRequest, format)
-	}
-	if err != nil {
+	if err := export.Write(&buf, vk, name); err != nil {
 		return nil, s.fail("GetVerifyingKey", err)
+	}
+	format := req.GetFormat()
+	if format == pb.KeyFormat_KEY_FORMAT_UNSPECIFIED {
+		format = pb.KeyFormat_KEY_FORMAT_GNARK
 	}
 	return &pb.GetVerifyingKeyResponse{Circuit: c.ID, Format: format, Key: buf.Bytes(), VerifyingKeySha256: sum}, nil
 }
@@ -126,9 +132,9 @@ func (s *Server) GetVerifyingKey(ctx context.Context, req *pb.GetVerifyingKeyReq
 // turns it into a scheduler request.
 func (s *Server) request(ctx context.Context, req *pb.SubmitProofRequest) (scheduler.Request, error) {
 	r := scheduler.Request{Circuit: req.GetCircuit(), Input: []byte(req.GetInputJson()), IdempotencyKey: req.GetIdempotencyKey()}
-	if t := TenantFrom(ctx); t != nil {
+	if t := tenants.From(ctx); t != nil {
 		r.Tenant, r.TenantMaxQueued = t.ID, t.MaxQueued
-		if err := s.cfg.Tenants.allowSubmit(t); err != nil {
+		if err := s.cfg.Tenants.Allow(t); err != nil {
 			return r, err
 		}
 	}
@@ -157,22 +163,14 @@ func (s *Server) request(ctx context.Context, req *pb.SubmitProofRequest) (sched
 	return r, nil
 }
 
-// submit admits a request and records it in the audit log.
+// submit validates a request and admits it; the scheduler records it in
+// the audit log before storing it.
 func (s *Server) submit(ctx context.Context, req *pb.SubmitProofRequest) (*scheduler.Job, bool, error) {
 	r, err := s.request(ctx, req)
 	if err != nil {
 		return nil, false, err
 	}
-	j, created, err := s.sched.Submit(ctx, r)
-	if err != nil {
-		return nil, false, err
-	}
-	if created && s.cfg.Audit != nil {
-		if err := s.cfg.Audit.Submitted(j); err != nil {
-			s.log.Error("audit log", "job", j.ID, "err", err)
-		}
-	}
-	return j, created, nil
+	return s.sched.Submit(ctx, r)
 }
 
 func (s *Server) SubmitProof(ctx context.Context, req *pb.SubmitProofRequest) (*pb.SubmitProofResponse, error) {
@@ -199,7 +197,7 @@ func (s *Server) Prove(ctx context.Context, req *pb.SubmitProofRequest) (*pb.Job
 // tenant's job is "not found", in the same words as a missing one, so IDs
 // reveal nothing.
 func (s *Server) owned(ctx context.Context, id string, j *scheduler.Job, err error) (*scheduler.Job, error) {
-	if errors.Is(err, scheduler.ErrNotFound) || err == nil && j.Tenant != callerID(ctx) {
+	if errors.Is(err, scheduler.ErrNotFound) || err == nil && j.Tenant != tenants.ID(ctx) {
 		return nil, fmt.Errorf("job %q: %w", id, scheduler.ErrNotFound)
 	}
 	return j, err
@@ -300,10 +298,11 @@ func jobView(j *scheduler.Job) *pb.Job {
 	if j.Priority == scheduler.Batch {
 		out.Priority = pb.Priority_PRIORITY_BATCH
 	}
-	if len(j.Result) > 0 {
-		var f prover.ProofFile
-		if json.Unmarshal(j.Result, &f) == nil {
-			out.PublicInputs, out.VerifyingKeySha256 = publicInputs(f.PublicInputs), f.VerifyingKeySHA256
+	if j.State == scheduler.Succeeded {
+		out.VerifyingKeySha256 = j.VerifyingKey
+		out.PublicInputs = make([]*pb.PublicInput, len(j.PublicInputs))
+		for i, v := range j.PublicInputs {
+			out.PublicInputs[i] = &pb.PublicInput{Name: v.Name, Value: v.Value}
 		}
 	}
 	return out

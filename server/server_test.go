@@ -2,50 +2,77 @@ package server
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
+	pb "github.com/proofmill/proofmill/api/proofmill/v1"
+	"github.com/proofmill/proofmill/api/receipt"
 	"github.com/proofmill/proofmill/circuits"
 	"github.com/proofmill/proofmill/circuits/input"
+	"github.com/proofmill/proofmill/client"
+	"github.com/proofmill/proofmill/errcode"
 	"github.com/proofmill/proofmill/prover"
 	"github.com/proofmill/proofmill/scheduler"
+	"github.com/proofmill/proofmill/tenants"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
+func reason(err error) string {
+	for _, d := range status.Convert(err).Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			return info.GetReason()
+		}
+	}
+	return ""
+}
+
 func TestErrorTable(t *testing.T) {
 	cases := []struct {
-		err  error
-		code codes.Code
+		err    error
+		code   codes.Code
+		reason errcode.Code
 	}{
-		{fmt.Errorf("x: %w", input.ErrOutOfRange), codes.InvalidArgument},
-		{&input.FieldError{Field: "a", Kind: input.ErrMissingField}, codes.InvalidArgument},
-		{input.Rule("quantity", "differs"), codes.FailedPrecondition},
-		{fmt.Errorf("%w %q", circuits.ErrUnknownCircuit, "x"), codes.NotFound},
-		{scheduler.ErrNotFound, codes.NotFound},
-		{scheduler.ErrQueueFull, codes.ResourceExhausted},
-		{scheduler.ErrDraining, codes.Unavailable},
-		{scheduler.ErrPastDeadline, codes.InvalidArgument},
-		{context.DeadlineExceeded, codes.DeadlineExceeded},
-		{prover.ErrBadProofFile, codes.InvalidArgument},
-		{status.Error(codes.Aborted, "kept"), codes.Aborted},
-		{errors.New("disk on fire"), codes.Internal},
+		{fmt.Errorf("x: %w", input.ErrOutOfRange), codes.InvalidArgument, errcode.InvalidInput},
+		{&input.FieldError{Field: "a", Kind: input.ErrMissingField}, codes.InvalidArgument, errcode.InvalidInput},
+		{input.Rule("quantity", "differs"), codes.FailedPrecondition, errcode.Unsatisfied},
+		{fmt.Errorf("%w %q", circuits.ErrUnknownCircuit, "x"), codes.NotFound, errcode.UnknownCircuit},
+		{scheduler.ErrNotFound, codes.NotFound, errcode.JobNotFound},
+		{scheduler.ErrNotQueued, codes.FailedPrecondition, errcode.NotQueued},
+		{scheduler.ErrQueueFull, codes.ResourceExhausted, errcode.QueueFull},
+		{scheduler.ErrDraining, codes.Unavailable, errcode.Draining},
+		{scheduler.ErrPastDeadline, codes.InvalidArgument, errcode.BadRequest},
+		{prover.ErrDevelopmentKeys, codes.FailedPrecondition, errcode.DevelopmentKeys},
+		{context.DeadlineExceeded, codes.DeadlineExceeded, errcode.DeadlineExceeded},
+		{prover.ErrBadProofFile, codes.InvalidArgument, errcode.BadProofFile},
+		{errors.New("disk on fire"), codes.Internal, errcode.Internal},
 	}
 	for _, c := range cases {
-		s := status.Convert(toStatus(quiet, "M", c.err))
-		if s.Code() != c.code {
-			t.Errorf("%v: %v, want %v", c.err, s.Code(), c.code)
+		err := toStatus(quiet, "M", c.err)
+		s := status.Convert(err)
+		if s.Code() != c.code || reason(err) != string(c.reason) {
+			t.Errorf("%v: %v (%s), want %v (%s)", c.err, s.Code(), reason(err), c.code, c.reason)
 		}
 		if c.code == codes.Internal && s.Message() == c.err.Error() {
 			t.Errorf("internal error details leaked to the client: %q", s.Message())
 		}
+	}
+	if kept := status.Error(codes.Aborted, "kept"); toStatus(quiet, "M", kept) != kept {
+		t.Error("a status was remapped")
 	}
 	if toStatus(quiet, "M", nil) != nil {
 		t.Error("nil error became a status")
@@ -62,5 +89,236 @@ func TestPanicsBecomeInternalErrors(t *testing.T) {
 	err = recoverStream(quiet)(nil, nil, &grpc.StreamServerInfo{FullMethod: "/x/Z"}, streamBoom)
 	if status.Code(err) != codes.Internal {
 		t.Fatalf("stream panic: %v", err)
+	}
+}
+
+// fakeScheduler records what the handlers ask of it and answers from a
+// map of jobs; submitErr, when set, is every submission's answer.
+type fakeScheduler struct {
+	mu        sync.Mutex
+	jobs      map[string]*scheduler.Job
+	requests  []scheduler.Request
+	submitErr error
+	cancelled []string
+}
+
+func (f *fakeScheduler) Submit(_ context.Context, r scheduler.Request) (*scheduler.Job, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.requests = append(f.requests, r)
+	if f.submitErr != nil {
+		return nil, false, f.submitErr
+	}
+	j := &scheduler.Job{ID: fmt.Sprintf("job-%d", len(f.requests)), Tenant: r.Tenant, Circuit: r.Circuit, State: scheduler.Queued, Version: 1, Submitted: time.Unix(1e9, 0)}
+	f.jobs[j.ID] = j
+	return j, true, nil
+}
+
+func (f *fakeScheduler) Get(_ context.Context, id string) (*scheduler.Job, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if j, ok := f.jobs[id]; ok {
+		c := *j
+		return &c, nil
+	}
+	return nil, fmt.Errorf("get %s: %w", id, scheduler.ErrNotFound)
+}
+
+func (f *fakeScheduler) Cancel(ctx context.Context, id string) (*scheduler.Job, error) {
+	f.mu.Lock()
+	f.cancelled = append(f.cancelled, id)
+	f.mu.Unlock()
+	return f.Get(ctx, id)
+}
+
+// WaitChange walks a job through queued → running → succeeded, one
+// version at a time.
+func (f *fakeScheduler) WaitChange(ctx context.Context, id string, version uint64) (*scheduler.Job, error) {
+	j, err := f.Get(ctx, id)
+	if err != nil || j.Version > version {
+		return j, err
+	}
+	f.mu.Lock()
+	stored := f.jobs[id]
+	stored.Version++
+	switch stored.Version {
+	case 2:
+		stored.State = scheduler.Running
+	default:
+		stored.State, stored.Result = scheduler.Succeeded, []byte(`{"proof": "fake"}`)
+		stored.PublicInputs, stored.VerifyingKey, stored.Backend = []scheduler.PublicInput{{Name: "n", Value: "7"}}, "vk-digest", "cpu"
+	}
+	c := *stored
+	f.mu.Unlock()
+	return &c, nil
+}
+
+func (f *fakeScheduler) Wait(ctx context.Context, id string) (*scheduler.Job, error) {
+	var version uint64
+	for {
+		j, err := f.WaitChange(ctx, id, version)
+		if err != nil || j.State.Terminal() {
+			return j, err
+		}
+		version = j.Version
+	}
+}
+
+// start serves the handlers over fake on loopback, with a tenant table
+// (bank-a: rate 1 a second, burst 1, quota 5; bank-b) when asked.
+func start(t *testing.T, fake *fakeScheduler, withTenants bool) (*Server, string) {
+	t.Helper()
+	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+	cfg := Config{MaxInputBytes: 1024, Logger: quiet, Receipts: receipt.NewSigner(key, "test"),
+		Devices: func() []*pb.Device { return []*pb.Device{{Id: "cpu", Slots: 2}} }}
+	opts := Interceptors(quiet, 64<<10)
+	if withTenants {
+		table, err := tenants.New([]*tenants.Tenant{
+			{ID: "bank-a", TokensSHA256: []string{tenants.Digest("a")}, SubmitsPerSecond: 1, Burst: 1, MaxQueued: 5},
+			{ID: "bank-b", TokensSHA256: []string{tenants.Digest("b")}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Tenants = table
+		opts = append(opts, Authenticate(table)...)
+	}
+	srv := New(fake, nil, cfg)
+	g := grpc.NewServer(opts...)
+	pb.RegisterProverServer(g, srv)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go g.Serve(lis)
+	t.Cleanup(g.Stop)
+	return srv, lis.Addr().String()
+}
+
+func dial(t *testing.T, addr, token string) *client.Client {
+	t.Helper()
+	c, err := client.Dial(addr, client.Options{Token: token, Retries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func newFake() *fakeScheduler { return &fakeScheduler{jobs: map[string]*scheduler.Job{}} }
+
+// Requests are checked before the scheduler hears of them; each refusal
+// has its code and reason and names the field.
+func TestSubmitValidates(t *testing.T) {
+	fake := newFake()
+	_, addr := start(t, fake, false)
+	c := dial(t, addr, "")
+	ctx := t.Context()
+	for _, tc := range []struct {
+		name    string
+		req     *pb.SubmitProofRequest
+		code    errcode.Code
+		mention string
+	}{
+		{"no circuit", &pb.SubmitProofRequest{InputJson: "{}"}, errcode.BadRequest, "circuit: required"},
+		{"no input", &pb.SubmitProofRequest{Circuit: "c"}, errcode.BadRequest, "input_json: required"},
+		{"input over the limit", &pb.SubmitProofRequest{Circuit: "c", InputJson: strings.Repeat(" ", 1025)}, errcode.InvalidInput, "input_json: input too large"},
+		{"unknown priority", &pb.SubmitProofRequest{Circuit: "c", InputJson: "{}", Priority: 9}, errcode.BadRequest, "priority"},
+		{"deadline out of range", &pb.SubmitProofRequest{Circuit: "c", InputJson: "{}", Deadline: &timestamppb.Timestamp{Seconds: -1 << 40}}, errcode.BadRequest, "deadline"},
+	} {
+		_, _, err := c.Submit(ctx, tc.req)
+		if errcode.Of(err) != tc.code || status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), tc.mention) {
+			t.Errorf("%s: %s %v; want %s naming %q", tc.name, errcode.Of(err), err, tc.code, tc.mention)
+		}
+	}
+	if len(fake.requests) != 0 {
+		t.Fatalf("the scheduler saw %d invalid requests", len(fake.requests))
+	}
+	// The scheduler's own refusals keep their codes.
+	fake.submitErr = fmt.Errorf("scheduler: %w: 3 jobs waiting", scheduler.ErrQueueFull)
+	if _, _, err := c.Submit(ctx, &pb.SubmitProofRequest{Circuit: "c", InputJson: "{}", Priority: pb.Priority_PRIORITY_BATCH}); errcode.Of(err) != errcode.QueueFull || status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("queue full: %v", err)
+	}
+	if r := fake.requests[0]; r.Priority != scheduler.Batch || r.Tenant != "" || string(r.Input) != "{}" {
+		t.Fatalf("request %+v", r)
+	}
+}
+
+// Tenants: calls run as the caller's tenant, whose quota goes with the
+// request; another tenant's job reads as missing; the rate limit refuses
+// before the scheduler is asked.
+func TestTenantsOwnTheirJobs(t *testing.T) {
+	fake := newFake()
+	_, addr := start(t, fake, true)
+	ctx := t.Context()
+	if _, err := dial(t, addr, "").Circuits(ctx); errcode.Of(err) != errcode.Unauthenticated {
+		t.Fatalf("no credentials: %v", err)
+	}
+	a, b := dial(t, addr, "a"), dial(t, addr, "b")
+	j, _, err := a.Submit(ctx, &pb.SubmitProofRequest{Circuit: "c", InputJson: "{}"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := fake.requests[0]; r.Tenant != "bank-a" || r.TenantMaxQueued != 5 {
+		t.Fatalf("request %+v", r)
+	}
+	if _, _, err := a.Submit(ctx, &pb.SubmitProofRequest{Circuit: "c", InputJson: "{}"}); errcode.Of(err) != errcode.RateLimited || !strings.Contains(err.Error(), "bank-a") {
+		t.Fatalf("bank-a's second submission within its burst of 1: %v", err)
+	}
+	if len(fake.requests) != 1 {
+		t.Fatal("a rate-limited request reached the scheduler")
+	}
+	_, foreign := b.Get(ctx, j.GetId())
+	_, missing := b.Get(ctx, "job-99")
+	if errcode.Of(foreign) != errcode.JobNotFound || strings.ReplaceAll(status.Convert(foreign).Message(), j.GetId(), "ID") != strings.ReplaceAll(status.Convert(missing).Message(), "job-99", "ID") {
+		t.Fatalf("another tenant's job %q; a missing one %q", foreign, missing)
+	}
+	if _, err := b.Cancel(ctx, j.GetId()); errcode.Of(err) != errcode.JobNotFound || len(fake.cancelled) != 0 {
+		t.Fatalf("bank-b cancelled bank-a's job: %v", err)
+	}
+	if got, err := a.Get(ctx, j.GetId()); err != nil || got.GetState() != pb.JobState_JOB_STATE_QUEUED {
+		t.Fatalf("the owner's read: %v %v", got, err)
+	}
+}
+
+// A watch streams every change until the job ends; the finished job's
+// view comes from its stored fields (its proof file here is not one), with
+// a receipt that verifies under the server's key.
+func TestWatchAndJobView(t *testing.T) {
+	fake := newFake()
+	srv, addr := start(t, fake, false)
+	c := dial(t, addr, "")
+	ctx := t.Context()
+	j, _, err := c.Submit(ctx, &pb.SubmitProofRequest{Circuit: "c", InputJson: "{}"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []pb.JobState
+	if err := c.Watch(ctx, j.GetId(), func(j *pb.Job) error { seen = append(seen, j.GetState()); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	want := []pb.JobState{pb.JobState_JOB_STATE_QUEUED, pb.JobState_JOB_STATE_RUNNING, pb.JobState_JOB_STATE_SUCCEEDED}
+	if fmt.Sprint(seen) != fmt.Sprint(want) {
+		t.Fatalf("watched %v, want %v", seen, want)
+	}
+	done, err := c.Get(ctx, j.GetId())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(done.GetPublicInputs()) != 1 || done.GetPublicInputs()[0].GetValue() != "7" || done.GetVerifyingKeySha256() != "vk-digest" || done.GetBackend() != "cpu" {
+		t.Fatalf("view %v", done)
+	}
+	if err := receipt.Verify(done, srv.cfg.Receipts.PublicKey()); err != nil {
+		t.Fatalf("receipt: %v", err)
+	}
+	if err := c.VerifyReceipt(ctx, done); err != nil {
+		t.Fatalf("the client's receipt check: %v", err)
+	}
+	proved, err := c.Prove(ctx, &pb.SubmitProofRequest{Circuit: "c", InputJson: "{}"})
+	if err != nil || proved.GetState() != pb.JobState_JOB_STATE_SUCCEEDED {
+		t.Fatalf("Prove: %v %v", proved, err)
+	}
+	if d, err := c.Devices(ctx); err != nil || len(d) != 1 || d[0].GetSlots() != 2 {
+		t.Fatalf("devices: %v %v", d, err)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/proofmill/proofmill/circuits"
 	"github.com/proofmill/proofmill/circuits/input"
+	"github.com/proofmill/proofmill/internal/testinput"
 	"github.com/proofmill/proofmill/internal/testkeys"
 	"github.com/proofmill/proofmill/prover"
 	"github.com/proofmill/proofmill/scheduler"
@@ -30,14 +30,7 @@ func newScheduler(t *testing.T) *scheduler.Scheduler {
 	return scheduler.New(store, embedded.NewQueue(embedded.QueueConfig{}), scheduler.Config{MaxAttempts: 3})
 }
 
-func invoice(t *testing.T, n int) []byte {
-	t.Helper()
-	data, err := os.ReadFile("../examples/invoice-consistency.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return []byte(strings.Replace(string(data), `"number": "20260302117"`, fmt.Sprintf(`"number": "%d"`, 20260302117+n), 1))
-}
+func invoice(t *testing.T, n int) []byte { return []byte(testinput.Invoice(t, n)) }
 
 func submit(t *testing.T, s *scheduler.Scheduler, n int) string {
 	t.Helper()
@@ -137,7 +130,7 @@ func TestWorkerRefusesOtherKeys(t *testing.T) {
 	}
 }
 
-func (s *scripted) Prove(ctx context.Context, c *circuits.Circuit, data []byte) (*prover.Proof, error) {
+func (s *scripted) ProveWitness(ctx context.Context, c *circuits.Circuit, w []byte) (*prover.Proof, error) {
 	n := s.calls.Add(1)
 	if err := s.fail(n); err != nil {
 		if err == errPanic {
@@ -145,7 +138,7 @@ func (s *scripted) Prove(ctx context.Context, c *circuits.Circuit, data []byte) 
 		}
 		return nil, err
 	}
-	return s.real.Prove(ctx, c, data)
+	return s.real.ProveWitness(ctx, c, w)
 }
 
 func TestFailuresAreClassified(t *testing.T) {
@@ -168,9 +161,16 @@ func TestFailuresAreClassified(t *testing.T) {
 			}
 			return nil
 		}, scheduler.Succeeded, "", 2},
-		{"always rejected", func(int64) error { return prover.ErrProofRejected }, scheduler.Failed, scheduler.KindAttemptsExceeded, 3},
-		{"unsatisfied", func(int64) error { return fmt.Errorf("x: %w", input.ErrUnsatisfied) }, scheduler.Failed, scheduler.KindUnsatisfied, 1},
-		{"bad input", func(int64) error { return fmt.Errorf("x: %w", input.ErrOutOfRange) }, scheduler.Failed, worker.KindInvalidInput, 1},
+		{"always rejected", func(int64) error { return prover.ErrProofRejected }, scheduler.Failed, "attempts_exceeded", 3},
+		{"unsatisfied", func(int64) error { return fmt.Errorf("x: %w", input.ErrUnsatisfied) }, scheduler.Failed, "unsatisfied", 1},
+		{"bad input", func(int64) error { return fmt.Errorf("x: %w", input.ErrOutOfRange) }, scheduler.Failed, "invalid_input", 1},
+		{"development keys in production", func(int64) error { return fmt.Errorf("x: %w", prover.ErrDevelopmentKeys) }, scheduler.Failed, "development_keys", 1},
+		{"no keys yet, then keys", func(n int64) error {
+			if n == 1 {
+				return prover.ErrNoKeys
+			}
+			return nil
+		}, scheduler.Succeeded, "", 2},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -193,10 +193,10 @@ type blocking struct {
 	real    worker.Prover
 }
 
-func (b *blocking) Prove(ctx context.Context, c *circuits.Circuit, data []byte) (*prover.Proof, error) {
+func (b *blocking) ProveWitness(ctx context.Context, c *circuits.Circuit, w []byte) (*prover.Proof, error) {
 	b.started <- struct{}{}
 	<-b.release
-	return b.real.Prove(ctx, c, data)
+	return b.real.ProveWitness(ctx, c, w)
 }
 
 // Shutdown waits for the running proof, within its bound, and the job's
@@ -209,18 +209,35 @@ func TestShutdownFinishesRunningJob(t *testing.T) {
 	running := submit(t, s, 1)
 	queued := submit(t, s, 2)
 	<-b.started
-
-	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	if err := pool.Shutdown(short); err == nil {
-		t.Fatal("shutdown returned before the running proof finished")
-	}
-	close(b.release)
+	go func() { time.Sleep(50 * time.Millisecond); close(b.release) }()
 	shutdown(t, pool)
 	if j, _ := s.Get(context.Background(), running); j.State != scheduler.Succeeded {
 		t.Fatalf("running job: %s", j.State)
 	}
 	if j, _ := s.Get(context.Background(), queued); j.State != scheduler.Queued {
 		t.Fatalf("queued job: %s", j.State)
+	}
+}
+
+// Past its bound, Shutdown aborts the running job's context: a proof still
+// waiting to start gives up, and its job goes back in line, losing
+// nothing.
+func TestShutdownPastItsBoundAbortsWaitingProofs(t *testing.T) {
+	s := newScheduler(t)
+	b := &blocking{started: make(chan struct{}, 1), release: make(chan struct{}), real: testkeys.Prover(t)}
+	pool := worker.New(s, b, worker.Config{Slots: 1})
+	pool.Start()
+	running := submit(t, s, 1)
+	<-b.started
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := pool.Shutdown(short); err == nil {
+		t.Fatal("shutdown returned before the running proof finished")
+	}
+	close(b.release) // the proof now meets its aborted context
+	shutdown(t, pool)
+	j, _ := s.Get(context.Background(), running)
+	if j.State != scheduler.Queued || j.Attempts != 1 || !strings.Contains(j.Error, "context canceled") {
+		t.Fatalf("aborted job: %s, attempt %d (%s)", j.State, j.Attempts, j.Error)
 	}
 }

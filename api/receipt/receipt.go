@@ -1,6 +1,7 @@
 // Package receipt defines proofmill's signed proof receipts: the bytes the
 // service signs with Ed25519 for every succeeded job, and their check. Both
-// the server and the client use it; it depends on nothing but the API.
+// the server and the client use it; it depends on nothing but the API and
+// the error codes.
 package receipt
 
 import (
@@ -17,15 +18,16 @@ import (
 	"strings"
 
 	pb "github.com/proofmill/proofmill/api/proofmill/v1"
+	"github.com/proofmill/proofmill/errcode"
 )
 
 var (
 	// ErrMissing: the job has no receipt (it did not succeed, or the server
 	// signs none).
-	ErrMissing = errors.New("receipt: missing")
+	ErrMissing = errcode.New(errcode.ReceiptInvalid, "receipt: missing")
 	// ErrInvalid: the receipt does not match the job, or its signature does
 	// not verify under the key.
-	ErrInvalid = errors.New("receipt: invalid")
+	ErrInvalid = errcode.New(errcode.ReceiptInvalid, "receipt: invalid")
 )
 
 // header starts every signed payload; it names the format's version.

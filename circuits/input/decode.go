@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"unicode"
 )
@@ -180,4 +181,26 @@ func (l *List[T]) UnmarshalJSON(b []byte) error {
 		l.Items = append(l.Items, item)
 	}
 	return nil
+}
+
+// ReadDocument reads an input document from a file, or stdin for "-",
+// refusing one over MaxDocumentBytes.
+func ReadDocument(path string) ([]byte, error) {
+	var r io.Reader = os.Stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	data, err := io.ReadAll(io.LimitReader(r, MaxDocumentBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(data) > MaxDocumentBytes {
+		return nil, fmt.Errorf("%s: %w: over %d bytes", path, ErrTooLarge, MaxDocumentBytes)
+	}
+	return data, nil
 }

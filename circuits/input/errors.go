@@ -1,21 +1,23 @@
 package input
 
 import (
-	"errors"
 	"fmt"
 	"math/big"
+
+	"github.com/proofmill/proofmill/errcode"
 )
 
 // Error kinds. Every error this package (and the circuit packages) returns
-// matches exactly one of them through errors.Is.
+// matches exactly one of them through errors.Is; the first six have code
+// errcode.InvalidInput, ErrUnsatisfied errcode.Unsatisfied.
 var (
-	ErrMalformed    = errors.New("malformed JSON")
-	ErrTooLarge     = errors.New("input too large")
-	ErrUnknownField = errors.New("unknown field")
-	ErrMissingField = errors.New("missing field")
-	ErrInvalidValue = errors.New("invalid value")
-	ErrOutOfRange   = errors.New("out of range")
-	ErrUnsatisfied  = errors.New("statement not satisfied")
+	ErrMalformed    = errcode.New(errcode.InvalidInput, "malformed JSON")
+	ErrTooLarge     = errcode.New(errcode.InvalidInput, "input too large")
+	ErrUnknownField = errcode.New(errcode.InvalidInput, "unknown field")
+	ErrMissingField = errcode.New(errcode.InvalidInput, "missing field")
+	ErrInvalidValue = errcode.New(errcode.InvalidInput, "invalid value")
+	ErrOutOfRange   = errcode.New(errcode.InvalidInput, "out of range")
+	ErrUnsatisfied  = errcode.New(errcode.Unsatisfied, "statement not satisfied")
 )
 
 // FieldError says which input field is wrong and why.

@@ -1,17 +1,7 @@
-// Command proofmill proves and verifies proofmill's trade-finance statements.
-//
-//	proofmill circuits                                   list circuits
-//	proofmill keys setup  --circuit ID | --all           development keys
-//	proofmill keys export --circuit ID --format F        solidity | json | gnark
-//	proofmill prove  --circuit ID --input FILE [--out FILE]
-//	proofmill verify [--circuit ID] --proof FILE
-//	proofmill serve  [--listen ADDR] [--data DIR] [--workers N] [--redis ADDR]
-//	proofmill worker --redis ADDR [--concurrency N] [--device cuda:N]
-//	proofmill devices [--json]
-//	proofmill batch submit|status|collect|run --redis ADDR --in FILE.jsonl
-//	proofmill submit|wait|status|cancel --server ADDR ...
-//
-// Keys live in --keys DIR (default $PROOFMILL_KEYS, else the user cache dir).
+// Command proofmill proves and verifies proofmill's trade-finance
+// statements, runs the proving service and its workers, and talks to the
+// service. `proofmill --help` shows the command tree. This package holds
+// flags, environment and output only: package node runs the service.
 package main
 
 import (
@@ -22,108 +12,17 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 
 	gnarklog "github.com/consensys/gnark/logger"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
+	"github.com/spf13/cobra"
 
-	"github.com/proofmill/proofmill/api/receipt"
-	"github.com/proofmill/proofmill/circuits"
-	"github.com/proofmill/proofmill/circuits/input"
+	"github.com/proofmill/proofmill/errcode"
+	"github.com/proofmill/proofmill/internal/buildinfo"
 	"github.com/proofmill/proofmill/prover"
 )
-
-// Exit codes, one per kind of failure.
-const (
-	exitOK          = 0
-	exitFailure     = 1
-	exitUsage       = 2
-	exitBadInput    = 3
-	exitUnsatisfied = 4
-	exitUnknown     = 5
-	exitNoKeys      = 6
-	exitBusy        = 7 // the server is full, draining, unreachable or out of time
-)
-
-var errUsage = errors.New("usage")
-
-var exitCodes = []struct {
-	kind error
-	code int
-}{
-	{errUsage, exitUsage},
-	{input.ErrMalformed, exitBadInput},
-	{input.ErrTooLarge, exitBadInput},
-	{input.ErrUnknownField, exitBadInput},
-	{input.ErrMissingField, exitBadInput},
-	{input.ErrInvalidValue, exitBadInput},
-	{input.ErrOutOfRange, exitBadInput},
-	{prover.ErrBadProofFile, exitBadInput},
-	{input.ErrUnsatisfied, exitUnsatisfied},
-	{prover.ErrProofRejected, exitUnsatisfied},
-	{receipt.ErrInvalid, exitUnsatisfied},
-	{receipt.ErrMissing, exitUnsatisfied},
-	{circuits.ErrUnknownCircuit, exitUnknown},
-	{prover.ErrNoKeys, exitNoKeys},
-}
-
-// statusExitCodes maps a server's answer to the same exit codes.
-var statusExitCodes = map[codes.Code]int{
-	codes.InvalidArgument:    exitBadInput,
-	codes.FailedPrecondition: exitUnsatisfied,
-	codes.NotFound:           exitUnknown,
-	codes.ResourceExhausted:  exitBusy,
-	codes.Unavailable:        exitBusy,
-	codes.DeadlineExceeded:   exitBusy,
-}
-
-func exitCode(err error) int {
-	if err == nil {
-		return exitOK
-	}
-	if s, ok := status.FromError(err); ok {
-		if code, ok := statusExitCodes[s.Code()]; ok {
-			return code
-		}
-		return exitFailure
-	}
-	for _, e := range exitCodes {
-		if errors.Is(err, e.kind) {
-			return e.code
-		}
-	}
-	return exitFailure
-}
-
-type command struct {
-	name, summary string
-	run           func(ctx context.Context, env *env, args []string) error
-}
-
-var commands = []command{
-	{"circuits", "list the circuits, their sizes and public inputs", runCircuits},
-	{"keys", "keys setup | export | ceremony | import: development keys, exports, MPC ceremonies", runKeys},
-	{"prove", "prove a JSON input (locally, or on a server with --server) and write the proof", runProve},
-	{"verify", "verify a proof file against the key store", runVerify},
-	{"serve", "run the proving service: gRPC API, scheduler, journal and CPU workers", runServe},
-	{"worker", "prove jobs from a Redis queue shared with servers on other machines", runWorker},
-	{"devices", "list the proving devices (CPU, GPUs) this binary can use here", runDevices},
-	{"batch", "batch submit | status | collect | run: prove a JSONL file of requests through Redis", runBatch},
-	{"submit", "queue a proof on a server and print the job", runSubmit},
-	{"wait", "wait for a job on a server and write its proof", runWait},
-	{"status", "print a job on a server", runStatus},
-	{"cancel", "cancel a queued job on a server", runCancel},
-	{"tenants", "tenants token | tenants check: API tokens and the tenant table", runTenants},
-	{"audit", "audit verify: check the audit log's hash chain", runAudit},
-	{"bench", "measure proving, the service against raw gnark, MSM/NTT and the scheduler; write a report", runBench},
-}
-
-// env is what commands share: where output goes and how to log.
-type env struct {
-	stdout, stderr io.Writer
-	log            *slog.Logger
-}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -132,38 +31,122 @@ func main() {
 		gnarklog.Disable() // gnark's own debug lines; our slog says what matters
 	}
 	e := &env{stdout: os.Stdout, stderr: os.Stderr, log: slog.New(slog.NewTextHandler(os.Stderr, nil))}
-	os.Exit(run(ctx, e, os.Args[1:]))
+	os.Exit(execute(ctx, e, os.Args[1:]))
 }
 
-func run(ctx context.Context, e *env, args []string) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		usage(e.stderr)
-		if len(args) == 0 {
-			return exitUsage
-		}
-		return exitOK
-	}
-	for _, c := range commands {
-		if c.name == args[0] {
-			err := c.run(ctx, e, args[1:])
-			if err != nil && !errors.Is(err, errHelp) {
-				fmt.Fprintf(e.stderr, "proofmill %s: %v\n", c.name, err)
-			}
-			if errors.Is(err, errHelp) {
-				return exitOK
-			}
-			return exitCode(err)
-		}
-	}
-	fmt.Fprintf(e.stderr, "proofmill: unknown command %q\n", args[0])
-	usage(e.stderr)
-	return exitUsage
+// env is what commands share: where output goes, the log, the key store.
+type env struct {
+	stdout, stderr io.Writer
+	log            *slog.Logger
+	keys           prover.KeyStore // --keys, resolved before any command runs
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: proofmill <command> [flags]\n\ncommands:")
-	for _, c := range commands {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+// execute runs a command line; its exit status is its error's, from
+// errcode's table.
+func execute(ctx context.Context, e *env, args []string) int {
+	root := newRoot(e)
+	root.SetArgs(args)
+	if cmd, err := root.ExecuteContextC(ctx); err != nil {
+		fmt.Fprintf(e.stderr, "%s: %v\n", cmd.CommandPath(), err)
+		if errcode.Of(err) == errcode.Usage {
+			fmt.Fprintf(e.stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
+		}
+		return errcode.Of(err).Entry().Exit
 	}
-	fmt.Fprintln(w, "\nRun 'proofmill <command> -h' for a command's flags.")
+	return 0
+}
+
+func newRoot(e *env) *cobra.Command {
+	root := &cobra.Command{Use: "proofmill", Short: "Zero-knowledge proofs of trade-finance statements, and the service that makes them",
+		Long: `proofmill proves statements about private trade documents with Groth16 over BN254, so that banks
+on a shared ledger can check them without seeing them: here, or as a service with workers.`,
+		Version: buildinfo.Describe(), Args: subcommandArgs, RunE: needSubcommand, SilenceErrors: true, SilenceUsage: true,
+		PersistentPreRunE: func(*cobra.Command, []string) (err error) {
+			if e.keys.Dir == "" {
+				e.keys.Dir, err = prover.DefaultKeyDir()
+			}
+			return err
+		}}
+	root.SetOut(e.stdout) // help and version; errors go to e.stderr
+	root.SetVersionTemplate("proofmill {{.Version}}\n")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage(err) })
+	root.PersistentFlags().StringVar(&e.keys.Dir, "keys", "", "key store `dir` (default $PROOFMILL_KEYS, else proofmill/keys in the user cache dir)")
+	add := func(id, title string, cmds ...*cobra.Command) {
+		root.AddGroup(&cobra.Group{ID: id, Title: title})
+		for _, c := range cmds {
+			c.GroupID = id
+			root.AddCommand(c)
+		}
+	}
+	add("local", "Proving here:", circuitsCmd(e), proveCmd(e), verifyCmd(e), keysCmd(e))
+	add("service", "Running the service:", serveCmd(e), workerCmd(e), devicesCmd(e))
+	add("client", "Using a service:", submitCmd(e), jobCmd(e, "wait"), jobCmd(e, "status"), jobCmd(e, "cancel"), batchCmd(e))
+	add("admin", "Operating:", tenantsCmd(e), auditCmd(e), benchCmd(e))
+	return root
+}
+
+// usage marks a misuse of the command line: exit 2, with a pointer to help.
+func usage(err error) error                   { return errcode.E("", errcode.Usage, err) }
+func usagef(format string, args ...any) error { return usage(fmt.Errorf(format, args...)) }
+
+// group is a command that only holds subcommands.
+func group(use, short string, subs ...*cobra.Command) *cobra.Command {
+	c := &cobra.Command{Use: use, Short: short, Args: subcommandArgs, RunE: needSubcommand}
+	c.AddCommand(subs...)
+	return c
+}
+
+// subcommandArgs refuses an unknown subcommand, suggesting near ones.
+func subcommandArgs(c *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	c.SuggestionsMinimumDistance = 2 // cobra's default, which only its own unknown-command error sets
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
+	if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t") + "\n"
+	}
+	return usage(errors.New(msg))
+}
+
+func needSubcommand(c *cobra.Command, _ []string) error {
+	return usagef("%s needs a command", c.CommandPath())
+}
+
+// noArgs is cobra.NoArgs as a usage error.
+func noArgs(_ *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef("unexpected argument %q", args[0])
+	}
+	return nil
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// writeOutput writes to the file at path, or stdout for "-".
+func writeOutput(e *env, path string, write func(io.Writer) error) error {
+	if path == "-" || path == "" {
+		return write(e.stdout)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil { // the file keeps what was written
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -1,6 +1,8 @@
 // Package layout_test holds DESIGN.md's import rules: imports point down the
-// data flow, circuits and hwaccel are leaves, and only the packages at the
-// edges import grpc or the journal's database.
+// data flow, circuits and hwaccel are leaves, scheduler imports no gnark
+// package, and only the packages at the edges import grpc, Redis or the
+// journal's database. Rules are checked on direct imports and on the
+// whole dependency graph.
 package layout_test
 
 import (
@@ -12,13 +14,30 @@ import (
 const mod = "github.com/proofmill/proofmill/"
 
 var (
-	grpc  = "google.golang.org/grpc"
-	bbolt = "go.etcd.io/bbolt"
-	prom  = "github.com/prometheus/"
-	redis = []string{"github.com/hibiken/asynq", "github.com/redis/go-redis"} // scheduler/redisq only
+	grpc   = "google.golang.org/grpc"
+	bbolt  = "go.etcd.io/bbolt"
+	prom   = "github.com/prometheus/"
+	gnark  = "github.com/consensys/"
+	redis  = []string{"github.com/hibiken/asynq", "github.com/redis/go-redis"}
+	upper  = []string{mod + "node", mod + "batch", mod + "bench", mod + "cmd"} // the composition root and above
+	served = []string{mod + "server", mod + "client"}
 )
 
-func and(a []string, b ...string) []string { return append(b, a...) }
+func and(lists ...[]string) []string {
+	var out []string
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out
+}
+
+func ours(names ...string) []string {
+	var out []string
+	for _, n := range names {
+		out = append(out, mod+n)
+	}
+	return out
+}
 
 // rules: package pattern → import-path prefixes none of its packages may
 // depend on, directly or not.
@@ -26,19 +45,22 @@ var rules = []struct {
 	pkgs      string
 	forbidden []string
 }{
-	{"./circuits/...", and(redis, mod+"prover", mod+"hwaccel", mod+"scheduler", mod+"worker", mod+"server", mod+"client", mod+"api", grpc, bbolt, prom)},
-	{"./hwaccel/...", and(redis, mod, grpc, bbolt, prom)},
-	{"./prover/...", and(redis, mod+"scheduler", mod+"worker", mod+"server", mod+"client", mod+"api", grpc, bbolt, prom)},
-	{"./scheduler", and(redis, mod+"prover", mod+"worker", mod+"server", mod+"client", mod+"api", grpc, bbolt, prom)},
-	{"./scheduler/embedded", and(redis, mod+"prover", mod+"worker", mod+"server", mod+"client", mod+"api", grpc, prom)},
-	{"./scheduler/conformance", and(redis, mod+"prover", mod+"worker", mod+"server", mod+"client", mod+"api", grpc, bbolt, prom)},
-	{"./scheduler/redisq", []string{mod + "prover", mod + "worker", mod + "server", mod + "client", mod + "api", grpc, bbolt, prom}},
-	{"./worker/...", and(redis, mod+"server", mod+"client", mod+"api", grpc, bbolt, prom)},
-	{"./server/...", and(redis, mod+"worker", mod+"scheduler/embedded", mod+"client", bbolt)},
-	// The harness gets its server from the caller (ServiceStarter), so it
-	// measures the wiring `proofmill serve` runs rather than its own.
-	{"./bench/...", and(redis, mod+"scheduler", mod+"worker", mod+"server", bbolt, prom)},
-	{"./client/...", and(redis, mod+"circuits", mod+"prover", mod+"scheduler", mod+"worker", mod+"server", "github.com/consensys/", bbolt, prom)},
+	{"./errcode", []string{mod + "circuits", mod + "prover", mod + "hwaccel", mod + "scheduler", mod + "api", gnark, grpc, "google.golang.org/"}},
+	{"./circuits/...", and(redis, upper, served, ours("prover", "hwaccel", "scheduler", "worker", "api", "tenants", "audit"), []string{grpc, bbolt, prom})},
+	{"./hwaccel/...", and(redis, []string{mod, grpc, bbolt, prom})},
+	{"./prover/...", and(redis, upper, served, ours("scheduler", "worker", "api", "tenants", "audit"), []string{grpc, bbolt, prom})},
+	{"./scheduler", and(redis, upper, served, ours("prover", "worker", "api", "tenants", "audit", "hwaccel"), []string{grpc, bbolt, prom})},
+	{"./scheduler/embedded", and(redis, upper, served, ours("prover", "worker", "api", "tenants", "audit"), []string{grpc, prom})},
+	{"./scheduler/conformance", and(redis, upper, served, ours("prover", "worker", "api", "tenants", "audit"), []string{grpc, bbolt, prom})},
+	{"./scheduler/redisq", and(upper, served, ours("prover", "worker", "api", "tenants", "audit"), []string{grpc, bbolt, prom})},
+	{"./worker/...", and(redis, upper, served, ours("api", "tenants", "audit"), []string{grpc, bbolt, prom})},
+	{"./tenants", and(redis, upper, served, ours("circuits", "prover", "scheduler", "worker", "api", "audit", "hwaccel"), []string{gnark, grpc, bbolt, prom})},
+	{"./audit", and(redis, upper, served, ours("circuits", "prover", "scheduler", "worker", "api", "tenants", "hwaccel"), []string{gnark, grpc, bbolt, prom})},
+	{"./server/...", and(redis, upper, ours("worker", "scheduler/embedded", "client", "audit"), []string{bbolt, prom})},
+	{"./client/...", and(redis, upper, ours("circuits", "prover", "scheduler", "worker", "server", "tenants", "audit"), []string{gnark, bbolt, prom})},
+	{"./batch/...", and(redis, ours("node", "bench", "cmd", "scheduler", "worker", "server", "prover", "audit"), []string{bbolt, prom})},
+	{"./node/...", ours("bench", "cmd", "batch")},
+	{"./bench/...", ours("cmd")},
 }
 
 func TestImportDirection(t *testing.T) {
@@ -51,12 +73,59 @@ func TestImportDirection(t *testing.T) {
 		if len(deps) < 2 {
 			t.Fatalf("go list %s listed nothing", r.pkgs)
 		}
+		self := mod + strings.TrimSuffix(strings.TrimPrefix(r.pkgs, "./"), "/...")
 		for _, dep := range deps {
 			for _, bad := range r.forbidden {
-				if strings.HasPrefix(dep, bad) && !strings.HasPrefix(dep, mod+strings.TrimSuffix(strings.TrimPrefix(r.pkgs, "./"), "/...")) {
+				if strings.HasPrefix(dep, bad) && !strings.HasPrefix(dep, self) && dep != mod+"errcode" {
 					t.Errorf("%s depends on %s", r.pkgs, dep)
 				}
 			}
 		}
+	}
+}
+
+// directRules: import-path prefixes, and the only packages (by prefix)
+// that may import them directly.
+var directRules = []struct {
+	imported string
+	only     []string
+}{
+	{grpc, ours("api/proofmill/v1", "server", "client", "node")},
+	{redis[0], ours("scheduler/redisq")},
+	{redis[1], ours("scheduler/redisq")},
+	{bbolt, ours("scheduler/embedded")},
+	{prom, ours("node")},
+	{gnark, ours("circuits", "prover", "hwaccel", "bench", "cmd/proofmill")}, // the command only silences gnark's logger
+	{mod + "bench", ours("cmd/proofmill")},
+}
+
+func TestDirectImports(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}} {{join .Imports \" \"}}", "../../...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) < 20 {
+		t.Fatalf("go list listed %d packages", len(lines))
+	}
+	for _, line := range lines {
+		fields := strings.Fields(line)
+		pkg, imports := fields[0], fields[1:]
+		for _, r := range directRules {
+			allowed := false
+			for _, p := range r.only {
+				allowed = allowed || strings.HasPrefix(pkg, p)
+			}
+			for _, imp := range imports {
+				if strings.HasPrefix(imp, r.imported) && !allowed {
+					t.Errorf("%s imports %s directly", pkg, imp)
+				}
+			}
+		}
+	}
+	// The issue's own check: the scheduler imports no gnark package.
+	out, err = exec.Command("go", "list", "-f", "{{join .Imports \" \"}}", "../../scheduler").CombinedOutput()
+	if err != nil || strings.Contains(string(out), gnark) || !strings.Contains(string(out), mod+"circuits") {
+		t.Fatalf("scheduler imports: %s %v", out, err)
 	}
 }

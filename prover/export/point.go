@@ -8,15 +8,18 @@ import (
 
 	"github.com/consensys/gnark-crypto/ecc/bn254"
 	"github.com/consensys/gnark-crypto/ecc/bn254/fp"
+
+	"github.com/proofmill/proofmill/errcode"
 )
 
-// Errors wrapped by this package, for use with errors.Is.
+// Errors wrapped by this package, for use with errors.Is. The decoding
+// errors have code errcode.BadProofFile.
 var (
-	ErrNotDecimal    = errors.New("not a decimal number")
-	ErrOutOfRange    = errors.New("not below the field modulus")
-	ErrNotAffine     = errors.New("third (projective) coordinate is not 1")
-	ErrNotOnCurve    = errors.New("point is not on the curve")
-	ErrNotInSubgroup = errors.New("point is not in the prime-order subgroup")
+	ErrNotDecimal    = errcode.New(errcode.BadProofFile, "not a decimal number")
+	ErrOutOfRange    = errcode.New(errcode.BadProofFile, "not below the field modulus")
+	ErrNotAffine     = errcode.New(errcode.BadProofFile, "third (projective) coordinate is not 1")
+	ErrNotOnCurve    = errcode.New(errcode.BadProofFile, "point is not on the curve")
+	ErrNotInSubgroup = errcode.New(errcode.BadProofFile, "point is not in the prime-order subgroup")
 	ErrCommitments   = errors.New("gnark Pedersen commitments are not supported by snarkjs")
 )
 

@@ -7,14 +7,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/proofmill/proofmill/errcode"
+	"github.com/proofmill/proofmill/internal/testinput"
 	"github.com/proofmill/proofmill/scheduler"
 )
 
@@ -47,6 +47,7 @@ func Run(t *testing.T, open Open) {
 		{"StoreCreateGetUpdate", storeCreateGetUpdate},
 		{"StoreOneWriterWins", storeOneWriterWins},
 		{"StoreUnfinished", storeUnfinished},
+		{"StoreCountsQueued", storeCountsQueued},
 		{"QueuePushPopRemove", queuePushPopRemove},
 		{"QueueHeldIDsAreAbsorbed", queueHeldIDs},
 		{"QueuePriorityShare", queuePriorityShare},
@@ -57,6 +58,7 @@ func Run(t *testing.T, open Open) {
 		{"Cancel", cancel},
 		{"RecoverAfterCrash", recoverAfterCrash},
 		{"TenantsApart", tenantsApart},
+		{"AuditEvents", auditEvents},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, open(t)) })
@@ -65,28 +67,9 @@ func Run(t *testing.T, open Open) {
 
 const circuit = "invoice-consistency/v1"
 
-var (
-	exampleOnce sync.Once
-	example     string
-)
-
 // Input returns a valid invoice-consistency input; each n is a distinct
 // statement (another invoice number).
-func Input(t testing.TB, n int) []byte {
-	exampleOnce.Do(func() {
-		dir, _ := os.Getwd()
-		for ; dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
-			if data, err := os.ReadFile(filepath.Join(dir, "examples", "invoice-consistency.json")); err == nil {
-				example = string(data)
-				return
-			}
-		}
-	})
-	if example == "" {
-		t.Fatal("examples/invoice-consistency.json not found above the working directory")
-	}
-	return []byte(strings.Replace(example, `"number": "20260302117"`, fmt.Sprintf(`"number": "%d"`, 20260302117+n), 1))
-}
+func Input(t testing.TB, n int) []byte { return []byte(testinput.Invoice(t, n)) }
 
 func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -95,7 +78,7 @@ func ctxT(t *testing.T) context.Context {
 }
 
 func job(id string, st scheduler.State, submitted time.Time) *scheduler.Job {
-	return &scheduler.Job{ID: id, Circuit: circuit, Input: []byte(`{"x":1}`), State: st, Submitted: submitted, Version: 1}
+	return &scheduler.Job{ID: id, Circuit: circuit, Witness: []byte{1, 2, 3}, State: st, Submitted: submitted, Version: 1}
 }
 
 func storeCreateGetUpdate(t *testing.T, b Backend) {
@@ -441,7 +424,7 @@ func retryAndStaleReports(t *testing.T, b Backend) {
 		t.Fatal(err)
 	}
 	next(t, s)
-	if err := s.Finish(ctx, j.ID, scheduler.Outcome{Attempt: 1, Err: errors.New("device lost"), Retryable: true}); err != nil {
+	if err := s.Finish(ctx, j.ID, scheduler.Outcome{Attempt: 1, Err: errors.New("device lost")}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := s.Get(ctx, j.ID); got.State != scheduler.Queued || got.Error != "device lost" {
@@ -451,17 +434,17 @@ func retryAndStaleReports(t *testing.T, b Backend) {
 		t.Fatalf("retry: %+v", run)
 	}
 	// A late report from attempt 1 changes nothing.
-	if err := s.Finish(ctx, j.ID, scheduler.Outcome{Attempt: 1, Err: errors.New("late"), ErrorKind: "x"}); err != nil {
+	if err := s.Finish(ctx, j.ID, scheduler.Outcome{Attempt: 1, Err: errcode.Errorf(errcode.Unsatisfied, "late")}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := s.Get(ctx, j.ID); got.State != scheduler.Running {
 		t.Fatalf("a stale report changed the job: %+v", got)
 	}
-	if err := s.Finish(ctx, j.ID, scheduler.Outcome{Attempt: 2, Err: errors.New("device lost"), Retryable: true}); err != nil {
+	if err := s.Finish(ctx, j.ID, scheduler.Outcome{Attempt: 2, Err: errors.New("device lost")}); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := s.Get(ctx, j.ID)
-	if got.State != scheduler.Failed || got.ErrorKind != scheduler.KindAttemptsExceeded {
+	if got.State != scheduler.Failed || got.ErrorKind != string(errcode.AttemptsExceeded) {
 		t.Fatalf("after MaxAttempts: %+v", got)
 	}
 	popNothing(t, b.Queue, 300*time.Millisecond)
@@ -616,4 +599,124 @@ func tenantsApart(t *testing.T, b Backend) {
 	if _, err := submit("bank-a", 42, 2); err != nil {
 		t.Fatalf("a finished job still counts against the quota: %v", err)
 	}
+}
+
+// The store counts waiting jobs by priority as their states change.
+func storeCountsQueued(t *testing.T, b Backend) {
+	ctx := ctxT(t)
+	now := time.Now().UTC()
+	for _, j := range []*scheduler.Job{job("i1", scheduler.Queued, now), job("i2", scheduler.Queued, now), job("b1", scheduler.Queued, now), job("done", scheduler.Succeeded, now)} {
+		if strings.HasPrefix(j.ID, "b") {
+			j.Priority = scheduler.Batch
+		}
+		if _, _, err := b.Store.Create(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func() [2]int {
+		t.Helper()
+		w, err := b.Store.CountQueued(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return [2]int{w[scheduler.Interactive], w[scheduler.Batch]}
+	}
+	if got := count(); got != [2]int{2, 1} {
+		t.Fatalf("queued %v, want [2 1]", got)
+	}
+	running := job("i1", scheduler.Running, now)
+	running.Version = 2
+	if err := b.Store.Update(ctx, running); err != nil {
+		t.Fatal(err)
+	}
+	back := job("i1", scheduler.Queued, now) // handed back for another attempt, now at batch priority
+	back.Version, back.Priority = 3, scheduler.Batch
+	if err := b.Store.Update(ctx, back); err != nil {
+		t.Fatal(err)
+	}
+	finished := job("b1", scheduler.Cancelled, now)
+	finished.Version, finished.Priority = 2, scheduler.Batch
+	if err := b.Store.Update(ctx, finished); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(); got != [2]int{1, 1} {
+		t.Fatalf("queued %v after changes, want [1 1]", got)
+	}
+}
+
+// auditLog records events; fail makes it refuse them.
+type auditLog struct {
+	mu     sync.Mutex
+	events []string
+	fail   bool
+}
+
+func (a *auditLog) Record(_ context.Context, ev scheduler.Event) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.fail {
+		return errors.New("disk full")
+	}
+	if len(ev.Job.Witness) > 0 || len(ev.Job.Result) > 0 {
+		return errors.New("an event carries the witness or the proof")
+	}
+	a.events = append(a.events, ev.Kind+" "+ev.Job.ID[:4])
+	return nil
+}
+
+func (a *auditLog) take() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := strings.Join(a.events, ", ")
+	a.events = nil
+	return out
+}
+
+// Every change of a job's life is recorded; a submission that cannot be
+// recorded is refused and leaves no job behind.
+func auditEvents(t *testing.T, b Backend) {
+	ctx := ctxT(t)
+	log := &auditLog{}
+	s := newScheduler(b, scheduler.Config{Audit: log})
+	j, _, err := s.Submit(ctx, scheduler.Request{Circuit: circuit, Input: Input(t, 50)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := j.ID[:4]
+	if got := log.take(); got != "submitted "+id {
+		t.Fatalf("after submit: %q", got)
+	}
+	if _, _, err := s.Submit(ctx, scheduler.Request{Circuit: circuit, Input: Input(t, 50)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := log.take(); got != "" {
+		t.Fatalf("a duplicate submission was recorded: %q", got)
+	}
+	next(t, s)
+	if err := s.Finish(ctx, j.ID, scheduler.Outcome{Attempt: 1, Result: []byte(`{}`), Backend: "cpu"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := log.take(); got != "started "+id+", succeeded "+id {
+		t.Fatalf("after a run: %q", got)
+	}
+	pause(t, b)
+	c, _, err := s.Submit(ctx, scheduler.Request{Circuit: circuit, Input: Input(t, 51)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Cancel(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := log.take(); got != "submitted "+c.ID[:4]+", cancelled "+c.ID[:4] {
+		t.Fatalf("after a cancel: %q", got)
+	}
+	log.fail = true
+	_, _, err = s.Submit(ctx, scheduler.Request{Circuit: circuit, Input: Input(t, 52)})
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("a submission the audit log refused: %v", err)
+	}
+	if w, err := b.Store.CountQueued(ctx); err != nil || w[scheduler.Interactive] != 0 {
+		t.Fatalf("the refused job was stored: %v %v", w, err)
+	}
+	resume(t, b)
 }

@@ -20,8 +20,22 @@ var bucketJobs = []byte("jobs")
 type Store struct {
 	db *bolt.DB
 
+	// Counts kept in memory: this process owns the file.
 	mu         sync.Mutex
-	unfinished map[string]int // per tenant; this process owns the file
+	unfinished map[string]int             // per tenant
+	queued     map[scheduler.Priority]int // jobs waiting, per priority
+}
+
+// meta is what the counts need of a job.
+type meta struct {
+	Tenant   string             `json:"tenant"`
+	State    scheduler.State    `json:"state"`
+	Priority scheduler.Priority `json:"priority"`
+	Version  uint64             `json:"version"`
+}
+
+func metaOf(j *scheduler.Job) *meta {
+	return &meta{Tenant: j.Tenant, State: j.State, Priority: j.Priority, Version: j.Version}
 }
 
 // Open opens or creates the store at path.
@@ -37,11 +51,9 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("embedded: open %s: %w", path, err)
 	}
-	s := &Store{db: db, unfinished: map[string]int{}}
-	if err := s.each(func(j *scheduler.Job) error {
-		if !j.State.Terminal() {
-			s.unfinished[j.Tenant]++
-		}
+	s := &Store{db: db, unfinished: map[string]int{}, queued: map[scheduler.Priority]int{}}
+	if err := s.eachMeta(func(m *meta) error {
+		s.note(nil, m)
 		return nil
 	}); err != nil {
 		db.Close()
@@ -50,11 +62,35 @@ func Open(path string) (*Store, error) {
 	return s, nil
 }
 
-// count notes a job turning unfinished (+1) or finished (-1).
-func (s *Store) count(tenant string, delta int) {
+// note moves the counts from a job as it was (nil: not stored) to as it is.
+func (s *Store) note(was, is *meta) {
 	s.mu.Lock()
-	s.unfinished[tenant] += delta
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	if was != nil {
+		if !was.State.Terminal() {
+			s.unfinished[was.Tenant]--
+		}
+		if was.State == scheduler.Queued {
+			s.queued[was.Priority]--
+		}
+	}
+	if !is.State.Terminal() {
+		s.unfinished[is.Tenant]++
+	}
+	if is.State == scheduler.Queued {
+		s.queued[is.Priority]++
+	}
+}
+
+// CountQueued counts the jobs waiting at each priority.
+func (s *Store) CountQueued(context.Context) (map[scheduler.Priority]int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[scheduler.Priority]int, len(s.queued))
+	for p, n := range s.queued {
+		out[p] = n
+	}
+	return out, nil
 }
 
 func (s *Store) CountUnfinished(_ context.Context, tenant string) (int, error) {
@@ -82,9 +118,7 @@ func (s *Store) Create(_ context.Context, job *scheduler.Job) (*scheduler.Job, b
 	if existing != nil {
 		return existing, false, nil
 	}
-	if !job.State.Terminal() {
-		s.count(job.Tenant, 1)
-	}
+	s.note(nil, metaOf(job))
 	return job, true, nil
 }
 
@@ -105,35 +139,25 @@ func (s *Store) Get(_ context.Context, id string) (*scheduler.Job, error) {
 }
 
 func (s *Store) Update(_ context.Context, job *scheduler.Job) error {
-	var was scheduler.State
+	was := new(meta)
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketJobs)
 		data := b.Get([]byte(job.ID))
 		if data == nil {
 			return scheduler.ErrNotFound
 		}
-		var stored struct {
-			Version uint64          `json:"version"`
-			State   scheduler.State `json:"state"`
-		}
-		if err := json.Unmarshal(data, &stored); err != nil {
+		if err := json.Unmarshal(data, was); err != nil {
 			return err
 		}
-		if stored.Version != job.Version-1 {
+		if was.Version != job.Version-1 {
 			return scheduler.ErrConflict
 		}
-		was = stored.State
 		return put(b, job)
 	})
 	if err != nil {
 		return fmt.Errorf("embedded: update %s: %w", job.ID, err)
 	}
-	switch {
-	case was.Terminal() && !job.State.Terminal():
-		s.count(job.Tenant, 1)
-	case !was.Terminal() && job.State.Terminal():
-		s.count(job.Tenant, -1)
-	}
+	s.note(was, metaOf(job))
 	return nil
 }
 
@@ -141,7 +165,7 @@ func (s *Store) Unfinished(_ context.Context) ([]*scheduler.Job, error) {
 	var jobs []*scheduler.Job
 	err := s.each(func(j *scheduler.Job) error {
 		if !j.State.Terminal() {
-			j.Result = nil
+			j.Witness, j.Result = nil, nil
 			jobs = append(jobs, j)
 		}
 		return nil
@@ -194,6 +218,19 @@ func (s *Store) Counts(_ context.Context) (map[scheduler.State]int, error) {
 		})
 	})
 	return counts, err
+}
+
+// eachMeta decodes only what the counts need of each job.
+func (s *Store) eachMeta(fn func(*meta) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketJobs).ForEach(func(_, v []byte) error {
+			var m meta
+			if err := json.Unmarshal(v, &m); err != nil {
+				return err
+			}
+			return fn(&m)
+		})
+	})
 }
 
 func (s *Store) each(fn func(*scheduler.Job) error) error {

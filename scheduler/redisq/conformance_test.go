@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/proofmill/proofmill/internal/redistest"
+	"github.com/proofmill/proofmill/scheduler"
 	"github.com/proofmill/proofmill/scheduler/conformance"
 	"github.com/proofmill/proofmill/scheduler/redisq"
 )
@@ -61,10 +64,35 @@ func open(t *testing.T, addr string) conformance.Backend {
 	}
 	t.Cleanup(stop)
 	return conformance.Backend{
-		Store: redisq.NewStore(c, redisq.StoreConfig{}), Queue: q, Pause: q.Pause, Resume: q.Resume,
+		Store: redisq.NewStore(c, redisq.StoreConfig{}), Queue: q,
+		Pause: func() error { return pauseQueues(addr, q) }, Resume: func() error { return resumeQueues(addr, q) },
 		Restart: func(t *testing.T) conformance.Backend {
 			stop() // the process stops: asynq puts its tasks back
 			return open(t, addr)
 		},
 	}
+}
+
+// pauseQueues pauses every queue q serves (asynq's queue pause), so that
+// no consumer takes a task ahead of Pop; resumeQueues undoes it. Pausing
+// is for tests: it is done here with asynq's Inspector, not by redisq.
+func pauseQueues(addr string, q *redisq.Queue) error {
+	return eachQueue(addr, q, (*asynq.Inspector).PauseQueue)
+}
+
+func resumeQueues(addr string, q *redisq.Queue) error {
+	return eachQueue(addr, q, (*asynq.Inspector).UnpauseQueue)
+}
+
+func eachQueue(addr string, q *redisq.Queue, op func(*asynq.Inspector, string) error) error {
+	in := asynq.NewInspector(asynq.RedisClientOpt{Addr: addr})
+	defer in.Close()
+	for _, p := range scheduler.Priorities {
+		for _, name := range q.Names(p) {
+			if err := op(in, name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -4,14 +4,20 @@
 //
 // Jobs live in Redis hashes under "proofmill:{j}:", written only by Lua
 // scripts that check the job's version, so concurrent writers from
-// different processes cannot overwrite each other. Finished jobs expire
-// after the retention period. Each change is published on the
-// "proofmill:changed" channel, so every server can wake its watchers.
+// different processes cannot overwrite each other; the same scripts keep
+// the indexes of unfinished jobs (per tenant) and of waiting jobs (per
+// priority) that quotas and admission count. Finished jobs expire after the
+// retention period. Each change is published on the "proofmill:changed"
+// channel, so every server can wake its watchers.
 //
-// The queue is two asynq queues, proofmill.interactive and proofmill.batch,
-// weighted 4:1 like the embedded queue's policy. The task ID is the job ID,
-// so a job is never in line twice. A worker holds a task (asynq keeps its
-// lease alive) for as long as the proof runs; if the worker dies, the lease
-// lapses and asynq hands the task to another worker, which counts another
-// attempt. Only this package imports asynq and go-redis.
+// The queue is a pair of asynq queues per class of job: proofmill.interactive
+// and proofmill.batch for jobs of no configured tenant, and
+// proofmill.TENANT.interactive and proofmill.TENANT.batch for each tenant,
+// weighted 4:1 between priorities (as the embedded queue's policy) and by
+// each tenant's weight. The task ID is the job ID, so a job is never in line
+// twice. A worker holds a task (asynq keeps its lease alive) for as long as
+// the proof runs; if the worker dies, the lease lapses and asynq hands the
+// task to another worker, which counts another attempt. The package uses
+// asynq's public API only (client, server, Inspector, task options and the
+// errors they return), and only it imports asynq and go-redis.
 package redisq

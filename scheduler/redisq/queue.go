@@ -6,12 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/proofmill/proofmill/scheduler"
 )
@@ -60,7 +59,6 @@ var errHandBack = errors.New("handed back")
 type Queue struct {
 	client    *asynq.Client
 	inspector *asynq.Inspector
-	redis     redis.UniversalClient
 	server    *asynq.Server // nil for a producer
 	cfg       QueueConfig
 	log       *slog.Logger
@@ -86,7 +84,7 @@ func NewQueue(c *Conn, cfg QueueConfig) *Queue {
 	q := &Queue{
 		client:    asynq.NewClientFromRedisClient(c.client),
 		inspector: asynq.NewInspectorFromRedisClient(c.client),
-		redis:     c.client, cfg: cfg, log: cfg.Logger,
+		cfg:       cfg, log: cfg.Logger,
 		deliver: make(chan string), stopping: make(chan struct{}), held: map[string]chan bool{},
 	}
 	if cfg.Concurrency > 0 {
@@ -276,50 +274,37 @@ func (q *Queue) Remove(_ context.Context, id string, c scheduler.Class) error {
 	return nil
 }
 
-// Len counts the tasks waiting at priority p: in line, or handed back and
-// due again shortly. It reads asynq's lists directly (GetQueueInfo also
-// samples memory use, too slow to call per submission).
+// Len counts the tasks in line at priority p, pending or handed back and
+// due again shortly, from asynq's queue statistics. It is for tests and
+// operators; admission counts waiting jobs in the Store instead
+// (Store.CountQueued), which is cheaper.
 func (q *Queue) Len(ctx context.Context, p scheduler.Priority) (int, error) {
-	pipe := q.redis.Pipeline()
-	var counts []*redis.IntCmd
-	for _, name := range q.names(p) {
-		prefix := "asynq:{" + name + "}:"
-		counts = append(counts, pipe.LLen(ctx, prefix+"pending"), pipe.ZCard(ctx, prefix+"retry"))
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	// GetQueueInfo fails on a queue no task has been in yet, with an error
+	// asynq does not export: ask which queues exist first.
+	exist, err := q.inspector.Queues()
+	if err != nil {
 		return 0, fmt.Errorf("redisq: len: %w", unavailable(err))
 	}
 	n := 0
-	for _, c := range counts {
-		n += int(c.Val())
+	for _, name := range q.names(p) {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		if !slices.Contains(exist, name) {
+			continue
+		}
+		info, err := q.inspector.GetQueueInfo(name)
+		if err != nil {
+			return 0, fmt.Errorf("redisq: len: %w", unavailable(err))
+		}
+		n += info.Pending + info.Retry
 	}
 	return n, nil
 }
 
-// Pause stops every consumer from taking tasks (asynq's queue pause); jobs
-// still join the line.
-func (q *Queue) Pause() error {
-	for p := range 2 {
-		for _, name := range q.names(scheduler.Priority(p)) {
-			if err := q.inspector.PauseQueue(name); err != nil && !strings.Contains(err.Error(), "already paused") {
-				return fmt.Errorf("redisq: pause: %w", err)
-			}
-		}
-	}
-	return nil
-}
-
-// Resume undoes Pause.
-func (q *Queue) Resume() error {
-	for p := range 2 {
-		for _, name := range q.names(scheduler.Priority(p)) {
-			if err := q.inspector.UnpauseQueue(name); err != nil && !strings.Contains(err.Error(), "not paused") {
-				return fmt.Errorf("redisq: resume: %w", err)
-			}
-		}
-	}
-	return nil
-}
+// Names are the asynq queues of priority p this process serves or fills:
+// the common one and each configured tenant's.
+func (q *Queue) Names(p scheduler.Priority) []string { return q.names(p) }
 
 func truncate(b []byte) string {
 	if len(b) > 64 {

@@ -51,21 +51,6 @@ func TestMalformedTaskIsArchived(t *testing.T) {
 	}
 }
 
-func TestStates(t *testing.T) {
-	srv := redistest.Start(t)
-	b := open(t, srv.Addr)
-	ctx := context.Background()
-	for id, st := range map[string]scheduler.State{"a": scheduler.Queued, "b": scheduler.Succeeded} {
-		if _, _, err := b.Store.Create(ctx, &scheduler.Job{ID: id, State: st, Version: 1}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := b.Store.(*redisq.Store).States(ctx, []string{"b", "nope", "a"})
-	if err != nil || len(got) != 3 || got[0] != scheduler.Succeeded || got[1] != "" || got[2] != scheduler.Queued {
-		t.Fatalf("states %v, %v", got, err)
-	}
-}
-
 // Finished jobs expire after the retention period; unfinished ones stay.
 func TestFinishedJobsExpire(t *testing.T) {
 	srv := redistest.Start(t)

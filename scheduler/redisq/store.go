@@ -18,8 +18,19 @@ const (
 	jobPrefix     = "proofmill:{j}:job:"
 	unfinishedKey = "proofmill:{j}:unfinished"         // sorted set: id by submission time
 	tenantPrefix  = "proofmill:{j}:unfinished:tenant:" // the same, one set per tenant
+	queuedPrefix  = "proofmill:{j}:queued:"            // set: ids of jobs waiting, one per priority
 	changedChan   = "proofmill:changed"
 )
+
+// jobKeys are the keys a job's scripts touch: the job, the unfinished
+// index, its tenant's, and the queued sets of each priority.
+func jobKeys(j *scheduler.Job) []string {
+	keys := []string{jobPrefix + j.ID, unfinishedKey, tenantPrefix + j.Tenant}
+	for _, p := range scheduler.Priorities {
+		keys = append(keys, queuedPrefix+p.String())
+	}
+	return keys
+}
 
 // StoreConfig tunes a Store. The zero value is usable.
 type StoreConfig struct {
@@ -43,27 +54,31 @@ func NewStore(c *Conn, cfg StoreConfig) *Store {
 // A job is a hash: v (version), s (state), p (priority) and t (tenant), for
 // reads that need no more, and d (the job as JSON).
 //
-// createScript: KEYS job, unfinished, tenant's unfinished; ARGV version,
-// data, id, score, channel, state, priority, tenant. Returns the stored
-// data if the job exists, else nil.
+// createScript: KEYS jobKeys; ARGV version, data, id, score, channel,
+// state, priority, tenant. Returns the stored data if the job exists, else
+// nil.
 var createScript = redis.NewScript(`
 local existing = redis.call('HGET', KEYS[1], 'd')
 if existing then return existing end
 redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2], 's', ARGV[6], 'p', ARGV[7], 't', ARGV[8])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3])
+if ARGV[6] == 'queued' then redis.call('SADD', KEYS[4 + tonumber(ARGV[7])], ARGV[3]) end
 redis.call('PUBLISH', ARGV[5], ARGV[3])
 return false`)
 
-// updateScript: KEYS job, unfinished, tenant's unfinished; ARGV expected
-// version, version, data, id, terminal (1/0), retention ms, channel, score,
-// state, priority, tenant. Returns 1 when written, 0 on a version
-// conflict, -1 when the job is gone.
+// updateScript: KEYS jobKeys; ARGV expected version, version, data, id,
+// terminal (1/0), retention ms, channel, score, state, priority, tenant.
+// Returns 1 when written, 0 on a version conflict, -1 when the job is
+// gone.
 var updateScript = redis.NewScript(`
 local v = redis.call('HGET', KEYS[1], 'v')
 if not v then return -1 end
 if v ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3], 's', ARGV[9], 'p', ARGV[10], 't', ARGV[11])
+redis.call('SREM', KEYS[4], ARGV[4])
+redis.call('SREM', KEYS[5], ARGV[4])
+if ARGV[9] == 'queued' then redis.call('SADD', KEYS[4 + tonumber(ARGV[10])], ARGV[4]) end
 if ARGV[5] == '1' then
   redis.call('PEXPIRE', KEYS[1], ARGV[6])
   redis.call('ZREM', KEYS[2], ARGV[4])
@@ -81,7 +96,7 @@ func (s *Store) Create(ctx context.Context, job *scheduler.Job) (*scheduler.Job,
 	if err != nil {
 		return nil, false, fmt.Errorf("redisq: create %s: %w", job.ID, err)
 	}
-	res, err := createScript.Run(ctx, s.client, []string{jobPrefix + job.ID, unfinishedKey, tenantPrefix + job.Tenant},
+	res, err := createScript.Run(ctx, s.client, jobKeys(job),
 		job.Version, data, job.ID, job.Submitted.UnixNano(), changedChan, string(job.State), int(job.Priority), job.Tenant).Result()
 	switch {
 	case errors.Is(err, redis.Nil):
@@ -120,7 +135,7 @@ func (s *Store) Update(ctx context.Context, job *scheduler.Job) error {
 	if job.State.Terminal() {
 		terminal = 1
 	}
-	n, err := updateScript.Run(ctx, s.client, []string{jobPrefix + job.ID, unfinishedKey, tenantPrefix + job.Tenant},
+	n, err := updateScript.Run(ctx, s.client, jobKeys(job),
 		job.Version-1, job.Version, data, job.ID, terminal, s.retention.Milliseconds(), changedChan, job.Submitted.UnixNano(), string(job.State), int(job.Priority), job.Tenant).Int()
 	switch {
 	case err != nil:
@@ -140,6 +155,24 @@ func (s *Store) CountUnfinished(ctx context.Context, tenant string) (int, error)
 		return 0, fmt.Errorf("redisq: count unfinished of tenant %q: %w", tenant, unavailable(err))
 	}
 	return int(n), nil
+}
+
+// CountQueued counts the jobs waiting at each priority, from the sets
+// the scripts keep with each job's state.
+func (s *Store) CountQueued(ctx context.Context) (map[scheduler.Priority]int, error) {
+	pipe := s.client.Pipeline()
+	cmds := map[scheduler.Priority]*redis.IntCmd{}
+	for _, p := range scheduler.Priorities {
+		cmds[p] = pipe.SCard(ctx, queuedPrefix+p.String())
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("redisq: count queued: %w", unavailable(err))
+	}
+	out := make(map[scheduler.Priority]int, len(cmds))
+	for p, c := range cmds {
+		out[p] = int(c.Val())
+	}
+	return out, nil
 }
 
 // Unfinished reads the index of unfinished jobs, oldest first. It reads
@@ -177,26 +210,6 @@ func (s *Store) Unfinished(ctx context.Context) ([]*scheduler.Job, error) {
 		}
 	}
 	return jobs, nil
-}
-
-// States reads the state of each job, in one round trip per 1,000; a job
-// that does not exist (or expired) has state "".
-func (s *Store) States(ctx context.Context, ids []string) ([]scheduler.State, error) {
-	states := make([]scheduler.State, len(ids))
-	for start := 0; start < len(ids); start += 1000 {
-		pipe := s.client.Pipeline()
-		cmds := make([]*redis.StringCmd, 0, 1000)
-		for _, id := range ids[start:min(start+1000, len(ids))] {
-			cmds = append(cmds, pipe.HGet(ctx, jobPrefix+id, "s"))
-		}
-		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-			return nil, fmt.Errorf("redisq: states: %w", unavailable(err))
-		}
-		for i, c := range cmds {
-			states[start+i] = scheduler.State(c.Val())
-		}
-	}
-	return states, nil
 }
 
 // DeleteFinished does nothing: Redis expires finished jobs itself.

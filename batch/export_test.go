@@ -1,0 +1,4 @@
+package batch
+
+// ProgressLine is progressLine, for tests.
+var ProgressLine = progressLine

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/proofmill/proofmill/audit"
+	"github.com/proofmill/proofmill/bench"
+	"github.com/proofmill/proofmill/internal/buildinfo"
+	"github.com/proofmill/proofmill/tenants"
+)
+
+func tenantsCmd(e *env) *cobra.Command {
+	token := &cobra.Command{Use: "token", Short: "Make an API token and the digest that goes in the tenant table", Args: noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			t, err := tenants.NewToken()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "token: %s\ntokens_sha256 entry: %s\n", t, tenants.Digest(t))
+			fmt.Fprintln(e.stderr, "Give the token to the tenant (PROOFMILL_TOKEN); put only the digest in the tenant table.")
+			return nil
+		}}
+	var file string
+	check := &cobra.Command{Use: "check", Short: "Read a tenant table and list its tenants", Args: noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			ts, err := tenants.Load(file)
+			for _, t := range ts.All() { // none after an error
+				fmt.Fprintln(e.stdout, t)
+			}
+			return err
+		}}
+	check.Flags().StringVar(&file, "tenants", os.Getenv("PROOFMILL_TENANTS"), "tenant table `file` ($PROOFMILL_TENANTS)")
+	return group("tenants", "API tokens and the tenant table", token, check)
+}
+
+func auditCmd(e *env) *cobra.Command {
+	var file string
+	verify := &cobra.Command{Use: "verify", Short: "Check the audit log's hash chain and print its last line's hash", Args: noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			last, lines, err := audit.VerifyFile(file)
+			if err != nil {
+				return err
+			}
+			// The chain protects every line but the last: keep this hash
+			// elsewhere to protect that one too.
+			fmt.Fprintf(e.stdout, "%s: %d records, chain intact; last record sha256 %s\n", file, lines, last)
+			return nil
+		}}
+	verify.Flags().StringVar(&file, "audit", os.Getenv("PROOFMILL_AUDIT"), "audit log `file` ($PROOFMILL_AUDIT)")
+	return group("audit", "The audit log", verify)
+}
+
+func benchCmd(e *env) *cobra.Command {
+	var check, icicle string
+	var quick bool
+	var plan bench.Plan
+	c := &cobra.Command{Use: "bench", Short: "Measure proving, the service against raw gnark, MSM/NTT and the scheduler; write a report", Args: noArgs,
+		Long: `bench measures, and writes a report folder (report.json, README.md, charts): --profile quick
+(the default) takes about 2 minutes on 2 cores; --profile full measures every size and is for GPU
+servers (an hour or more on a small CPU). --check DIR checks a report instead.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if check != "" {
+				if err := bench.CheckReport(check, e.stderr); err != nil {
+					return err
+				}
+				_, err := fmt.Fprintf(e.stdout, "%s: complete\n", check)
+				return err
+			}
+			if quick {
+				plan.Profile = "quick"
+			}
+			if icicle != "" {
+				plan.ICICLEDevices = strings.Split(icicle, ",")
+			}
+			cfg, err := plan.Config()
+			if err != nil {
+				return err
+			}
+			cfg.KeysDir, cfg.Version, cfg.Logger = e.keys.Dir, buildinfo.Version(), e.log
+			cfg.ServiceLog = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+			e.log.Info("benchmark", "profile", plan.Profile, "takes", bench.ProfileTimes[plan.Profile], "out", cfg.Out)
+			r, err := bench.Run(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			for _, h := range r.Headline() {
+				fmt.Fprintln(e.stdout, h)
+			}
+			fmt.Fprintf(e.stdout, "report: %s/README.md (%.0f s)\n", cfg.Out, r.Seconds)
+			return bench.CheckReport(cfg.Out, e.stderr)
+		}}
+	f := c.Flags()
+	f.StringVar(&check, "check", "", "only check the report in `dir`: complete, with sane ratios")
+	f.BoolVar(&quick, "quick", false, "the quick profile (the same as --profile quick)")
+	f.StringVar(&plan.Profile, "profile", "quick", "what to measure: quick ("+bench.ProfileTimes["quick"]+") or full ("+bench.ProfileTimes["full"]+")")
+	f.StringVar(&plan.Out, "out", "", "report `dir` (default proofmill-bench-PROFILE-DATE)")
+	f.StringVar(&plan.ServiceCircuit, "service-circuit", "", "circuit `id` the service section proves (default: the profile's)")
+	f.DurationVar(&plan.Budget, "budget", 0, "time the synthetic size sweep may take before it stops doubling; 0: the profile's")
+	f.StringVar(&icicle, "icicle-device", "", "also measure MSM and NTT through ICICLE on these devices, e.g. icicle-cpu: ICICLE's CPU backend, a slow reference for checking the GPU code path without a GPU; needs -tags icicle")
+	return c
+}

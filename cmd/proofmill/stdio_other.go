@@ -1,8 +1,0 @@
-//go:build !linux
-
-package main
-
-import "os"
-
-// protocolStdout is stdout itself where file descriptors cannot be moved.
-func protocolStdout() (*os.File, error) { return os.Stdout, nil }

@@ -1,0 +1,168 @@
+package node
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/proofmill/proofmill/errcode"
+	"github.com/proofmill/proofmill/worker"
+)
+
+// Role is what a node does.
+type Role int
+
+const (
+	// Serve runs the gRPC API and the scheduler; with the embedded journal
+	// it also proves in-process, and with Redis only if Workers says so.
+	Serve Role = iota
+	// Worker takes jobs from Redis and proves them; it serves no API.
+	Worker
+)
+
+func (r Role) String() string {
+	if r == Worker {
+		return "worker"
+	}
+	return "serve"
+}
+
+// Config is everything a node takes. The zero value of each field means
+// what its comment says; Listen (serve) or Redis (worker) must be set.
+type Config struct {
+	Role    Role
+	Logger  *slog.Logger // nil: slog.Default()
+	Version string       // proofmill's version, stated in receipts; "": "devel"
+
+	// Jobs.
+	// DataDir holds the embedded journal (jobs.db), and by default the audit
+	// log and the receipt key. "": ~/.local/share/proofmill. A worker uses
+	// it for nothing unless Audit names a file in it.
+	DataDir string
+	// Redis keeps jobs in Redis at this address (see redisq.Dial), shared
+	// with other servers and workers; "": the embedded journal (serve only).
+	Redis       string
+	MaxQueued   int           // jobs waiting before RESOURCE_EXHAUSTED; 0: 10,000
+	MaxAttempts int           // tries per job for retryable failures; 0: 3
+	Retention   time.Duration // how long finished jobs are kept; 0: 24h
+	Poll        time.Duration // how often an idle Redis consumer looks for jobs; 0: redisq's default (50ms)
+
+	// Proving.
+	KeysDir string // the key store; "": prover.DefaultKeyDir()
+	// Workers is how many proofs this process runs at once. 0 sizes it:
+	// worker.DefaultSlots(), or one per GPU with GPUs; a server on Redis
+	// runs none. Negative: none.
+	Workers    int
+	DevSetup   bool   // make development keys for a circuit the store lacks (with a warning)
+	Production bool   // refuse keys not from a ceremony; make none
+	Preload    string // keys to load at start: "" or "present" (every circuit with keys), "none", or ids
+	// GPUs (serve): "all", or ids like "cuda:0,cuda:1": prove on GPUs, each in
+	// a supervised worker process of its own; "": none.
+	GPUs string
+	// Device (worker): prove on this device ("cuda:0") in this process;
+	// "": the CPU.
+	Device        string
+	DeviceTimeout time.Duration // a GPU proof running longer means the device hung; 0: 15m
+	Pin           string        // circuits whose proving keys stay in GPU memory: "", "none", "all", or ids
+	PinBudgetMiB  int           // the GPU memory pinned keys may take; 0: no limit
+	// Executable is the proofmill binary GPU worker processes run (`devices
+	// --json` to discover, `worker --device ID --stdio` to prove); "": this
+	// process's own.
+	Executable string
+
+	// The API (serve).
+	Listen        string // gRPC address, e.g. 127.0.0.1:7420; port 0 picks one
+	MetricsListen string // Prometheus /metrics address; "": none
+	MaxInputBytes int    // largest input_json; 0: 1 MiB
+	TLS           TLS
+	Tenants       string // tenant table file; "": no tenants (one anonymous caller)
+	ReceiptKey    string // Ed25519 key signing receipts, made if missing; "": receipt.key in DataDir
+	// Audit is the audit log. "": audit.log in DataDir for a server, none
+	// for a worker.
+	Audit string
+
+	// holdWorkers starts the pool only at startWorkers: tests hold the
+	// queue still.
+	holdWorkers bool
+}
+
+// TLS is how a server secures its gRPC listener.
+type TLS struct {
+	CertFile, KeyFile string
+	ClientCA          string // mTLS: client certificates must chain to it
+	Insecure          bool   // plaintext on a non-loopback address, explicitly
+}
+
+// DefaultDataDir is ~/.local/share/proofmill.
+func DefaultDataDir() string {
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "proofmill")
+	}
+	return "proofmill-data"
+}
+
+// resolved fills the zero values and checks the combination.
+func (c Config) resolved() (Config, error) {
+	usage := func(format string, args ...any) (Config, error) {
+		return c, errcode.Errorf(errcode.Usage, format, args...)
+	}
+	switch {
+	case c.Role == Serve && c.Listen == "":
+		return usage("serve: a listen address is required")
+	case c.Role == Worker && c.Redis == "":
+		return usage("worker: --redis is required")
+	case c.Role == Worker && c.GPUs != "":
+		return usage("worker: --gpus is for serve; a worker proves on one --device")
+	case c.Role == Serve && c.Device != "":
+		return usage("serve: --device is for worker; serve proves on --gpus")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Version == "" {
+		c.Version = "devel"
+	}
+	if c.DataDir == "" {
+		c.DataDir = DefaultDataDir()
+	}
+	if c.MaxInputBytes == 0 {
+		c.MaxInputBytes = 1 << 20
+	}
+	if c.Preload == "" {
+		c.Preload = "present"
+	}
+	if c.Role == Serve && c.Audit == "" {
+		c.Audit = filepath.Join(c.DataDir, "audit.log")
+	}
+	if c.ReceiptKey == "" {
+		c.ReceiptKey = filepath.Join(c.DataDir, "receipt.key")
+	}
+	if c.Production {
+		c.DevSetup = false
+	}
+	return c, nil
+}
+
+// slots is how many proofs this process runs at once, given the GPUs it
+// started.
+func (c Config) slots(gpus int) int {
+	switch {
+	case c.Workers < 0:
+		return 0
+	case c.Workers > 0:
+		return c.Workers
+	case gpus > 0:
+		return gpus // one job per device; the CPU takes their failures
+	case c.Role == Serve && c.Redis != "":
+		return 0 // workers elsewhere prove
+	}
+	return worker.DefaultSlots()
+}
+
+func (c Config) jobsName() string {
+	if c.Redis != "" {
+		return "redis " + c.Redis
+	}
+	return filepath.Join(c.DataDir, "jobs.db")
+}

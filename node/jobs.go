@@ -1,0 +1,82 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/proofmill/proofmill/scheduler"
+	"github.com/proofmill/proofmill/scheduler/embedded"
+	"github.com/proofmill/proofmill/scheduler/redisq"
+)
+
+// jobs is where a node keeps jobs: the embedded journal and in-memory
+// queue, or Redis shared with other processes.
+type jobs struct {
+	store  scheduler.Store
+	queue  scheduler.Queue
+	counts func(ctx context.Context) (map[scheduler.State]int, error) // nil: not known cheaply
+
+	embedded   *embedded.Store
+	conn       *redisq.Conn
+	redisStore *redisq.Store
+	redisQueue *redisq.Queue
+	consuming  bool
+	stopOnce   sync.Once
+}
+
+func openEmbedded(dataDir string, weight func(tenant string) int) (*jobs, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("node: data dir: %w", err)
+	}
+	store, err := embedded.Open(filepath.Join(dataDir, "jobs.db"))
+	if err != nil {
+		return nil, err
+	}
+	return &jobs{store: store, queue: embedded.NewQueue(embedded.QueueConfig{Weight: weight}), counts: store.Counts, embedded: store}, nil
+}
+
+// openRedis connects to Redis; consume is how many jobs this process
+// proves at once (0: it only submits and reads).
+func openRedis(ctx context.Context, addr string, consume int, poll, retention time.Duration, tenants map[string]int, log *slog.Logger) (*jobs, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, err := redisq.Dial(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	store := redisq.NewStore(conn, redisq.StoreConfig{Retention: retention})
+	queue := redisq.NewQueue(conn, redisq.QueueConfig{Concurrency: consume, Poll: poll, Tenants: tenants, Logger: log})
+	return &jobs{store: store, queue: queue, conn: conn, redisStore: store, redisQueue: queue}, nil
+}
+
+func (j *jobs) shared() bool { return j.conn != nil }
+
+// startConsuming begins taking jobs from a shared queue.
+func (j *jobs) startConsuming() error {
+	if j.redisQueue == nil || j.consuming {
+		return nil
+	}
+	j.consuming = true
+	return j.redisQueue.Start()
+}
+
+// stopConsuming hands held jobs back to a shared queue: after the worker
+// pool's shutdown, so that only what the pool did not finish goes back.
+// The queue stays readable for ListDevices until the connection closes.
+func (j *jobs) stopConsuming() {
+	if j.redisQueue != nil {
+		j.stopOnce.Do(j.redisQueue.Shutdown)
+	}
+}
+
+func (j *jobs) close() error {
+	if j.embedded != nil {
+		return j.embedded.Close()
+	}
+	return j.conn.Close()
+}

@@ -1,0 +1,117 @@
+package node
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/proofmill/proofmill/errcode"
+	"github.com/proofmill/proofmill/scheduler"
+)
+
+// metricsSources are the readings the metrics are made from.
+type metricsSources struct {
+	Waiting     func(ctx context.Context) (map[scheduler.Priority]int, error) // jobs waiting by priority
+	Counts      func(ctx context.Context) (map[scheduler.State]int, error)    // stored jobs by state; nil: not exported
+	Busy, Slots func() int                                                    // worker slots proving / in all
+}
+
+// metrics are a node's Prometheus metrics, in a registry of their own.
+type metrics struct {
+	registry *prometheus.Registry
+	latency  *prometheus.HistogramVec
+	attempts *prometheus.CounterVec
+	fallback *prometheus.CounterVec
+}
+
+// newMetrics registers the metrics over src.
+func newMetrics(src metricsSources) *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "proofmill_proof_seconds",
+			Help:    "Time to prove and verify one job, by circuit and backend.",
+			Buckets: prometheus.ExponentialBuckets(0.05, 2, 14), // 50 ms .. 7 min
+		}, []string{"circuit", "backend"}),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "proofmill_attempts_total",
+			Help: "Proof attempts, by circuit and outcome (ok, retry, fail).",
+		}, []string{"circuit", "outcome"}),
+		fallback: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "proofmill_device_fallbacks_total",
+			Help: "Jobs a device failed (crashed, hung, rejected proof, unhealthy) and the CPU proved instead, by device and reason.",
+		}, []string{"device", "reason"}),
+	}
+	depth := prometheus.NewDesc("proofmill_queue_depth", "Jobs waiting, by priority.", []string{"priority"}, nil)
+	jobs := prometheus.NewDesc("proofmill_jobs", "Stored jobs, by state.", []string{"state"}, nil)
+	m.registry.MustRegister(
+		m.latency, m.attempts, m.fallback,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "proofmill_worker_utilization", Help: "Share of worker slots proving now."},
+			func() float64 { return float64(src.Busy()) / float64(max(src.Slots(), 1)) }),
+		collectorFunc{descs: []*prometheus.Desc{depth, jobs}, collect: func(ch chan<- prometheus.Metric) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			w, err := src.Waiting(ctx)
+			if err != nil {
+				ch <- prometheus.NewInvalidMetric(depth, err)
+				return
+			}
+			for _, p := range scheduler.Priorities {
+				ch <- prometheus.MustNewConstMetric(depth, prometheus.GaugeValue, float64(w[p]), p.String())
+			}
+			if src.Counts == nil {
+				return
+			}
+			counts, err := src.Counts(ctx)
+			if err != nil {
+				ch <- prometheus.NewInvalidMetric(jobs, err)
+				return
+			}
+			for _, s := range scheduler.States {
+				ch <- prometheus.MustNewConstMetric(jobs, prometheus.GaugeValue, float64(counts[s]), string(s))
+			}
+		}},
+	)
+	return m
+}
+
+// observe records one attempt; it fits worker.Config.Observe.
+func (m *metrics) observe(job *scheduler.Job, o scheduler.Outcome, took time.Duration) {
+	outcome := "ok"
+	switch {
+	case o.Err != nil && errcode.Retryable(o.Err):
+		outcome = "retry"
+	case o.Err != nil:
+		outcome = "fail"
+	default:
+		m.latency.WithLabelValues(job.Circuit, o.Backend).Observe(took.Seconds())
+	}
+	m.attempts.WithLabelValues(job.Circuit, outcome).Inc()
+}
+
+// fellBack counts a job moved from a failing device to the CPU; it fits
+// prover.Config.OnFallback.
+func (m *metrics) fellBack(device, reason string) { m.fallback.WithLabelValues(device, reason).Inc() }
+
+// handler serves the metrics in the Prometheus text format.
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+type collectorFunc struct {
+	descs   []*prometheus.Desc
+	collect func(chan<- prometheus.Metric)
+}
+
+func (c collectorFunc) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+
+func (c collectorFunc) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }

@@ -1,0 +1,465 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	pb "github.com/proofmill/proofmill/api/proofmill/v1"
+	"github.com/proofmill/proofmill/audit"
+	"github.com/proofmill/proofmill/circuits"
+	"github.com/proofmill/proofmill/errcode"
+	"github.com/proofmill/proofmill/hwaccel"
+	"github.com/proofmill/proofmill/prover"
+	"github.com/proofmill/proofmill/scheduler"
+	"github.com/proofmill/proofmill/server"
+	"github.com/proofmill/proofmill/tenants"
+	"github.com/proofmill/proofmill/worker"
+)
+
+type state int
+
+const (
+	stateNew state = iota
+	stateRunning
+	stateStopped
+)
+
+// Node is one running proofmill process: a server or a worker.
+type Node struct {
+	cfg Config
+	log *slog.Logger
+
+	mu    sync.Mutex
+	state state
+
+	// In the order Start makes them.
+	tenants    *tenants.Table
+	jobs       *jobs
+	gpus       []*hwaccel.Isolated
+	prover     *prover.Prover
+	audit      *audit.Log
+	sched      *scheduler.Scheduler
+	metrics    *metrics
+	pool       *worker.Pool
+	listener   net.Listener
+	grpc       *grpc.Server
+	health     *health.Server
+	metricsSrv *http.Server
+	metricsLis net.Listener
+	stopLoops  context.CancelFunc
+	loops      sync.WaitGroup
+}
+
+// ErrState: Start on a node that is not new, or Shutdown on one that
+// never started.
+var ErrState = errcode.New(errcode.Usage, "node: wrong state")
+
+// New checks cfg and returns a node; Start runs it.
+func New(cfg Config) (*Node, error) {
+	cfg, err := cfg.resolved()
+	if err != nil {
+		return nil, err
+	}
+	return &Node{cfg: cfg, log: cfg.Logger}, nil
+}
+
+// Start opens and starts everything, in this order: the tenant table, the
+// GPU worker processes, the job store and queue, the prover (and preloaded
+// keys), the audit log, the scheduler (a server re-queues what a previous
+// process left unfinished), the metrics, the worker pool, then for a
+// server the gRPC listener, and the metrics endpoint and background loops.
+// If a step fails, what was opened is closed (by the path Shutdown takes)
+// and Start returns the error. ctx bounds the start (a Redis dial, GPU discovery),
+// not the node's life.
+func (n *Node) Start(ctx context.Context) (err error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.state != stateNew {
+		return fmt.Errorf("%w: start a node that already started", ErrState)
+	}
+	n.state = stateRunning
+	defer func() {
+		if err != nil {
+			n.state = stateStopped
+			if terr := n.teardown(context.WithoutCancel(ctx)); terr != nil {
+				n.log.Warn("closing after a failed start", "err", terr)
+			}
+		}
+	}()
+	cfg := n.cfg
+	if cfg.Tenants != "" {
+		if n.tenants, err = tenants.Load(cfg.Tenants); err != nil {
+			return err
+		}
+		n.log.Info("tenants", "file", cfg.Tenants, "count", len(n.tenants.All()))
+	}
+	if n.gpus, err = startGPUs(ctx, cfg); err != nil {
+		return err
+	}
+	slots := cfg.slots(len(n.gpus))
+	if cfg.Redis != "" {
+		n.jobs, err = openRedis(ctx, cfg.Redis, slots, cfg.Poll, cfg.Retention, n.tenants.Weights(), n.log)
+	} else {
+		n.jobs, err = openEmbedded(cfg.DataDir, n.tenants.Weight)
+	}
+	if err != nil {
+		return err
+	}
+	if err := n.startProver(); err != nil {
+		return err
+	}
+	recovered, err := n.startScheduler(ctx)
+	if err != nil {
+		return err
+	}
+	n.metrics = newMetrics(metricsSources{Waiting: n.sched.Waiting, Counts: n.jobs.counts, Busy: n.busy, Slots: n.slots})
+	n.pool = worker.New(n.sched, n.prover, worker.Config{Slots: slots, Logger: n.log, Observe: n.metrics.observe})
+	if !cfg.holdWorkers {
+		if err := n.startWorkers(); err != nil {
+			return err
+		}
+	}
+	if cfg.Role == Serve {
+		if err := n.startAPI(); err != nil {
+			return err
+		}
+	}
+	if err := n.startMetrics(); err != nil {
+		return err
+	}
+	n.startLoops()
+	n.log.Info(cfg.Role.String()+" ready", "grpc", n.Addr(), "jobs", cfg.jobsName(), "workers", slots,
+		"recovered_jobs", recovered, "keys", n.prover.Store().Dir, "pid", os.Getpid())
+	return nil
+}
+
+// startScheduler opens the audit log and makes the scheduler over it; a
+// server then puts back in line what a previous process left unfinished,
+// and says how many jobs that was.
+func (n *Node) startScheduler(ctx context.Context) (int, error) {
+	cfg := n.cfg
+	schedCfg := scheduler.Config{MaxQueued: cfg.MaxQueued, MaxAttempts: cfg.MaxAttempts, Retention: cfg.Retention, Logger: n.log}
+	if cfg.Audit != "" {
+		if err := os.MkdirAll(filepath.Dir(cfg.Audit), 0o700); err != nil {
+			return 0, fmt.Errorf("node: %w", err)
+		}
+		var err error
+		if n.audit, err = audit.Open(cfg.Audit); err != nil {
+			return 0, err
+		}
+		schedCfg.Audit = auditor{n.audit}
+	}
+	if cfg.Role == Serve && n.jobs.shared() {
+		// Workers elsewhere prove with their own keys: pin each job to ours.
+		schedCfg.VerifyingKey, schedCfg.Poll = n.verifyingKey, 2*time.Second
+	}
+	n.sched = scheduler.New(n.jobs.store, n.jobs.queue, schedCfg)
+	if cfg.Role != Serve {
+		return 0, nil
+	}
+	return n.sched.Recover(ctx)
+}
+
+// startProver makes the prover: on the GPUs' pool, a worker's device, or
+// the CPU; then loads the keys asked for.
+func (n *Node) startProver() error {
+	cfg := n.cfg
+	pcfg := prover.Config{Store: prover.KeyStore{Dir: cfg.KeysDir}, DevSetup: cfg.DevSetup, Production: cfg.Production,
+		Logger: n.log, OnFallback: func(device, reason string) { n.metrics.fellBack(device, reason) }}
+	switch {
+	case len(n.gpus) > 0:
+		pcfg.Backend = hwaccel.NewDevices(n.gpus)
+	case cfg.Device != "":
+		// In this process: if the device takes the process down, asynq
+		// hands its job to another worker once the lease lapses.
+		b, dev, err := hwaccel.Open(cfg.Device, hwaccel.DeviceOptions{Pin: hwaccel.PinPolicy(cfg.Pin, cfg.PinBudgetMiB)})
+		if err != nil {
+			return err
+		}
+		pcfg.Backend = b
+		n.log.Info("device", "id", dev.ID, "name", dev.Name)
+	}
+	var err error
+	if n.prover, err = prover.New(pcfg); err != nil {
+		return err
+	}
+	return preload(n.prover, cfg.Preload)
+}
+
+// startWorkers starts the pool and, on Redis, the consumer that feeds it.
+func (n *Node) startWorkers() error {
+	if n.pool.Slots() == 0 {
+		return nil
+	}
+	if err := n.jobs.startConsuming(); err != nil {
+		return err
+	}
+	n.pool.Start()
+	return nil
+}
+
+// startAPI listens and serves gRPC: the handlers, health and reflection.
+func (n *Node) startAPI() error {
+	cfg := n.cfg
+	creds, err := cfg.TLS.credentials(cfg.Listen, n.log)
+	if err != nil {
+		return err
+	}
+	signer, err := receiptSigner(cfg.ReceiptKey, cfg.Version, n.log)
+	if err != nil {
+		return err
+	}
+	if n.listener, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	opts := append(server.Interceptors(n.log, cfg.MaxInputBytes+64<<10), creds)
+	if n.tenants != nil {
+		opts = append(opts, server.Authenticate(n.tenants)...)
+	}
+	n.grpc = grpc.NewServer(opts...)
+	pb.RegisterProverServer(n.grpc, server.New(n.sched, n.prover, server.Config{
+		MaxInputBytes: cfg.MaxInputBytes, Logger: n.log, Devices: n.devices, Receipts: signer, Tenants: n.tenants}))
+	n.health = health.NewServer()
+	healthpb.RegisterHealthServer(n.grpc, n.health)
+	reflection.Register(n.grpc)
+	lis := n.listener
+	n.loops.Add(1)
+	go func() {
+		defer n.loops.Done()
+		if err := n.grpc.Serve(lis); err != nil {
+			n.log.Error("grpc serve", "err", err)
+		}
+	}()
+	return nil
+}
+
+func (n *Node) startMetrics() error {
+	if n.cfg.MetricsListen == "" {
+		return nil
+	}
+	lis, err := net.Listen("tcp", n.cfg.MetricsListen)
+	if err != nil {
+		return fmt.Errorf("node: metrics: %w", err)
+	}
+	n.metricsLis = lis
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", n.metrics.handler())
+	n.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	n.loops.Add(1)
+	go func() {
+		defer n.loops.Done()
+		if err := n.metricsSrv.Serve(lis); !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("metrics serve", "err", err)
+		}
+	}()
+	n.log.Info("metrics", "url", "http://"+lis.Addr().String()+"/metrics")
+	return nil
+}
+
+// startLoops starts the background loops: a server's housekeeping, and
+// its subscription to other processes' changes on Redis.
+func (n *Node) startLoops() {
+	if n.cfg.Role != Serve {
+		return
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	n.stopLoops = stop
+	n.loops.Add(1)
+	go func() {
+		defer n.loops.Done()
+		n.housekeeping(ctx)
+	}()
+	if n.jobs.redisStore != nil {
+		n.loops.Add(1)
+		go func() {
+			defer n.loops.Done()
+			n.jobs.redisStore.Subscribe(ctx, n.sched.Notify) // wake watchers on other processes' changes
+		}()
+	}
+}
+
+// Shutdown stops the node, in this order:
+//
+//  1. health turns NOT_SERVING and new submissions get UNAVAILABLE;
+//  2. the worker pool stops taking jobs and waits for running proofs,
+//     bounded by ctx (queued jobs stay in the journal, or in Redis);
+//  3. the Redis consumer hands back the jobs the pool did not finish;
+//  4. the GPU worker processes stop;
+//  5. gRPC stops, after at most 2 s for calls in flight (a watch of a
+//     queued job would wait forever);
+//  6. the metrics endpoint and the background loops stop;
+//  7. the job store and the audit log close.
+//
+// Reads keep working until step 5, so clients watching a running job see
+// its end.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.state != stateRunning {
+		return fmt.Errorf("%w: shut down a node that is not running", ErrState)
+	}
+	n.state = stateStopped
+	n.log.Info("shutting down")
+	err := n.teardown(ctx)
+	n.log.Info("stopped", "err", err)
+	return err
+}
+
+// teardown is Shutdown's order, for whatever a node holds: the one way
+// down, whether it started fully or failed halfway.
+func (n *Node) teardown(ctx context.Context) error {
+	var errs []error
+	if n.health != nil {
+		n.health.Shutdown()
+	}
+	if n.sched != nil {
+		n.sched.Drain()
+	}
+	if n.pool != nil {
+		errs = append(errs, n.pool.Shutdown(ctx))
+	}
+	if n.jobs != nil {
+		n.jobs.stopConsuming()
+	}
+	for _, d := range n.gpus {
+		errs = append(errs, d.Shutdown(ctx))
+	}
+	if n.grpc != nil {
+		stopped := make(chan struct{})
+		go func() { n.grpc.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(2 * time.Second):
+			n.grpc.Stop()
+		}
+	} else if n.listener != nil {
+		n.listener.Close()
+	}
+	if n.metricsSrv != nil {
+		n.metricsSrv.Close()
+	}
+	if n.stopLoops != nil {
+		n.stopLoops()
+	}
+	n.loops.Wait()
+	if n.jobs != nil {
+		errs = append(errs, n.jobs.close())
+	}
+	if n.audit != nil {
+		errs = append(errs, n.audit.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Addr is the gRPC address a server listens on; "" for a worker.
+func (n *Node) Addr() string {
+	if n.listener == nil {
+		return ""
+	}
+	return n.listener.Addr().String()
+}
+
+// MetricsAddr is the metrics endpoint's address; "" without one.
+func (n *Node) MetricsAddr() string {
+	if n.metricsLis == nil {
+		return ""
+	}
+	return n.metricsLis.Addr().String()
+}
+
+// Workers is how many proofs this node runs at once.
+func (n *Node) Workers() int { return n.slots() }
+
+func (n *Node) slots() int {
+	if n.pool == nil {
+		return 0
+	}
+	return n.pool.Slots()
+}
+
+func (n *Node) busy() int {
+	if n.pool == nil {
+		return 0
+	}
+	return n.pool.Busy()
+}
+
+// housekeeping expires finished jobs and, on a shared queue, puts back in
+// line any job a crashed server stored but did not queue. It runs until
+// ctx ends.
+func (n *Node) housekeeping(ctx context.Context) {
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		if k, err := n.sched.Expire(ctx); err != nil {
+			n.log.Error("expire finished jobs", "err", err)
+		} else if k > 0 {
+			n.log.Info("expired finished jobs", "count", k)
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return
+		}
+		if n.jobs.shared() {
+			if _, err := n.sched.Recover(ctx); err != nil && ctx.Err() == nil {
+				n.log.Error("requeue unfinished jobs", "err", err)
+			}
+		}
+	}
+}
+
+// verifyingKey is the hash of the verifying key this server's proofs
+// check against: the one workers must prove with.
+func (n *Node) verifyingKey(_ context.Context, id string) (string, error) {
+	c, err := circuits.Lookup(id)
+	if err != nil {
+		return "", err
+	}
+	k, err := n.prover.Keys(c)
+	if err != nil {
+		return "", err
+	}
+	return k.VerifyingKeyHash(), nil
+}
+
+// preload loads keys at start: "present" (every circuit the store has
+// keys for), "none", or a comma list of ids.
+func preload(p *prover.Prover, which string) error {
+	var ids []string
+	switch which {
+	case "none":
+	case "present":
+		for _, c := range circuits.All() {
+			if _, err := p.Store().Manifest(c.ID); err == nil {
+				ids = append(ids, c.ID)
+			}
+		}
+	default:
+		ids = strings.Split(which, ",")
+	}
+	for _, id := range ids {
+		c, err := circuits.Lookup(strings.TrimSpace(id))
+		if err != nil {
+			return err
+		}
+		if _, err := p.Keys(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,121 @@
+package node_test
+
+import (
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	pb "github.com/proofmill/proofmill/api/proofmill/v1"
+	"github.com/proofmill/proofmill/client"
+	"github.com/proofmill/proofmill/internal/proctest"
+	"github.com/proofmill/proofmill/internal/testinput"
+	"github.com/proofmill/proofmill/internal/testkeys"
+)
+
+// startServe runs `proofmill serve` as a child process and waits until it answers.
+func startServe(t *testing.T, data, addr string) (*proctest.Process, *client.Client) {
+	t.Helper()
+	p := proctest.Start(t, "server", "serve", "--data", data, "--keys", testkeys.Dir(), "--listen", addr,
+		"--metrics", "", "--workers", "1", "--preload", "invoice-consistency/v1", "--shutdown-timeout", "30s")
+	return p, proctest.Dial(t, p, addr)
+}
+
+func submitInvoices(t *testing.T, c *client.Client, n int) []string {
+	t.Helper()
+	ctx := timeout(t, time.Minute)
+	var ids []string
+	for i := range n {
+		j, _, err := c.Submit(ctx, &pb.SubmitProofRequest{Circuit: "invoice-consistency/v1", InputJson: testinput.Invoice(t, 1000+i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, j.GetId())
+	}
+	return ids
+}
+
+// waitForProgress polls until some job has succeeded while others are unfinished.
+func waitForProgress(t *testing.T, c *client.Client, ids []string) {
+	t.Helper()
+	ctx := timeout(t, time.Minute)
+	for ctx.Err() == nil {
+		done := 0
+		for _, id := range ids {
+			if j, err := c.Get(ctx, id); err == nil && j.GetState() == pb.JobState_JOB_STATE_SUCCEEDED {
+				done++
+			}
+		}
+		if done > 0 && done < len(ids) {
+			return
+		}
+		if done == len(ids) {
+			t.Fatal("every job finished before the interruption; submit more")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("no job finished")
+}
+
+// allComplete checks that every job succeeded exactly once, with a proof that verifies.
+func allComplete(t *testing.T, c *client.Client, ids []string) {
+	t.Helper()
+	ctx := timeout(t, 3*time.Minute)
+	seen := map[string]bool{}
+	for _, id := range ids {
+		j, err := c.Wait(ctx, id)
+		if err != nil || j.GetState() != pb.JobState_JOB_STATE_SUCCEEDED {
+			t.Fatalf("job %s after restart: %v, %v", id, j, err)
+		}
+		if seen[j.GetId()] {
+			t.Fatalf("job %s reported twice", id)
+		}
+		seen[j.GetId()] = true
+		if v, err := c.Verify(ctx, j.GetProofJson(), ""); err != nil || !v.GetValid() {
+			t.Fatalf("job %s: proof does not verify: %v %v", id, v, err)
+		}
+	}
+}
+
+// kill -9 with jobs queued and running: after a restart on the same data
+// dir every accepted job completes, once.
+func TestCrashLosesNoAcceptedJob(t *testing.T) {
+	data, addr := t.TempDir(), proctest.FreeAddr(t)
+	p, c := startServe(t, data, addr)
+	ids := submitInvoices(t, c, 12)
+	waitForProgress(t, c, ids)
+	if err := p.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-p.Exited
+	c.Close()
+
+	p2, c2 := startServe(t, data, addr)
+	if log := p2.Logs(); strings.Contains(log, "recovered_jobs=0") || !strings.Contains(log, "recovered_jobs=") {
+		t.Fatalf("the restarted server recovered no jobs:\n%s", log)
+	}
+	allComplete(t, c2, ids)
+}
+
+// SIGTERM under load: the server stops within its bound, finishing the
+// running proof; what was queued runs after the restart.
+func TestGracefulShutdownLosesNothing(t *testing.T) {
+	data, addr := t.TempDir(), proctest.FreeAddr(t)
+	p, c := startServe(t, data, addr)
+	ids := submitInvoices(t, c, 12)
+	waitForProgress(t, c, ids)
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.Exited:
+		if p.Err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", p.Err, p.Logs())
+		}
+	case <-time.After(45 * time.Second):
+		t.Fatal("server did not stop within its shutdown bound")
+	}
+	c.Close()
+	_, c2 := startServe(t, data, addr)
+	allComplete(t, c2, ids)
+}

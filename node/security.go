@@ -1,0 +1,64 @@
+package node
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/proofmill/proofmill/api/receipt"
+	"github.com/proofmill/proofmill/client"
+	"github.com/proofmill/proofmill/errcode"
+)
+
+// credentials returns the listener's transport security. Without a
+// certificate the server listens on loopback only, unless Insecure.
+func (t TLS) credentials(listen string, log *slog.Logger) (grpc.ServerOption, error) {
+	if t.CertFile == "" && t.KeyFile == "" {
+		if t.ClientCA != "" {
+			return nil, errcode.Errorf(errcode.Usage, "--client-ca needs --tls-cert and --tls-key")
+		}
+		if !client.IsLoopback(listen) && !t.Insecure {
+			return nil, errcode.Errorf(errcode.Usage, "refusing plaintext gRPC on %s: give --tls-cert and --tls-key, listen on loopback, or pass --insecure", listen)
+		}
+		if client.IsLoopback(listen) {
+			log.Warn("no TLS: serving plaintext gRPC on loopback only", "listen", listen)
+		} else {
+			log.Warn("no TLS: serving plaintext gRPC on the network (--insecure)", "listen", listen)
+		}
+		return grpc.Creds(insecure.NewCredentials()), nil
+	}
+	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("node: tls: %w", err)
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	mode := "TLS"
+	if t.ClientCA != "" {
+		if cfg.ClientCAs, err = client.ReadCertPool(t.ClientCA); err != nil {
+			return nil, fmt.Errorf("node: %w", err)
+		}
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+		mode = "mTLS"
+	}
+	log.Info("serving gRPC over "+mode, "listen", listen)
+	return grpc.Creds(credentials.NewTLS(cfg)), nil
+}
+
+// receiptSigner loads, or makes on first start, the key receipts are
+// signed with.
+func receiptSigner(path, version string, log *slog.Logger) (*receipt.Signer, error) {
+	key, created, err := receipt.LoadOrCreateKey(path)
+	if err != nil {
+		return nil, err
+	}
+	s := receipt.NewSigner(key, version)
+	if created {
+		log.Info("made a receipt signing key", "file", path, "key_id", s.KeyID())
+	}
+	log.Info("receipts", "key_id", s.KeyID(), "version", version)
+	return s, nil
+}
