@@ -54,6 +54,9 @@ type Service interface {
 	Submit(ctx context.Context, req *pb.SubmitProofRequest) (*pb.Job, bool, error)
 	Get(ctx context.Context, id string) (*pb.Job, error)
 	Devices(ctx context.Context) ([]*pb.Device, error)
+	// VerifyReceipt checks a succeeded job's signed receipt: a batch
+	// delivers no proof the service did not vouch for.
+	VerifyReceipt(ctx context.Context, j *pb.Job) error
 }
 
 // ErrIncomplete: some lines did not succeed.
@@ -205,31 +208,33 @@ func (r Records) Load(id string) (*Record, error) {
 
 func (r Records) path(id string) string { return filepath.Join(r.Dir, id+".json") }
 
-// Open finds the batch a command names. To submit, it reads the file at
-// in and makes a record named id, by default the file's hash. Otherwise it
-// loads the record saved under id, or the file's hash when only in is
-// given.
-func (r Records) Open(id, in, server string, submit bool) (*Record, []byte, error) {
+// Open finds the batch a command names, in the records in dir (see
+// OpenRecords). To submit, it reads the file at in and makes a record
+// named id, by default the file's hash. Otherwise it loads the record
+// saved under id, or the file's hash when only in is given.
+func Open(dir, id, in, server string, submit bool) (Records, *Record, []byte, error) {
+	r, err := OpenRecords(dir)
 	var data []byte
 	switch {
+	case err != nil:
+		return r, nil, nil, err
 	case submit && in == "":
-		return nil, nil, errcode.Errorf(errcode.Usage, "--in is required")
+		return r, nil, nil, errcode.Errorf(errcode.Usage, "--in is required")
 	case in != "":
-		var err error
 		if data, err = os.ReadFile(in); err != nil {
-			return nil, nil, err
+			return r, nil, nil, err
 		}
 		if id == "" {
 			id = ID(data)
 		}
 	case id == "":
-		return nil, nil, errcode.Errorf(errcode.Usage, "--batch or --in is required")
+		return r, nil, nil, errcode.Errorf(errcode.Usage, "--batch or --in is required")
 	}
 	if submit {
-		return &Record{ID: id, Source: filepath.Base(in), Server: server, Submitted: time.Now().UTC()}, data, nil
+		return r, &Record{ID: id, Source: filepath.Base(in), Server: server, Submitted: time.Now().UTC()}, data, nil
 	}
 	rec, err := r.Load(id)
-	return rec, nil, err
+	return r, rec, nil, err
 }
 
 func (n Counts) String() string {

@@ -329,3 +329,37 @@ func TestProgressLine(t *testing.T) {
 		}
 	}
 }
+
+// tampering hands out every job with one byte of its proof changed, as a
+// store or a network in the way might.
+type tampering struct{ *client.Client }
+
+func (s tampering) Get(ctx context.Context, id string) (*pb.Job, error) {
+	j, err := s.Client.Get(ctx, id)
+	if err == nil && len(j.GetProofJson()) > 0 {
+		j.ProofJson[len(j.ProofJson)/2] ^= 1
+	}
+	return j, err
+}
+
+// A proof whose receipt does not verify is not delivered: its line fails,
+// naming the receipt.
+func TestCollectChecksReceipts(t *testing.T) {
+	n := startNode(t, nil)
+	c := dial(t, n.Addr(), "")
+	var in bytes.Buffer
+	fmt.Fprintf(&in, `{"circuit": "invoice-consistency/v1", "input": %s}`+"\n", compact(t, testinput.Invoice(t, 300)))
+	rec := &batch.Record{ID: batch.ID(in.Bytes()), Server: n.Addr()}
+	if _, err := batch.Submit(t.Context(), c, rec, in.Bytes(), quiet); err != nil {
+		t.Fatal(err)
+	}
+	if err := batch.NewTracker(c, rec).Watch(t.Context(), io.Discard, false, quiet); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	p, err := batch.NewTracker(tampering{c}, rec).Collect(t.Context(), &out)
+	results := readResults(t, &out)
+	if !errors.Is(err, batch.ErrIncomplete) || p.Failed != 1 || len(results) != 1 || results[0].ErrorKind != "receipt_invalid" || results[0].Proof != nil {
+		t.Fatalf("collect of a changed proof: %+v %v %+v", p, err, results)
+	}
+}

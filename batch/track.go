@@ -40,18 +40,20 @@ func (p Progress) Finished() int { return p.Succeeded + p.Failed }
 
 // Tracker follows a batch's jobs on the service. It reads each unfinished
 // job at each poll and keeps finished ones, so collecting after watching
-// reads nothing again.
+// reads nothing again. A succeeded job's receipt is checked when it is
+// first read; a job whose receipt does not verify counts as failed.
 type Tracker struct {
 	svc  Service
 	rec  *Record
 	mu   sync.Mutex
 	jobs map[string]*pb.Job // finished, or as last read
 	gone map[string]bool    // not found: expired, or lost
+	bad  map[string]error   // succeeded, but its receipt does not verify
 }
 
 // NewTracker follows rec's jobs on svc.
 func NewTracker(svc Service, rec *Record) *Tracker {
-	return &Tracker{svc: svc, rec: rec, jobs: map[string]*pb.Job{}, gone: map[string]bool{}}
+	return &Tracker{svc: svc, rec: rec, jobs: map[string]*pb.Job{}, gone: map[string]bool{}, bad: map[string]error{}}
 }
 
 // pollers is how many jobs a poll reads at once.
@@ -76,7 +78,14 @@ func (t *Tracker) Poll(ctx context.Context) (Progress, error) {
 			defer wg.Done()
 			for id := range ids {
 				j, err := t.svc.Get(ctx, id)
+				var receiptErr error
+				if err == nil && j.GetState() == pb.JobState_JOB_STATE_SUCCEEDED {
+					receiptErr = t.svc.VerifyReceipt(ctx, j)
+				}
 				t.mu.Lock()
+				if receiptErr != nil {
+					t.bad[id] = receiptErr
+				}
 				switch {
 				case errcode.Of(err) == errcode.JobNotFound:
 					t.gone[id] = true
@@ -127,8 +136,8 @@ func (t *Tracker) Progress() Progress {
 	p := Progress{Total: len(t.rec.Lines)}
 	for _, l := range t.rec.Lines {
 		switch j := t.jobs[l.Job]; {
-		case l.Job == "" || t.gone[l.Job]:
-			p.Failed++ // rejected, or gone
+		case l.Job == "" || t.gone[l.Job] || t.bad[l.Job] != nil:
+			p.Failed++ // rejected, gone, or not vouched for
 		case j == nil || !client.Terminal(j.GetState()):
 			p.Pending++
 		case j.GetState() == pb.JobState_JOB_STATE_SUCCEEDED:
@@ -249,6 +258,8 @@ func (t *Tracker) Collect(ctx context.Context, w io.Writer) (Progress, error) {
 			r.State, r.ErrorKind, r.Error = StateRejected, l.ErrorKind, l.Error
 		case t.gone[l.Job] || j == nil:
 			r.State, r.ErrorKind, r.Error = "failed", string(errcode.JobNotFound), "the job is gone (expired after the retention period, or lost)"
+		case t.bad[l.Job] != nil:
+			r.State, r.ErrorKind, r.Error = "failed", string(errcode.Of(t.bad[l.Job])), t.bad[l.Job].Error()
 		default:
 			r.Circuit, r.State, r.ErrorKind, r.Error = j.GetCircuit(), stateName(j.GetState()), j.GetErrorKind(), j.GetError()
 			if j.GetState() == pb.JobState_JOB_STATE_SUCCEEDED {

@@ -18,6 +18,7 @@ const (
 	DeviceFailure    Code = "device_failure"    // a GPU failed, not the statement
 	NoGPUSupport     Code = "no_gpu_support"    // built without the icicle tag
 	Conflict         Code = "conflict"          // another writer changed a job first
+	CorruptRecord    Code = "corrupt_record"    // a stored job record is damaged
 	Ceremony         Code = "ceremony"          // an MPC ceremony step out of order or failing its checks
 	BatchIncomplete  Code = "batch_incomplete"  // some lines of a batch did not succeed
 	ReportIncomplete Code = "report_incomplete" // a benchmark report is incomplete or implausible

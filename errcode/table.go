@@ -60,6 +60,7 @@ var Table = []Entry{
 	{Conflict, StatusAborted, 1, Attempt},
 	{AttemptsExceeded, StatusAborted, 1, Never},
 	{DeviceFailure, StatusInternal, 1, Attempt},
+	{CorruptRecord, StatusDataLoss, 1, Never}, // resubmitting the input makes it afresh
 	{BadRequest, StatusInvalidArgument, 3, Never},
 	{InvalidInput, StatusInvalidArgument, 3, Never},
 	{TooLarge, StatusResourceExhausted, 3, Never},
@@ -68,7 +69,7 @@ var Table = []Entry{
 	{Unsatisfied, StatusFailedPrecondition, 4, Never},
 	{ProofRejected, StatusFailedPrecondition, 4, Attempt},
 	{ReceiptInvalid, StatusFailedPrecondition, 4, Never},
-	{AuditChain, StatusDataLoss, 4, Never},
+	{AuditChain, StatusDataLoss, 4, Never}, // after CorruptRecord: a bare DATA_LOSS is a damaged record
 	{UnknownCircuit, StatusNotFound, 5, Never},
 	{NoKeys, StatusFailedPrecondition, 6, Attempt},
 	{CorruptKeys, StatusFailedPrecondition, 6, Attempt},
@@ -141,7 +142,7 @@ var Exits = []struct {
 	Meaning string
 }{
 	{0, "success"},
-	{1, "other failure: I/O, an internal error, a job that ran out of attempts, an incomplete batch, a ceremony step out of order"},
+	{1, "other failure: I/O, an internal error, a job that ran out of attempts or whose record is damaged, an incomplete batch, a ceremony step out of order"},
 	{2, "usage: an unknown command or flag, a missing or conflicting flag"},
 	{3, "bad input: malformed JSON, unknown or missing field, invalid or out-of-range value, oversize document, a malformed request field or proof file"},
 	{4, "the statement does not hold (names the rule), or a proof, receipt or audit log does not verify"},

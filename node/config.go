@@ -47,6 +47,9 @@ type Config struct {
 	MaxAttempts int           // tries per job for retryable failures; 0: 3
 	Retention   time.Duration // how long finished jobs are kept; 0: 24h
 	Poll        time.Duration // how often an idle Redis consumer looks for jobs; 0: redisq's default (50ms)
+	// ShutdownTimeout bounds Run's shutdown: how long running proofs may
+	// take before they are handed back. 0: 30s.
+	ShutdownTimeout time.Duration
 
 	// Proving.
 	KeysDir string // the key store; "": prover.DefaultKeyDir()
@@ -112,6 +115,8 @@ func (c Config) resolved() (Config, error) {
 		return usage("serve: a listen address is required")
 	case c.Role == Worker && c.Redis == "":
 		return usage("worker: --redis is required")
+	case c.Role == Worker && c.Workers < 0:
+		return usage("worker: --workers %d: a worker proves at least one job at a time", c.Workers)
 	case c.Role == Worker && c.GPUs != "":
 		return usage("worker: --gpus is for serve; a worker proves on one --device")
 	case c.Role == Serve && c.Device != "":
@@ -128,6 +133,9 @@ func (c Config) resolved() (Config, error) {
 	}
 	if c.MaxInputBytes == 0 {
 		c.MaxInputBytes = 1 << 20
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 30 * time.Second
 	}
 	if c.Preload == "" {
 		c.Preload = "present"

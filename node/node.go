@@ -292,6 +292,19 @@ func (n *Node) startLoops() {
 	}
 }
 
+// Run starts the node, serves until ctx ends (SIGTERM, say), then shuts
+// it down within Config.ShutdownTimeout.
+func (n *Node) Run(ctx context.Context) error {
+	if err := n.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	n.log.Info("shutting down", "bound", n.cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), n.cfg.ShutdownTimeout)
+	defer cancel()
+	return n.Shutdown(sctx)
+}
+
 // Shutdown stops the node, in this order:
 //
 //  1. health turns NOT_SERVING and new submissions get UNAVAILABLE;

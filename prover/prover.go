@@ -238,20 +238,22 @@ func (p *Prover) ProveWitness(ctx context.Context, c *circuits.Circuit, wit []by
 const witnessHeader = 12
 
 // decodeWitness decodes a full witness after checking that its length and
-// counts are those of ccs: gnark allocates what the counts say before it
-// reads the elements, so a damaged record is refused first.
+// the three counts in its header are those of ccs, so that a damaged or
+// foreign record is refused before gnark reads it (and sizes by it). Such a
+// record is an errcode.CorruptRecord: no attempt can prove it.
 func decodeWitness(ccs constraint.ConstraintSystem, data []byte) (witness.Witness, error) {
 	nbPublic, nbSecret := ccs.GetNbPublicVariables()-1, ccs.GetNbSecretVariables() // less the constant 1
 	want := witnessHeader + fr.Bytes*(nbPublic+nbSecret)
-	if len(data) != want || binary.BigEndian.Uint32(data) != uint32(nbPublic) || binary.BigEndian.Uint32(data[4:]) != uint32(nbSecret) {
-		return nil, fmt.Errorf("witness: %d bytes, want %d for %d public and %d secret values", len(data), want, nbPublic, nbSecret)
+	if len(data) != want || binary.BigEndian.Uint32(data) != uint32(nbPublic) || binary.BigEndian.Uint32(data[4:]) != uint32(nbSecret) ||
+		binary.BigEndian.Uint32(data[8:]) != uint32(nbPublic+nbSecret) {
+		return nil, errcode.Errorf(errcode.CorruptRecord, "witness: %d bytes, want %d for %d public and %d secret values", len(data), want, nbPublic, nbSecret)
 	}
 	full, err := witness.New(ecc.BN254.ScalarField())
 	if err != nil {
 		return nil, err
 	}
 	if err := full.UnmarshalBinary(data); err != nil {
-		return nil, fmt.Errorf("witness: %w", err)
+		return nil, errcode.Errorf(errcode.CorruptRecord, "witness: %w", err)
 	}
 	return full, nil
 }
@@ -274,7 +276,10 @@ func (p *Prover) proveVerified(ctx context.Context, job hwaccel.Job, vk groth16.
 		return nil, "", err
 	case err != nil:
 		// Native checks passed, so the circuit is the one that said no.
-		return nil, "", fmt.Errorf("%w: the circuit rejects the witness: %v", input.ErrUnsatisfied, err)
+		// gnark's message shows values of the witness: keep it out of the
+		// job, the logs and the client's answer.
+		p.log.Error("the circuit rejects a witness its native checks accept", "circuit", job.Circuit, "device", b.Name())
+		return nil, "", fmt.Errorf("%w: the circuit rejects the witness although its rules hold natively (details withheld: they hold private values)", input.ErrUnsatisfied)
 	}
 	verr := groth16.Verify(res.Proof, vk, public)
 	if res.Verified != nil {

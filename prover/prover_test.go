@@ -115,6 +115,29 @@ func (crashingBackend) Prove(context.Context, hwaccel.Job) (hwaccel.Result, erro
 	return hwaccel.Result{}, &hwaccel.DeviceError{Device: "cuda:7", Reason: "crashed"}
 }
 
+// refusingBackend fails as gnark does when the witness breaks a
+// constraint: its message shows values of the witness.
+type refusingBackend struct{}
+
+func (refusingBackend) Name() string { return "cpu" }
+func (refusingBackend) Prove(context.Context, hwaccel.Job) (hwaccel.Result, error) {
+	return hwaccel.Result{}, errors.New("constraint #7 is not satisfied: 6215087815076330926179520016461010917137519558660815034878824735059242618923 ⋅ 1 != 0")
+}
+
+// A statement the circuit refuses although its rules hold natively is an
+// unsatisfied statement, and the solver's values stay out of the error.
+func TestCircuitRefusalWithholdsValues(t *testing.T) {
+	p, err := prover.New(prover.Config{Store: prover.KeyStore{Dir: testkeys.Dir()}, DevSetup: true, Backend: refusingBackend{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := lookup(t, "invoice-consistency/v1")
+	_, err = p.Prove(context.Background(), c, example(t, c))
+	if errcode.Of(err) != errcode.Unsatisfied || strings.Contains(err.Error(), "6215087815") {
+		t.Fatalf("refusal: %v", err)
+	}
+}
+
 // A device that crashes, or whose proof does not verify, hands the job to
 // the CPU, and the move is reported.
 func TestDeviceFailuresFallBackToCPU(t *testing.T) {
@@ -184,8 +207,10 @@ func TestProveWitnessChecksItsShape(t *testing.T) {
 	}
 	huge := append([]byte(nil), st.Witness...)
 	huge[4], huge[5] = 0x7f, 0xff // the secret count
-	for name, w := range map[string][]byte{"another circuit's": other.Witness, "truncated": st.Witness[:len(st.Witness)-1], "huge count": huge, "empty": nil} {
-		if _, err := p.ProveWitness(context.Background(), c, w); err == nil || !strings.Contains(err.Error(), "witness") {
+	badLength := append([]byte(nil), st.Witness...)
+	badLength[11]++ // the vector's length
+	for name, w := range map[string][]byte{"another circuit's": other.Witness, "truncated": st.Witness[:len(st.Witness)-1], "huge count": huge, "vector length": badLength, "empty": nil} {
+		if _, err := p.ProveWitness(context.Background(), c, w); errcode.Of(err) != errcode.CorruptRecord || !strings.Contains(err.Error(), "witness") {
 			t.Errorf("%s witness: %v", name, err)
 		}
 	}

@@ -54,10 +54,13 @@ type PublicInput struct {
 
 // Job is one proof request and everything that happened to it.
 type Job struct {
-	ID             string    `json:"id"`
-	Tenant         string    `json:"tenant,omitempty"` // who submitted it; "" without tenants
-	Circuit        string    `json:"circuit"`
-	Witness        []byte    `json:"witness"` // the admitted statement's full witness (circuits.Statement)
+	ID      string `json:"id"`
+	Tenant  string `json:"tenant,omitempty"` // who submitted it; "" without tenants
+	Circuit string `json:"circuit"`
+	Witness []byte `json:"witness"` // the admitted statement's full witness (circuits.Statement)
+	// LegacyInput is the JSON input of a job stored before jobs kept their
+	// witness: read, and admitted again by the worker; never written.
+	LegacyInput    []byte    `json:"input,omitempty"`
 	Priority       Priority  `json:"priority"`
 	Deadline       time.Time `json:"deadline,omitzero"` // zero: none
 	IdempotencyKey string    `json:"idempotency_key,omitempty"`

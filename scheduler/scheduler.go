@@ -266,14 +266,22 @@ func (s *Scheduler) admit(ctx context.Context, job *Job, tenantMax int) (*Job, b
 }
 
 // retriable reports whether a resubmission may run a stored job again: it
-// was cancelled, or failed for a reason another try could fix. A job whose
-// statement is false, and any job still live or succeeded, is returned as is.
+// was cancelled, or failed for a reason outside the request (its deadline,
+// its attempts, keys a worker lacked, a damaged record). A job whose
+// statement is false or whose input is bad, and any job still live or
+// succeeded, is returned as is.
 func retriable(j *Job) bool {
-	if j.State == Cancelled {
+	switch {
+	case j.State == Cancelled:
 		return true
+	case j.State != Failed:
+		return false
 	}
-	kind := errcode.Code(j.ErrorKind)
-	return j.State == Failed && (kind == errcode.DeadlineExceeded || kind == errcode.AttemptsExceeded)
+	switch errcode.Code(j.ErrorKind) {
+	case errcode.Unsatisfied, errcode.InvalidInput, errcode.BadRequest, errcode.UnknownCircuit, errcode.TooLarge:
+		return false
+	}
+	return true
 }
 
 func (s *Scheduler) queued(ctx context.Context) (int, error) {
@@ -434,6 +442,12 @@ func (s *Scheduler) Finish(ctx context.Context, id string, o Outcome) error {
 			return false, nil // a duplicate or stale report
 		}
 		j.Backend = o.Backend
+		if o.Err == nil && j.VerifyingKey != "" && o.VerifyingKey != j.VerifyingKey {
+			// Proved with other keys than the job was pinned to: never
+			// release it as this job's proof.
+			o = Outcome{Backend: o.Backend, Err: errcode.Errorf(errcode.KeyMismatch, "proved with verifying key %.12s…, the job needs %.12s…", o.VerifyingKey, j.VerifyingKey)}
+			code = errcode.KeyMismatch
+		}
 		retry := code.Entry().Retry != errcode.Never
 		switch {
 		case o.Err == nil:
@@ -488,7 +502,7 @@ func (s *Scheduler) record(ctx context.Context, kind string, j *Job) error {
 		return nil
 	}
 	ev := Event{Kind: kind, Job: j.clone()}
-	ev.Job.Witness, ev.Job.Result = nil, nil // the audit log holds no inputs or proofs
+	ev.Job.Witness, ev.Job.LegacyInput, ev.Job.Result = nil, nil, nil // the audit log holds no inputs or proofs
 	err := s.cfg.Audit.Record(context.WithoutCancel(ctx), ev)
 	if err != nil && kind != EventSubmitted {
 		s.log.Error("scheduler: audit log", "job", j.ID, "event", kind, "err", err)

@@ -369,3 +369,44 @@ func TestWatchesDoNotLeak(t *testing.T) {
 		t.Fatalf("%d watches left behind", n)
 	}
 }
+
+// A job that failed for want of keys (development keys refused, say)
+// starts afresh when resubmitted, once the keys are fixed.
+func TestResubmitAfterAKeyFailure(t *testing.T) {
+	h := newHarness(t, scheduler.Config{})
+	ctx := context.Background()
+	j := h.submit(t, scheduler.Request{Input: invoiceNo(t, 1)})
+	h.next(t)
+	h.Finish(ctx, j.ID, scheduler.Outcome{Err: errcode.New(errcode.DevelopmentKeys, "development keys refused in production")})
+	if got, _ := h.Get(ctx, j.ID); got.State != scheduler.Failed || got.ErrorKind != string(errcode.DevelopmentKeys) || got.Attempts != 1 {
+		t.Fatalf("after the key failure: %+v", got)
+	}
+	if again, created, err := h.Submit(ctx, scheduler.Request{Circuit: circuit, Input: invoiceNo(t, 1)}); err != nil || !created || again.State != scheduler.Queued {
+		t.Fatalf("resubmitted: %+v %v %v", again, created, err)
+	}
+}
+
+// A result proved with other keys than the job was pinned to is never
+// stored as its proof: the attempt fails as a key mismatch, and retries.
+func TestFinishRefusesAnotherKey(t *testing.T) {
+	h := newHarness(t, scheduler.Config{MaxAttempts: 2,
+		VerifyingKey: func(context.Context, string) (string, error) { return "pinned-digest", nil }})
+	ctx := context.Background()
+	j := h.submit(t, scheduler.Request{Input: invoiceNo(t, 1)})
+	for range 2 {
+		run := h.next(t)
+		h.Finish(ctx, run.ID, scheduler.Outcome{Attempt: run.Attempts, Result: []byte(`{}`), VerifyingKey: "other-digest",
+			PublicInputs: []scheduler.PublicInput{{Name: "n", Value: "1"}}})
+	}
+	got, _ := h.Get(ctx, j.ID)
+	if got.State != scheduler.Failed || got.ErrorKind != string(errcode.AttemptsExceeded) || !strings.Contains(got.Error, "verifying key") ||
+		got.VerifyingKey != "pinned-digest" || got.Result != nil || got.PublicInputs != nil {
+		t.Fatalf("a proof for other keys: %+v", got)
+	}
+	ok := h.submit(t, scheduler.Request{Input: invoiceNo(t, 2)})
+	run := h.next(t)
+	h.Finish(ctx, run.ID, scheduler.Outcome{Attempt: run.Attempts, Result: []byte(`{}`), VerifyingKey: "pinned-digest"})
+	if got, _ := h.Get(ctx, ok.ID); got.State != scheduler.Succeeded {
+		t.Fatalf("a proof for the pinned key: %+v", got)
+	}
+}

@@ -6,9 +6,12 @@ import (
 	"runtime/debug"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/proofmill/proofmill/errcode"
 )
 
 // Interceptors returns the server options that wrap every call: panics
@@ -67,11 +70,24 @@ func logStream(log *slog.Logger) grpc.StreamServerInterceptor {
 	}
 }
 
+// logCall logs a call's code and reason, not its message: a refusal
+// names the caller's own document values ("quantity 1100 differs from
+// 1200"), which stay out of the server's log.
 func logCall(ctx context.Context, log *slog.Logger, method string, start time.Time, err error) {
 	code := status.Code(err)
 	level := slog.LevelDebug
 	if code != codes.OK {
 		level = slog.LevelInfo
 	}
-	log.Log(ctx, level, "rpc", "method", method, "code", code.String(), "took", time.Since(start).Round(time.Microsecond), "err", err)
+	log.Log(ctx, level, "rpc", "method", method, "code", code.String(), "reason", reason(err), "took", time.Since(start).Round(time.Microsecond))
+}
+
+// reason is the errcode a status names in its ErrorInfo; "" for none.
+func reason(err error) string {
+	for _, d := range status.Convert(err).Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == errcode.Domain {
+			return info.GetReason()
+		}
+	}
+	return ""
 }

@@ -298,11 +298,20 @@ func jobView(j *scheduler.Job) *pb.Job {
 	if j.Priority == scheduler.Batch {
 		out.Priority = pb.Priority_PRIORITY_BATCH
 	}
-	if j.State == scheduler.Succeeded {
-		out.VerifyingKeySha256 = j.VerifyingKey
-		out.PublicInputs = make([]*pb.PublicInput, len(j.PublicInputs))
-		for i, v := range j.PublicInputs {
-			out.PublicInputs[i] = &pb.PublicInput{Name: v.Name, Value: v.Value}
+	if j.State != scheduler.Succeeded {
+		return out
+	}
+	out.VerifyingKeySha256 = j.VerifyingKey
+	out.PublicInputs = make([]*pb.PublicInput, len(j.PublicInputs))
+	for i, v := range j.PublicInputs {
+		out.PublicInputs[i] = &pb.PublicInput{Name: v.Name, Value: v.Value}
+	}
+	if len(j.PublicInputs) == 0 && len(j.Result) > 0 {
+		// Stored before jobs kept their public inputs: read them from
+		// the proof file, once per read, until retention expires it.
+		var f prover.ProofFile
+		if json.Unmarshal(j.Result, &f) == nil {
+			out.PublicInputs, out.VerifyingKeySha256 = publicInputs(f.PublicInputs), f.VerifyingKeySHA256
 		}
 	}
 	return out

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -31,15 +32,6 @@ import (
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
-
-func reason(err error) string {
-	for _, d := range status.Convert(err).Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok {
-			return info.GetReason()
-		}
-	}
-	return ""
-}
 
 func TestErrorTable(t *testing.T) {
 	cases := []struct {
@@ -278,6 +270,31 @@ func TestTenantsOwnTheirJobs(t *testing.T) {
 	}
 	if got, err := a.Get(ctx, j.GetId()); err != nil || got.GetState() != pb.JobState_JOB_STATE_QUEUED {
 		t.Fatalf("the owner's read: %v %v", got, err)
+	}
+}
+
+// A job stored before jobs kept their public inputs shows them, read from
+// its proof file.
+func TestLegacySucceededJob(t *testing.T) {
+	fake := newFake()
+	proof, _ := json.Marshal(prover.ProofFile{Circuit: "c", VerifyingKeySHA256: "vk", PublicInputs: []prover.NamedValue{{Name: "n", Value: "7"}}})
+	fake.jobs["old"] = &scheduler.Job{ID: "old", Circuit: "c", State: scheduler.Succeeded, Result: proof, Version: 3}
+	_, addr := start(t, fake, false)
+	j, err := dial(t, addr, "").Get(t.Context(), "old")
+	if err != nil || len(j.GetPublicInputs()) != 1 || j.GetPublicInputs()[0].GetValue() != "7" || j.GetVerifyingKeySha256() != "vk" {
+		t.Fatalf("legacy job: %v %v", j, err)
+	}
+}
+
+// The server's log names a refusal's code and reason, never its message:
+// that holds the caller's own document values.
+func TestLogsKeepMessagesOut(t *testing.T) {
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	err := toStatus(log, "M", input.Rule("quantity", "bill of lading quantity 1100 differs from invoice quantity 1200"))
+	logCall(context.Background(), log, "/proofmill.v1.Prover/SubmitProof", time.Now(), err)
+	if !strings.Contains(logs.String(), "reason=unsatisfied") || strings.Contains(logs.String(), "1100") {
+		t.Fatalf("log: %s", logs.String())
 	}
 }
 

@@ -55,7 +55,7 @@ type Pool struct {
 	started bool
 	stopped bool
 	// stopTaking ends the loops' wait for jobs; abort ends the running
-	// proofs' waits (for a device, for keys) once Shutdown's bound passes.
+	// proofs' waits (for a free device) once Shutdown's bound passes.
 	stopTaking, abort context.CancelFunc
 	wg                sync.WaitGroup
 	busy              atomic.Int64
@@ -104,9 +104,10 @@ func (p *Pool) Start() {
 
 // Shutdown stops taking jobs and waits for running ones to finish, or for
 // ctx to end. If ctx ends first, it aborts the running jobs' contexts: a
-// job still waiting (for a device, for keys) goes back in line, and a CPU
-// proof already running, which nothing can interrupt, finishes on its own.
-// Shutdown may be called again, to wait longer.
+// job still waiting to prove (for a free device) goes back in line, and a
+// proof already running, which nothing can interrupt, finishes on its own;
+// its result is recorded if the job store is still open, else the job runs
+// again. Shutdown may be called again, to wait longer.
 func (p *Pool) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	started := p.started
@@ -124,7 +125,7 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		p.abort()
-		return fmt.Errorf("worker: shutdown: %d jobs still running: %w", p.Busy(), ctx.Err())
+		return errcode.Errorf(errcode.Internal, "worker: shutdown: %d jobs still running when the bound passed: %w", p.Busy(), ctx.Err())
 	}
 }
 
@@ -204,7 +205,15 @@ func (p *Pool) run(ctx context.Context, job *scheduler.Job) (o scheduler.Outcome
 			return scheduler.Outcome{Err: fmt.Errorf("%w: the job needs verifying key %.12s…, this worker has %.12s…", ErrKeyMismatch, job.VerifyingKey, have)}
 		}
 	}
-	proof, err := p.prover.ProveWitness(ctx, c, job.Witness)
+	witness := job.Witness
+	if len(witness) == 0 && len(job.LegacyInput) > 0 { // stored before jobs kept their witness
+		st, err := c.Admit(job.LegacyInput)
+		if err != nil {
+			return scheduler.Outcome{Err: err}
+		}
+		witness = st.Witness
+	}
+	proof, err := p.prover.ProveWitness(ctx, c, witness)
 	if err != nil {
 		p.log.Warn("worker: attempt failed", "job", job.ID, "circuit", job.Circuit, "kind", errcode.Of(err), "err", err)
 		return scheduler.Outcome{Err: err}

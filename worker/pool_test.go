@@ -241,3 +241,28 @@ func TestShutdownPastItsBoundAbortsWaitingProofs(t *testing.T) {
 		t.Fatalf("aborted job: %s, attempt %d (%s)", j.State, j.Attempts, j.Error)
 	}
 }
+
+// A job stored before jobs kept their witness (its JSON input only) is
+// admitted again by the worker and proved.
+func TestLegacyJobIsProved(t *testing.T) {
+	store, err := embedded.Open(filepath.Join(t.TempDir(), "jobs.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ctx := context.Background()
+	legacy := &scheduler.Job{ID: "legacy", Circuit: "invoice-consistency/v1", LegacyInput: invoice(t, 61), State: scheduler.Queued, Version: 1, Submitted: time.Now()}
+	if _, _, err := store.Create(ctx, legacy); err != nil {
+		t.Fatal(err)
+	}
+	s := scheduler.New(store, embedded.NewQueue(embedded.QueueConfig{}), scheduler.Config{})
+	if n, err := s.Recover(ctx); err != nil || n != 1 {
+		t.Fatalf("recover: %d %v", n, err)
+	}
+	pool := worker.New(s, testkeys.Prover(t), worker.Config{Slots: 1})
+	pool.Start()
+	defer shutdown(t, pool)
+	if j := wait(t, s, "legacy"); j.State != scheduler.Succeeded || len(j.PublicInputs) == 0 {
+		t.Fatalf("legacy job: %s %s", j.State, j.Error)
+	}
+}

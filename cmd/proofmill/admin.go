@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -35,6 +34,7 @@ func tenantsCmd(e *env) *cobra.Command {
 			return err
 		}}
 	check.Flags().StringVar(&file, "tenants", os.Getenv("PROOFMILL_TENANTS"), "tenant table `file` ($PROOFMILL_TENANTS)")
+	alias(check, "file", "tenants")
 	return group("tenants", "API tokens and the tenant table", token, check)
 }
 
@@ -52,11 +52,12 @@ func auditCmd(e *env) *cobra.Command {
 			return nil
 		}}
 	verify.Flags().StringVar(&file, "audit", os.Getenv("PROOFMILL_AUDIT"), "audit log `file` ($PROOFMILL_AUDIT)")
+	alias(verify, "file", "audit")
 	return group("audit", "The audit log", verify)
 }
 
 func benchCmd(e *env) *cobra.Command {
-	var check, icicle string
+	var check string
 	var quick bool
 	var plan bench.Plan
 	c := &cobra.Command{Use: "bench", Short: "Measure proving, the service against raw gnark, MSM/NTT and the scheduler; write a report", Args: noArgs,
@@ -73,9 +74,6 @@ servers (an hour or more on a small CPU). --check DIR checks a report instead.`,
 			}
 			if quick {
 				plan.Profile = "quick"
-			}
-			if icicle != "" {
-				plan.ICICLEDevices = strings.Split(icicle, ",")
 			}
 			cfg, err := plan.Config()
 			if err != nil {
@@ -101,6 +99,6 @@ servers (an hour or more on a small CPU). --check DIR checks a report instead.`,
 	f.StringVar(&plan.Out, "out", "", "report `dir` (default proofmill-bench-PROFILE-DATE)")
 	f.StringVar(&plan.ServiceCircuit, "service-circuit", "", "circuit `id` the service section proves (default: the profile's)")
 	f.DurationVar(&plan.Budget, "budget", 0, "time the synthetic size sweep may take before it stops doubling; 0: the profile's")
-	f.StringVar(&icicle, "icicle-device", "", "also measure MSM and NTT through ICICLE on these devices, e.g. icicle-cpu: ICICLE's CPU backend, a slow reference for checking the GPU code path without a GPU; needs -tags icicle")
+	f.StringSliceVar(&plan.ICICLEDevices, "icicle-device", nil, "also measure MSM and NTT through ICICLE on these devices, e.g. icicle-cpu: ICICLE's CPU backend, a slow reference for checking the GPU code path without a GPU; needs -tags icicle")
 	return c
 }

@@ -34,11 +34,7 @@ func batchStep(e *env, step string) *cobra.Command {
 	submits := step == "submit" || step == "run"
 	c := &cobra.Command{Use: step, Short: batchSteps[step], Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			records, err := batch.OpenRecords(dir)
-			if err != nil {
-				return err
-			}
-			rec, data, err := records.Open(id, in, r.Server, submits)
+			records, rec, data, err := batch.Open(dir, id, in, r.Server, submits)
 			if err != nil {
 				return err
 			}

@@ -18,6 +18,7 @@ import (
 
 	gnarklog "github.com/consensys/gnark/logger"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/proofmill/proofmill/errcode"
 	"github.com/proofmill/proofmill/internal/buildinfo"
@@ -111,6 +112,19 @@ func subcommandArgs(c *cobra.Command, args []string) error {
 
 func needSubcommand(c *cobra.Command, _ []string) error {
 	return usagef("%s needs a command", c.CommandPath())
+}
+
+// alias accepts the names earlier releases gave a command's flags, kept
+// for scripts: pairs of old name and flag.
+func alias(c *cobra.Command, pairs ...string) {
+	c.Flags().SetNormalizeFunc(func(_ *pflag.FlagSet, n string) pflag.NormalizedName {
+		for i := 0; i+1 < len(pairs); i += 2 {
+			if n == pairs[i] {
+				n = pairs[i+1]
+			}
+		}
+		return pflag.NormalizedName(n)
+	})
 }
 
 // noArgs is cobra.NoArgs as a usage error.

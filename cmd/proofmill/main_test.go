@@ -430,3 +430,17 @@ func TestBenchCheck(t *testing.T) {
 		t.Errorf("bench --check of an empty folder: exit %d\n%s", code, stderr)
 	}
 }
+
+// The names earlier releases gave flags still work.
+func TestOldFlagNames(t *testing.T) {
+	if code, _, stderr := proofmill(t, "worker", "--concurrency", "2", "--drain-timeout", "5s", "--help"); code != 0 {
+		t.Fatalf("worker's old flags: exit %d: %s", code, stderr)
+	}
+	table := writeFile(t, "tenants.json", `{"tenants": [{"id": "bank-a", "tokens_sha256": ["`+tenants.Digest("t")+`"]}]}`)
+	if code, stdout, stderr := proofmill(t, "tenants", "check", "--file", table); code != 0 || !strings.HasPrefix(stdout, "bank-a: weight 1") {
+		t.Fatalf("tenants check --file: exit %d: %s%s", code, stdout, stderr)
+	}
+	if code, _, stderr := proofmill(t, "audit", "verify", "--file", filepath.Join(t.TempDir(), "none.log")); code != 1 || !strings.Contains(stderr, "none.log") {
+		t.Fatalf("audit verify --file: exit %d: %s", code, stderr)
+	}
+}

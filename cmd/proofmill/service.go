@@ -15,12 +15,12 @@ import (
 )
 
 // nodeFlags are the flags serve and worker share, meaning the same in both.
-func nodeFlags(f *pflag.FlagSet, cfg *node.Config, shutdown *time.Duration, role node.Role) {
+func nodeFlags(f *pflag.FlagSet, cfg *node.Config, role node.Role) {
 	f.StringVar(&cfg.Redis, "redis", os.Getenv("PROOFMILL_REDIS"), "share jobs through Redis at `addr` (host:port or URI, see README) ($PROOFMILL_REDIS)")
 	f.IntVar(&cfg.Workers, "workers", envInt("PROOFMILL_WORKERS", 0), "proofs this process runs at once; 0 sizes to the machine (one per GPU; none for serve --redis), -1 none ($PROOFMILL_WORKERS)")
 	f.IntVar(&cfg.MaxAttempts, "max-attempts", 3, "tries per job for retryable failures; servers and workers sharing Redis should agree")
 	f.DurationVar(&cfg.Retention, "retention", 24*time.Hour, "how long finished jobs and their proofs are kept; servers and workers sharing Redis should agree")
-	f.DurationVar(shutdown, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long running proofs may take before they are handed back")
+	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long running proofs may take before they are handed back")
 	f.StringVar(&cfg.Preload, "preload", "present", "load keys at start: present (every circuit with keys), none, or ids")
 	f.StringVar(&cfg.Tenants, "tenants", os.Getenv("PROOFMILL_TENANTS"), "tenant table `file` (JSON, see README) ($PROOFMILL_TENANTS)")
 	f.StringVar(&cfg.MetricsListen, "metrics", envOr("PROOFMILL_METRICS", map[node.Role]string{node.Serve: "127.0.0.1:7421"}[role]), "Prometheus /metrics `address`; empty disables ($PROOFMILL_METRICS)")
@@ -30,35 +30,26 @@ func nodeFlags(f *pflag.FlagSet, cfg *node.Config, shutdown *time.Duration, role
 		map[node.Role]string{node.Serve: "audit.log in --data", node.Worker: "none"}[role]+") ($PROOFMILL_AUDIT)")
 }
 
-// runNode runs a node until ctx ends (SIGTERM, Ctrl-C), then shuts it
-// down within the bound.
-func runNode(ctx context.Context, e *env, cfg node.Config, bound time.Duration) error {
+// runNode runs a node until ctx ends (SIGTERM, Ctrl-C).
+func runNode(ctx context.Context, e *env, cfg node.Config) error {
 	cfg.KeysDir, cfg.Logger, cfg.Version = e.keys.Dir, e.log, buildinfo.Version()
 	n, err := node.New(cfg)
 	if err != nil {
 		return err
 	}
-	if err := n.Start(ctx); err != nil {
-		return err
-	}
-	<-ctx.Done()
-	e.log.Info("shutting down", "bound", bound)
-	sctx, cancel := context.WithTimeout(context.Background(), bound)
-	defer cancel()
-	return n.Shutdown(sctx)
+	return n.Run(ctx)
 }
 
 func serveCmd(e *env) *cobra.Command {
 	cfg := node.Config{Role: node.Serve}
-	var shutdown time.Duration
 	c := &cobra.Command{Use: "serve", Short: "Run the proving service: gRPC API, scheduler, job journal and CPU workers", Args: noArgs,
 		Long: `serve runs the gRPC API on --listen over jobs in --data (or Redis) and proves them on CPU workers
 (or --gpus). SIGTERM drains it: running proofs get --shutdown-timeout, queued jobs wait for the next start.`,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runNode(cmd.Context(), e, cfg, shutdown) }}
+		RunE: func(cmd *cobra.Command, _ []string) error { return runNode(cmd.Context(), e, cfg) }}
 	f := c.Flags()
 	f.StringVar(&cfg.Listen, "listen", envOr("PROOFMILL_LISTEN", "127.0.0.1:7420"), "gRPC `address` ($PROOFMILL_LISTEN)")
 	f.StringVar(&cfg.DataDir, "data", envOr("PROOFMILL_DATA", node.DefaultDataDir()), "`dir` of the job journal, audit log and receipt key ($PROOFMILL_DATA)")
-	nodeFlags(f, &cfg, &shutdown, node.Serve)
+	nodeFlags(f, &cfg, node.Serve)
 	f.StringVar(&cfg.GPUs, "gpus", os.Getenv("PROOFMILL_GPUS"), "prove on GPUs, each in a supervised worker process: all, or ids like cuda:0,cuda:1 ($PROOFMILL_GPUS)")
 	f.DurationVar(&cfg.DeviceTimeout, "device-timeout", 15*time.Minute, "a GPU proof running longer means the device hung: its worker is restarted and the job proved on the CPU")
 	f.IntVar(&cfg.MaxQueued, "max-queued", 10_000, "jobs waiting at once before RESOURCE_EXHAUSTED")
@@ -75,7 +66,6 @@ func serveCmd(e *env) *cobra.Command {
 
 func workerCmd(e *env) *cobra.Command {
 	cfg := node.Config{Role: node.Worker}
-	var shutdown time.Duration
 	var stdio bool
 	c := &cobra.Command{Use: "worker", Short: "Prove jobs from a Redis queue shared with servers on other machines", Args: noArgs,
 		Long: `worker proves jobs from --redis with its own key store, which must hold the servers' keys. SIGTERM
@@ -88,20 +78,20 @@ on that GPU here; serve --gpus runs "worker --device ID --stdio" for each of its
 				}
 				return node.ServeDevice(cmd.Context(), node.DeviceChild{Device: cfg.Device, KeysDir: e.keys.Dir, Pin: cfg.Pin, PinBudgetMiB: cfg.PinBudgetMiB, Logger: e.log})
 			}
-			return runNode(cmd.Context(), e, cfg, shutdown)
+			return runNode(cmd.Context(), e, cfg)
 		}}
 	f := c.Flags()
-	nodeFlags(f, &cfg, &shutdown, node.Worker)
+	nodeFlags(f, &cfg, node.Worker)
 	f.DurationVar(&cfg.Poll, "poll", 50*time.Millisecond, "how often an idle worker looks for jobs: the wait from submission to start (asynq polls Redis)")
 	f.StringVar(&cfg.Device, "device", "", "prove on this device (cuda:N); the CPU proves what it cannot (default: the CPU only)")
 	f.BoolVar(&stdio, "stdio", false, "serve one --device to a parent process over stdin/stdout (serve --gpus runs this)")
+	alias(c, "concurrency", "workers", "drain-timeout", "shutdown-timeout")
 	return c
 }
 
 func devicesCmd(e *env) *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{Use: "devices", Short: "List the proving devices (CPU, GPUs) this binary can use here", Args: noArgs,
-		Long: "devices loads GPU drivers into its own process: serve --gpus all runs it as a child to discover devices.",
 		RunE: func(*cobra.Command, []string) error {
 			inv := hwaccel.TakeInventory()
 			if asJSON {

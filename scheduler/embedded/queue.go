@@ -24,12 +24,12 @@ type Queue struct {
 	cfg    QueueConfig
 	lines  [2]map[string]*list.List // per priority, per tenant with jobs waiting
 	counts [2]int
-	where  map[string]*list.Element // ID → its element, an entry
-	held   map[string]bool          // popped and not yet released
-	pass   map[string]float64       // per tenant: starts divided by weight
-	clock  float64                  // the pass of the tenant served last
-	streak int                      // interactive jobs served since the last batch job
-	signal chan struct{}            // wakes a waiting Pop
+	where  map[string]*list.Element   // ID → its element, an entry
+	held   map[string]scheduler.Class // popped and not yet released, with the class it was in line for
+	pass   map[string]float64         // per tenant: starts divided by weight
+	clock  float64                    // the pass of the tenant served last
+	streak int                        // interactive jobs served since the last batch job
+	signal chan struct{}              // wakes a waiting Pop
 }
 
 // NewQueue returns an empty queue.
@@ -37,7 +37,7 @@ func NewQueue(cfg QueueConfig) *Queue {
 	return &Queue{
 		cfg:   cfg,
 		lines: [2]map[string]*list.List{{}, {}},
-		where: map[string]*list.Element{}, held: map[string]bool{},
+		where: map[string]*list.Element{}, held: map[string]scheduler.Class{},
 		pass: map[string]float64{}, signal: make(chan struct{}, 1),
 	}
 }
@@ -69,7 +69,10 @@ func (q *Queue) waiting(tenant string) bool {
 }
 
 func (q *Queue) push(id string, c scheduler.Class) {
-	if _, ok := q.where[id]; ok || q.held[id] {
+	if _, ok := q.where[id]; ok {
+		return
+	}
+	if _, ok := q.held[id]; ok {
 		return
 	}
 	if !q.waiting(c.Tenant) {
@@ -127,10 +130,12 @@ func (q *Queue) tryPop() (string, bool) {
 		tenants = append(tenants, t)
 	}
 	t, _ := scheduler.NextTenant(tenants, q.pass)
-	id := q.take(q.lines[p][t].Front())
+	front := q.lines[p][t].Front()
+	c := front.Value.(entry).c
+	id := q.take(front)
 	q.clock = q.pass[t]
 	q.pass[t] += 1 / q.weight(t)
-	q.held[id] = true
+	q.held[id] = c
 	if q.counts[0]+q.counts[1] > 0 { // let the next waiter in
 		q.wake()
 	}
@@ -151,9 +156,15 @@ func (q *Queue) take(el *list.Element) string {
 	return id
 }
 
+// Release ends a hold; an ID going back in line keeps the class it was
+// popped from, whatever c says (a caller that could not read the job
+// knows none).
 func (q *Queue) Release(_ context.Context, id string, c scheduler.Class, again bool) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if held, ok := q.held[id]; ok {
+		c = held
+	}
 	delete(q.held, id)
 	if again {
 		q.push(id, c)

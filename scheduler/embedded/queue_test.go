@@ -78,3 +78,19 @@ func TestQueueIdleTenantBanksNothing(t *testing.T) {
 		t.Fatalf("after b came back: %q, want a and b alternating", got)
 	}
 }
+
+// A popped ID handed back keeps its class, even when the caller could
+// not read the job and names none.
+func TestReleaseKeepsTheClass(t *testing.T) {
+	q := NewQueue(QueueConfig{})
+	ctx := context.Background()
+	q.Push(ctx, "j", scheduler.Class{Tenant: "bank-a", Priority: scheduler.Batch})
+	id, ok := q.tryPop()
+	if !ok || id != "j" {
+		t.Fatalf("pop %q %v", id, ok)
+	}
+	q.Release(ctx, id, scheduler.Class{}, true)
+	if n, _ := q.Len(ctx, scheduler.Batch); n != 1 || q.lines[scheduler.Batch]["bank-a"] == nil {
+		t.Fatalf("back in line as %v (batch %d)", q.lines, n)
+	}
+}

@@ -165,7 +165,7 @@ func (s *Store) Unfinished(_ context.Context) ([]*scheduler.Job, error) {
 	var jobs []*scheduler.Job
 	err := s.each(func(j *scheduler.Job) error {
 		if !j.State.Terminal() {
-			j.Witness, j.Result = nil, nil
+			j.Witness, j.LegacyInput, j.Result = nil, nil, nil
 			jobs = append(jobs, j)
 		}
 		return nil
