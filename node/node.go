@@ -299,7 +299,6 @@ func (n *Node) Run(ctx context.Context) error {
 		return err
 	}
 	<-ctx.Done()
-	n.log.Info("shutting down", "bound", n.cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), n.cfg.ShutdownTimeout)
 	defer cancel()
 	return n.Shutdown(sctx)
@@ -326,7 +325,11 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		return fmt.Errorf("%w: shut down a node that is not running", ErrState)
 	}
 	n.state = stateStopped
-	n.log.Info("shutting down")
+	if deadline, ok := ctx.Deadline(); ok {
+		n.log.Info("shutting down", "bound", time.Until(deadline).Round(time.Second))
+	} else {
+		n.log.Info("shutting down")
+	}
 	err := n.teardown(ctx)
 	n.log.Info("stopped", "err", err)
 	return err
