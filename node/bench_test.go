@@ -37,22 +37,8 @@ func BenchmarkServiceVsRaw(b *testing.B) {
 	for _, workers := range []int{1, 2} {
 		b.Run(fmt.Sprintf("service-grpc-workers-%d", workers), func(b *testing.B) {
 			_, cl := startNode(b, func(cfg *node.Config) { cfg.Workers = workers; cfg.Preload = id })
-			ctx := context.Background()
 			b.ResetTimer()
-			// A full pipeline: every job of the run in flight at once.
-			ids := make([]string, b.N)
-			for i := range ids {
-				j, _, err := cl.Submit(ctx, &pb.SubmitProofRequest{Circuit: id, InputJson: testinput.Pool(b, i)})
-				if err != nil {
-					b.Fatal(err)
-				}
-				ids[i] = j.GetId()
-			}
-			for _, jid := range ids {
-				if j, err := cl.Wait(ctx, jid); err != nil || j.GetState() != pb.JobState_JOB_STATE_SUCCEEDED {
-					b.Fatalf("%v %v", j, err)
-				}
-			}
+			proveAll(b, cl, id, func(i int) string { return testinput.Pool(b, i) })
 		})
 	}
 }
@@ -163,12 +149,13 @@ func rssMiB() float64 {
 // submission is absorbed as a duplicate of an earlier one.
 var benchInput atomic.Int64
 
-// proveAll submits b.N invoices at once through c and waits for them all.
-func proveAll(b *testing.B, c *client.Client) {
+// proveAll submits b.N statements of circuit at once through c (a full
+// pipeline: every job of the run in flight) and waits for them all.
+func proveAll(b *testing.B, c *client.Client, circuit string, input func(i int) string) {
 	ctx := context.Background()
 	ids := make([]string, b.N)
 	for i := range ids {
-		j, _, err := c.Submit(ctx, &pb.SubmitProofRequest{Circuit: "invoice-consistency/v1", InputJson: testinput.Invoice(b, int(benchInput.Add(1)))})
+		j, _, err := c.Submit(ctx, &pb.SubmitProofRequest{Circuit: circuit, InputJson: input(i)})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -180,6 +167,11 @@ func proveAll(b *testing.B, c *client.Client) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "proofs/s")
+}
+
+// nextInvoice is a distinct invoice across every run of a benchmark.
+func nextInvoice(b *testing.B) func(int) string {
+	return func(int) string { return testinput.Invoice(b, int(benchInput.Add(1))) }
 }
 
 // BenchmarkQueueThroughput proves invoices (7.6k constraints, where queue
@@ -194,7 +186,7 @@ func BenchmarkQueueThroughput(b *testing.B) {
 		b.Run(fmt.Sprintf("embedded-slots-%d", slots), func(b *testing.B) {
 			_, cl := startNode(b, func(cfg *node.Config) { cfg.Workers = slots; cfg.Preload = id })
 			b.ResetTimer()
-			proveAll(b, cl)
+			proveAll(b, cl, "invoice-consistency/v1", nextInvoice(b))
 		})
 	}
 	for _, shape := range []struct{ processes, concurrency int }{{1, 1}, {1, 2}, {2, 1}} {
@@ -205,7 +197,7 @@ func BenchmarkQueueThroughput(b *testing.B) {
 				startWorker(b, fmt.Sprint("worker ", i), redis.Addr, "--workers", fmt.Sprint(shape.concurrency))
 			}
 			b.ResetTimer()
-			proveAll(b, cl)
+			proveAll(b, cl, "invoice-consistency/v1", nextInvoice(b))
 		})
 	}
 }
