@@ -232,9 +232,11 @@ func TestRunThroughRedisRestart(t *testing.T) {
 	redis := redistest.Start(t)
 	addr := proctest.FreeAddr(t)
 	srv := proctest.Start(t, "server", "serve", "--redis", redis.Addr, "--listen", addr, "--metrics", "",
-		"--data", t.TempDir(), "--keys", testkeys.Dir(), "--preload", "invoice-consistency/v1", "--dev-setup=false")
+		"--data", t.TempDir(), "--keys", testkeys.Dir(), "--preload", "invoice-consistency/v1", "--dev-setup=false",
+		"--receipt-key", proctest.ServiceKey(t))
 	proctest.Dial(t, srv, addr)
-	w := proctest.Start(t, "worker", "worker", "--redis", redis.Addr, "--keys", testkeys.Dir(), "--workers", "1", "--preload", "invoice-consistency/v1")
+	w := proctest.Start(t, "worker", "worker", "--redis", redis.Addr, "--keys", testkeys.Dir(), "--workers", "1",
+		"--preload", "invoice-consistency/v1", "--receipt-key", proctest.ServiceKey(t))
 	w.WaitForLog(t, "worker ready")
 	dir := t.TempDir()
 	in, out, records := filepath.Join(dir, "requests.jsonl"), filepath.Join(dir, "proofs.jsonl"), filepath.Join(dir, "batches")

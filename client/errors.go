@@ -3,6 +3,7 @@ package client
 import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/status"
+	"strings"
 
 	"github.com/proofmill/proofmill/errcode"
 )
@@ -35,6 +36,12 @@ func coded(err error) error {
 		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == errcode.Domain && errcode.Code(info.GetReason()).Known() {
 			code = errcode.Code(info.GetReason())
 		}
+	}
+	if code == errcode.TooLarge && strings.Contains(st.Message(), "received message larger than max") {
+		// gRPC's own refusal, before any handler: say what it means.
+		st = status.New(st.Code(), "the request is larger than the server accepts ("+st.Message()+
+			"); input_json may be at most the server's --max-input, 4 MiB by default")
+		err = st.Err()
 	}
 	return &callError{st: st, code: errcode.E("", code, err)}
 }

@@ -29,6 +29,7 @@ const (
 	InvalidInput Code = "invalid_input"  // the input document: malformed, unknown or missing field, bad value, too large
 	TooLarge     Code = "too_large"      // a message over the server's size limit
 	BadProofFile Code = "bad_proof_file" // a malformed or inconsistent proof file
+	KeyReused    Code = "key_reused"     // an idempotency key already used for a different request
 
 	Unsatisfied    Code = "unsatisfied"     // the statement does not hold
 	ProofRejected  Code = "proof_rejected"  // a proof fails verification

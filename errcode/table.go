@@ -65,6 +65,7 @@ var Table = []Entry{
 	{InvalidInput, StatusInvalidArgument, 3, Never},
 	{TooLarge, StatusResourceExhausted, 3, Never},
 	{BadProofFile, StatusInvalidArgument, 3, Never},
+	{KeyReused, StatusAlreadyExists, 3, Never},
 	{Usage, StatusInvalidArgument, 2, Never},
 	{Unsatisfied, StatusFailedPrecondition, 4, Never},
 	{ProofRejected, StatusFailedPrecondition, 4, Attempt},

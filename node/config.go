@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/proofmill/proofmill/circuits/input"
 	"github.com/proofmill/proofmill/errcode"
 	"github.com/proofmill/proofmill/worker"
 )
@@ -77,7 +78,7 @@ type Config struct {
 	// The API (serve).
 	Listen        string // gRPC address, e.g. 127.0.0.1:7420; port 0 picks one
 	MetricsListen string // Prometheus /metrics address; "": none
-	MaxInputBytes int    // largest input_json; 0: 1 MiB
+	MaxInputBytes int    // largest input_json; 0: input.MaxDocumentBytes (4 MiB), also the most it may be
 	TLS           TLS
 	Tenants       string // tenant table file; "": no tenants (one anonymous caller)
 	ReceiptKey    string // Ed25519 key signing receipts, made if missing; "": receipt.key in DataDir
@@ -131,8 +132,11 @@ func (c Config) resolved() (Config, error) {
 	if c.DataDir == "" {
 		c.DataDir = DefaultDataDir()
 	}
-	if c.MaxInputBytes == 0 {
-		c.MaxInputBytes = 1 << 20
+	switch {
+	case c.MaxInputBytes == 0:
+		c.MaxInputBytes = input.MaxDocumentBytes
+	case c.MaxInputBytes < 0 || c.MaxInputBytes > input.MaxDocumentBytes:
+		return usage("--max-input %d: from 1 to %d bytes, the largest document a circuit decodes", c.MaxInputBytes, input.MaxDocumentBytes)
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 30 * time.Second

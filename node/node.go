@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	pb "github.com/proofmill/proofmill/api/proofmill/v1"
+	"github.com/proofmill/proofmill/api/receipt"
 	"github.com/proofmill/proofmill/audit"
 	"github.com/proofmill/proofmill/circuits"
 	"github.com/proofmill/proofmill/errcode"
@@ -47,6 +48,7 @@ type Node struct {
 	state state
 
 	// In the order Start makes them.
+	signer     *receipt.Signer
 	tenants    *tenants.Table
 	jobs       *jobs
 	gpus       []*hwaccel.Isolated
@@ -101,6 +103,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		}
 	}()
 	cfg := n.cfg
+	if n.signer, err = receiptSigner(cfg.ReceiptKey, cfg.Version, cfg.Role == Serve, n.log); err != nil {
+		return err
+	}
 	if cfg.Tenants != "" {
 		if n.tenants, err = tenants.Load(cfg.Tenants); err != nil {
 			return err
@@ -152,7 +157,8 @@ func (n *Node) Start(ctx context.Context) (err error) {
 // and says how many jobs that was.
 func (n *Node) startScheduler(ctx context.Context) (int, error) {
 	cfg := n.cfg
-	schedCfg := scheduler.Config{MaxQueued: cfg.MaxQueued, MaxAttempts: cfg.MaxAttempts, Retention: cfg.Retention, Logger: n.log}
+	schedCfg := scheduler.Config{MaxQueued: cfg.MaxQueued, MaxAttempts: cfg.MaxAttempts, Retention: cfg.Retention, Logger: n.log,
+		Notary: server.Notary{Signer: n.signer}}
 	if cfg.Audit != "" {
 		if err := os.MkdirAll(filepath.Dir(cfg.Audit), 0o700); err != nil {
 			return 0, fmt.Errorf("node: %w", err)
@@ -219,20 +225,18 @@ func (n *Node) startAPI() error {
 	if err != nil {
 		return err
 	}
-	signer, err := receiptSigner(cfg.ReceiptKey, cfg.Version, n.log)
-	if err != nil {
-		return err
-	}
 	if n.listener, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
-	opts := append(server.Interceptors(n.log, cfg.MaxInputBytes+64<<10), creds)
+	// Twice the input limit reaches the handler, which names the field and
+	// the limit; only larger messages get gRPC's own refusal.
+	opts := append(server.Interceptors(n.log, 2*cfg.MaxInputBytes+64<<10), creds)
 	if n.tenants != nil {
 		opts = append(opts, server.Authenticate(n.tenants)...)
 	}
 	n.grpc = grpc.NewServer(opts...)
 	pb.RegisterProverServer(n.grpc, server.New(n.sched, n.prover, server.Config{
-		MaxInputBytes: cfg.MaxInputBytes, Logger: n.log, Devices: n.devices, Receipts: signer, Tenants: n.tenants}))
+		MaxInputBytes: cfg.MaxInputBytes, Logger: n.log, Devices: n.devices, Receipts: n.signer, Tenants: n.tenants}))
 	n.health = health.NewServer()
 	healthpb.RegisterHealthServer(n.grpc, n.health)
 	reflection.Register(n.grpc)
@@ -314,7 +318,8 @@ func (n *Node) Run(ctx context.Context) error {
 //  5. gRPC stops, after at most 2 s for calls in flight (a watch of a
 //     queued job would wait forever);
 //  6. the metrics endpoint and the background loops stop;
-//  7. the job store and the audit log close.
+//  7. the scheduler's deadline timers stop;
+//  8. the job store and the audit log close.
 //
 // Reads keep working until step 5, so clients watching a running job see
 // its end.
@@ -372,6 +377,9 @@ func (n *Node) teardown(ctx context.Context) error {
 		n.stopLoops()
 	}
 	n.loops.Wait()
+	if n.sched != nil {
+		n.sched.Close() // its deadline timers write to the store
+	}
 	if n.jobs != nil {
 		errs = append(errs, n.jobs.close())
 	}

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/proofmill/proofmill/api/proofmill/v1"
+	"github.com/proofmill/proofmill/circuits/input"
 	"github.com/proofmill/proofmill/client"
 	"github.com/proofmill/proofmill/errcode"
 	"github.com/proofmill/proofmill/examples"
@@ -331,5 +332,27 @@ func TestQueueSemantics(t *testing.T) {
 	}
 	if j, err := c.Wait(ctx, first.GetId()); err != nil || j.GetState() != pb.JobState_JOB_STATE_SUCCEEDED {
 		t.Fatalf("first job: %v %v", j, err)
+	}
+}
+
+// An oversize input_json is refused with a message naming the field and
+// the limit, whether the handler or gRPC itself refuses it, and the limit
+// is one for local and served proving (input.MaxDocumentBytes).
+func TestOversizeInputNamesTheLimit(t *testing.T) {
+	_, c := startNode(t, func(cfg *node.Config) { cfg.Workers = -1 })
+	for size, code := range map[int]errcode.Code{
+		input.MaxDocumentBytes + 1:         errcode.InvalidInput, // the handler: the document is over the limit
+		2*input.MaxDocumentBytes + 128<<10: errcode.TooLarge,     // gRPC: the message is
+	} {
+		_, _, err := c.Submit(timeout(t, time.Minute), &pb.SubmitProofRequest{Circuit: "invoice-consistency/v1", InputJson: strings.Repeat(" ", size)})
+		if errcode.Of(err) != code || !strings.Contains(client.Message(err), "--max-input") {
+			t.Fatalf("%d bytes: %v; want %s naming --max-input", size, err, code)
+		}
+		if size == input.MaxDocumentBytes+1 && !strings.Contains(client.Message(err), "input_json") {
+			t.Fatalf("%d bytes: %v; want the field named", size, err)
+		}
+	}
+	if _, err := node.New(node.Config{Listen: "127.0.0.1:0", MaxInputBytes: input.MaxDocumentBytes + 1}); errcode.Of(err) != errcode.Usage {
+		t.Fatalf("--max-input over the document limit: %v; want a usage error", err)
 	}
 }

@@ -22,14 +22,15 @@ func startRedisServe(t testing.TB, redisAddr string) *client.Client {
 	t.Helper()
 	addr := proctest.FreeAddr(t)
 	p := proctest.Start(t, "server", "serve", "--redis", redisAddr, "--listen", addr, "--metrics", "",
-		"--data", t.TempDir(), "--keys", testkeys.Dir(), "--preload", "invoice-consistency/v1", "--dev-setup=false")
+		"--data", t.TempDir(), "--keys", testkeys.Dir(), "--preload", "invoice-consistency/v1", "--dev-setup=false",
+		"--receipt-key", proctest.ServiceKey(t))
 	return proctest.Dial(t, p, addr)
 }
 
 func startWorker(t testing.TB, name, redisAddr string, extra ...string) *proctest.Process {
 	t.Helper()
 	args := append([]string{"worker", "--redis", redisAddr, "--keys", testkeys.Dir(), "--workers", "1",
-		"--preload", "invoice-consistency/v1", "--shutdown-timeout", "20s"}, extra...)
+		"--preload", "invoice-consistency/v1", "--shutdown-timeout", "20s", "--receipt-key", proctest.ServiceKey(t)}, extra...)
 	p := proctest.Start(t, name, args...)
 	p.WaitForLog(t, "worker ready")
 	return p

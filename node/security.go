@@ -2,8 +2,10 @@ package node
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -48,9 +50,14 @@ func (t TLS) credentials(listen string, log *slog.Logger) (grpc.ServerOption, er
 	return grpc.Creds(credentials.NewTLS(cfg)), nil
 }
 
-// receiptSigner loads, or makes on first start, the key receipts are
-// signed with.
-func receiptSigner(path, version string, log *slog.Logger) (*receipt.Signer, error) {
+// receiptSigner loads the service key receipts are signed with. A server
+// makes it on first start; a worker must be given the servers' key, since
+// it signs the receipts of the proofs it verifies and servers check them.
+func receiptSigner(path, version string, create bool, log *slog.Logger) (*receipt.Signer, error) {
+	if _, err := os.Stat(path); !create && errors.Is(err, os.ErrNotExist) {
+		return nil, errcode.Errorf(errcode.Usage, "worker: receipt key %s not found: copy the servers' receipt.key (in their --data) "+
+			"and pass --receipt-key; a worker signs the receipts of the proofs it verifies, with the one service key", path)
+	}
 	key, created, err := receipt.LoadOrCreateKey(path)
 	if err != nil {
 		return nil, err

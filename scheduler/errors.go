@@ -12,6 +12,9 @@ var (
 	ErrInvalidKey   = errcode.New(errcode.BadRequest, "invalid idempotency key")
 	ErrPastDeadline = errcode.New(errcode.BadRequest, "deadline already passed")
 	ErrBadPriority  = errcode.New(errcode.BadRequest, "unknown priority")
+	// ErrKeyReused: the idempotency key names a job made for another
+	// circuit or statement.
+	ErrKeyReused = errcode.New(errcode.KeyReused, "idempotency key already used for a different request")
 	// ErrConflict: another writer changed the job first (Store.Update).
 	ErrConflict = errcode.New(errcode.Conflict, "job changed by another writer")
 	// ErrUnavailable: a shared store or queue cannot be reached now; the

@@ -64,23 +64,42 @@ type Job struct {
 	Priority       Priority  `json:"priority"`
 	Deadline       time.Time `json:"deadline,omitzero"` // zero: none
 	IdempotencyKey string    `json:"idempotency_key,omitempty"`
+	// Statement is the hex SHA-256 of the circuit and the admitted witness:
+	// what an idempotency key is bound to. Empty on jobs stored before it.
+	Statement string `json:"statement,omitempty"`
 	// VerifyingKey is the SHA-256 of the verifying key the proof must check
 	// against (empty: any) and, once the job succeeded, the one it did.
 	VerifyingKey string `json:"verifying_key,omitempty"`
 
-	State     State     `json:"state"`
-	Attempts  int       `json:"attempts"`
-	Error     string    `json:"error,omitempty"`      // why it failed or was cancelled
-	ErrorKind string    `json:"error_kind,omitempty"` // an errcode.Code
-	Submitted time.Time `json:"submitted"`
-	Started   time.Time `json:"started,omitzero"`
-	Finished  time.Time `json:"finished,omitzero"`
-	Backend   string    `json:"backend,omitempty"` // the device that proved it: "cpu", "cuda:0", …
-	Result    []byte    `json:"result,omitempty"`  // the proof file (JSON), when succeeded
+	State    State `json:"state"`
+	Attempts int   `json:"attempts"` // times it started
+	// Interruptions counts the times the process running the job died
+	// before it reported: crashes around the job, not attempts it used.
+	Interruptions int       `json:"interruptions,omitempty"`
+	Error         string    `json:"error,omitempty"`      // why it failed or was cancelled
+	ErrorKind     string    `json:"error_kind,omitempty"` // an errcode.Code
+	Submitted     time.Time `json:"submitted"`
+	Started       time.Time `json:"started,omitzero"`
+	Finished      time.Time `json:"finished,omitzero"`
+	Backend       string    `json:"backend,omitempty"` // the device that proved it: "cpu", "cuda:0", …
+	Result        []byte    `json:"result,omitempty"`  // the proof file (JSON), when succeeded
 	// PublicInputs are the proved statement's public inputs, when
 	// succeeded: reads need not parse the proof file.
 	PublicInputs []PublicInput `json:"public_inputs,omitempty"`
-	Version      uint64        `json:"version"` // bumped on every change
+	// Receipt is the signature the process that verified the proof made
+	// over it, when it succeeded. Reads check it; they never make one.
+	Receipt *Receipt `json:"receipt,omitempty"`
+	Version uint64   `json:"version"` // bumped on every change
+}
+
+// Receipt is a stored signature over a succeeded job (see api/receipt for
+// the bytes signed: the job's id, tenant, circuit, verifying key, public
+// inputs, proof and backend, with the signing time and version below).
+type Receipt struct {
+	KeyID     string `json:"key_id"`
+	Version   string `json:"version"`   // proofmill's version in the signer
+	SignedAt  string `json:"signed_at"` // RFC 3339 UTC, as signed
+	Signature []byte `json:"signature"`
 }
 
 // Class is what a queue orders jobs by: whose they are, and how urgent.

@@ -26,7 +26,7 @@ type Store interface {
 	// fails with ErrConflict if another writer got there first.
 	Update(ctx context.Context, job *Job) error
 	// Unfinished lists queued and running jobs, oldest first; only their
-	// ID, State, Priority and Tenant need be filled in.
+	// ID, State, Priority, Tenant and Deadline need be filled in.
 	Unfinished(ctx context.Context) ([]*Job, error)
 	// CountUnfinished counts one tenant's queued and running jobs.
 	CountUnfinished(ctx context.Context, tenant string) (int, error)
@@ -63,13 +63,25 @@ type Auditor interface {
 	Record(ctx context.Context, ev Event) error
 }
 
+// Notary signs the receipt of a job whose proof this process has just
+// verified: the job is succeeded, with its result, public inputs, verifying
+// key and backend set.
+type Notary interface {
+	Sign(j *Job) (*Receipt, error)
+}
+
 // Config tunes a Scheduler. The zero value is usable.
 type Config struct {
-	MaxQueued   int           // jobs waiting at once; 0 means 10 000
-	MaxAttempts int           // tries per job for retryable failures; 0 means 3
-	Retention   time.Duration // how long finished jobs (and proofs) are kept; 0 means 24h
-	Logger      *slog.Logger  // nil means slog.Default()
-	Now         func() time.Time
+	MaxQueued   int // jobs waiting at once at each priority; 0 means 10 000
+	MaxAttempts int // tries per job for retryable failures; 0 means 3
+	// MaxInterruptions is how often the process running a job may die
+	// before the job is failed as the likely cause (a job that crashes
+	// every prover it meets). A death costs no attempt: a crash loop of the
+	// server leaves its jobs queued. 0 means 10.
+	MaxInterruptions int
+	Retention        time.Duration // how long finished jobs (and proofs) are kept; 0 means 24h
+	Logger           *slog.Logger  // nil means slog.Default()
+	Now              func() time.Time
 	// VerifyingKey, when set, pins each job to the hash of the verifying
 	// key its proof must check against, so a worker with other keys refuses
 	// it. Nil pins nothing (workers share this process's keys).
@@ -78,6 +90,9 @@ type Config struct {
 	// stored), each attempt's start, and its end, whichever process makes
 	// the change.
 	Audit Auditor
+	// Notary, when set, signs each success where the worker reports it,
+	// and the receipt is stored with the result.
+	Notary Notary
 	// Poll, when set, rereads a watched job this often: for stores that
 	// other processes change, in case a change notice is lost. 0 means
 	// watches wake only on Notify and this scheduler's own writes.
@@ -110,6 +125,12 @@ type Scheduler struct {
 	mu       sync.Mutex
 	changed  map[string]*watch
 	draining bool
+	// admitting counts, per priority, submissions past the queue bound's
+	// check and not yet stored: the check and the write are one step for
+	// this process's submitters. admitMu guards it.
+	admitMu   sync.Mutex
+	admitting [numPriorities]int
+	late      lateJobs
 }
 
 // watch is closed when a job changes; n counts the callers waiting on it, so
@@ -127,6 +148,9 @@ func New(store Store, queue Queue, cfg Config) *Scheduler {
 	}
 	if cfg.MaxAttempts == 0 {
 		cfg.MaxAttempts = 3
+	}
+	if cfg.MaxInterruptions == 0 {
+		cfg.MaxInterruptions = 10
 	}
 	if cfg.Retention == 0 {
 		cfg.Retention = 24 * time.Hour
@@ -153,6 +177,7 @@ func (s *Scheduler) Recover(ctx context.Context) (int, error) {
 		if err := s.queue.Push(ctx, j.ID, j.Class()); err != nil {
 			return 0, fmt.Errorf("scheduler: recover %s: %w", j.ID, err)
 		}
+		s.failAtDeadline(j)
 	}
 	return len(jobs), nil
 }
@@ -161,7 +186,8 @@ var keyPattern = regexp.MustCompile(`^[A-Za-z0-9._:/-]{1,128}$`)
 
 // Submit validates a request and queues it, or returns the job already
 // made for the same idempotency key (or, without a key, the same circuit and
-// inputs). A cancelled job, or one that failed for a reason another try
+// inputs). A key is bound to its circuit and statement: reusing it for
+// another is ErrKeyReused, never the other job. A cancelled job, or one that failed for a reason another try
 // could fix, is started afresh under its id. The input is decoded and
 // checked here, once: the job keeps its witness. Errors carry their
 // errcode: an input error matches the input.Err* kinds, an unknown circuit
@@ -195,7 +221,8 @@ func (s *Scheduler) Submit(ctx context.Context, req Request) (*Job, bool, error)
 	sum := sha256.Sum256([]byte(id))
 	job := &Job{
 		ID: hex.EncodeToString(sum[:16]), Tenant: req.Tenant, Circuit: c.ID, Witness: st.Witness, Priority: req.Priority,
-		Deadline: req.Deadline, IdempotencyKey: req.IdempotencyKey, State: Queued, Submitted: now, Version: 1,
+		Deadline: req.Deadline, IdempotencyKey: req.IdempotencyKey, Statement: statementDigest(c.ID, st.Witness),
+		State: Queued, Submitted: now, Version: 1,
 	}
 	if s.cfg.VerifyingKey != nil {
 		if job.VerifyingKey, err = s.cfg.VerifyingKey(ctx, c.ID); err != nil {
@@ -223,16 +250,19 @@ func (s *Scheduler) Submit(ctx context.Context, req Request) (*Job, bool, error)
 func (s *Scheduler) admit(ctx context.Context, job *Job, tenantMax int) (*Job, bool, error) {
 	existing, err := s.store.Get(ctx, job.ID)
 	switch {
+	case err == nil && !sameRequest(existing, job):
+		return nil, false, fmt.Errorf("scheduler: %w: key %q names job %s, made for %s with another statement",
+			ErrKeyReused, job.IdempotencyKey, existing.ID, existing.Circuit)
 	case err == nil && !retriable(existing):
 		return existing, false, nil
 	case err != nil && !errors.Is(err, ErrNotFound):
 		return nil, false, fmt.Errorf("scheduler: submit: %w", err)
 	}
-	if n, err := s.queued(ctx); err != nil {
-		return nil, false, fmt.Errorf("scheduler: submit: %w", err)
-	} else if n >= s.cfg.MaxQueued {
-		return nil, false, fmt.Errorf("scheduler: %w: %d jobs waiting", ErrQueueFull, s.cfg.MaxQueued)
+	release, err := s.reserve(ctx, job.Priority)
+	if err != nil {
+		return nil, false, err
 	}
+	defer release()
 	if tenantMax > 0 {
 		if n, err := s.store.CountUnfinished(ctx, job.Tenant); err != nil {
 			return nil, false, fmt.Errorf("scheduler: submit: %w", err)
@@ -262,7 +292,36 @@ func (s *Scheduler) admit(ctx context.Context, job *Job, tenantMax int) (*Job, b
 	if err := s.queue.Push(ctx, fresh.ID, fresh.Class()); err != nil {
 		return nil, false, fmt.Errorf("scheduler: submit: %w", err)
 	}
+	s.failAtDeadline(fresh)
 	return fresh, true, nil
+}
+
+// statementDigest is what an idempotency key is bound to: the circuit and
+// the canonical witness, so the same statement however its JSON is written
+// is the same request.
+func statementDigest(circuit string, witness []byte) string {
+	h := sha256.New()
+	h.Write([]byte(circuit))
+	h.Write([]byte{0})
+	h.Write(witness)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// sameRequest reports whether a stored job was made for the request that
+// made job: the same circuit and statement. A job stored before jobs kept
+// their statement digest is compared by its witness; one that kept only
+// its JSON input cannot be compared, and is taken as the same.
+func sameRequest(stored, job *Job) bool {
+	if stored.Circuit != job.Circuit {
+		return false
+	}
+	switch {
+	case stored.Statement != "":
+		return stored.Statement == job.Statement
+	case len(stored.Witness) > 0:
+		return statementDigest(stored.Circuit, stored.Witness) == job.Statement
+	}
+	return true
 }
 
 // retriable reports whether a resubmission may run a stored job again: it
@@ -284,9 +343,29 @@ func retriable(j *Job) bool {
 	return true
 }
 
-func (s *Scheduler) queued(ctx context.Context) (int, error) {
-	w, err := s.Waiting(ctx)
-	return w[Interactive] + w[Batch], err
+// reserve takes a place in line at priority p for a submission, or fails
+// with ErrQueueFull; release gives it back once the job is stored (and so
+// counted) or refused.
+// The count is read under the lock, so it includes every job a released
+// reservation stored. (Servers sharing Redis each keep their own
+// reservations: together they may pass the bound by their submissions in
+// flight.)
+func (s *Scheduler) reserve(ctx context.Context, p Priority) (release func(), err error) {
+	s.admitMu.Lock()
+	defer s.admitMu.Unlock()
+	w, err := s.store.CountQueued(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: submit: counting the jobs waiting: %w", err)
+	}
+	if w[p]+s.admitting[p] >= s.cfg.MaxQueued {
+		return nil, fmt.Errorf("scheduler: %w: %d %s jobs waiting", ErrQueueFull, s.cfg.MaxQueued, p)
+	}
+	s.admitting[p]++
+	return func() {
+		s.admitMu.Lock()
+		s.admitting[p]--
+		s.admitMu.Unlock()
+	}, nil
 }
 
 // Waiting returns how many jobs wait at each priority.
@@ -352,7 +431,8 @@ func (s *Scheduler) Cancel(ctx context.Context, id string) (*Job, error) {
 // Next blocks until a job may run, marks it running and returns it. Jobs
 // cancelled meanwhile are skipped; jobs past their deadline fail without
 // running. A job popped while marked running was held by a process that
-// died (or lost its hold): it runs again, as another attempt.
+// died (or lost its hold): it runs again, and the death is counted as an
+// interruption, not as one of its MaxAttempts.
 func (s *Scheduler) Next(ctx context.Context) (*Job, error) {
 	for {
 		id, err := s.queue.Pop(ctx)
@@ -392,13 +472,19 @@ func (s *Scheduler) start(ctx context.Context, id string) (*Job, bool, error) {
 			return false, nil
 		}
 		now := s.cfg.Now()
+		if j.State == Running {
+			// Its process died mid-proof: that attempt never ended, so it
+			// does not count against MaxAttempts; the death counts apart.
+			j.Interruptions++
+			s.log.Warn("job was running in a process that stopped; running it again", "job", j.ID,
+				"interruptions", j.Interruptions, "max_interruptions", s.cfg.MaxInterruptions)
+		}
 		switch {
 		case !j.Deadline.IsZero() && !now.Before(j.Deadline):
 			s.finish(j, Failed, errcode.DeadlineExceeded, fmt.Sprintf("deadline %s passed before the job could start", j.Deadline.Format(time.RFC3339)))
-		case j.Attempts >= s.cfg.MaxAttempts:
-			// Only a process that died mid-proof leaves a job here: do not
-			// let one poison job crash every worker in turn.
-			s.finish(j, Failed, errcode.AttemptsExceeded, fmt.Sprintf("the proving process stopped during each of %d attempts", j.Attempts))
+		case j.Interruptions >= s.cfg.MaxInterruptions:
+			// Do not let one poison job crash every worker in turn.
+			s.finish(j, Failed, errcode.AttemptsExceeded, fmt.Sprintf("the process proving it stopped %d times while it ran", j.Interruptions))
 		default:
 			j.State, j.Started, j.Attempts = Running, now, j.Attempts+1
 			started = true
@@ -456,10 +542,17 @@ func (s *Scheduler) Finish(ctx context.Context, id string, o Outcome) error {
 				j.VerifyingKey = o.VerifyingKey
 			}
 			s.finish(j, Succeeded, "", "")
-		case retry && j.Attempts < s.cfg.MaxAttempts:
+			if s.cfg.Notary != nil {
+				r, err := s.cfg.Notary.Sign(j)
+				if err != nil {
+					return false, fmt.Errorf("scheduler: sign receipt: %w", err)
+				}
+				j.Receipt = r
+			}
+		case retry && j.Attempts-j.Interruptions < s.cfg.MaxAttempts:
 			j.State, j.Error, again = Queued, o.Err.Error(), true
 		case retry:
-			s.finish(j, Failed, errcode.AttemptsExceeded, fmt.Sprintf("failed %d times; last error: %v", j.Attempts, o.Err))
+			s.finish(j, Failed, errcode.AttemptsExceeded, fmt.Sprintf("failed %d times; last error: %v", j.Attempts-j.Interruptions, o.Err))
 		default:
 			s.finish(j, Failed, code, o.Err.Error())
 		}

@@ -108,11 +108,25 @@ func TestIdempotentSubmission(t *testing.T) {
 	if err != nil || created || again.ID != first.ID {
 		t.Fatalf("resubmit: id %s created %v err %v; want id %s", again.ID, created, err, first.ID)
 	}
-	// A client key names the job whatever the inputs.
+	// A client key names the job it was first used for: the same
+	// statement gets it back; another statement or circuit is refused,
+	// never answered with the first job.
 	keyed := h.submit(t, scheduler.Request{Input: invoiceNo(t, 1), IdempotencyKey: "bank-a/loan-77"})
-	other, created, _ := h.Submit(ctx, scheduler.Request{Circuit: circuit, Input: invoiceNo(t, 2), IdempotencyKey: "bank-a/loan-77"})
-	if created || other.ID != keyed.ID {
-		t.Fatal("same idempotency key made a second job")
+	same, created, err := h.Submit(ctx, scheduler.Request{Circuit: circuit, Input: invoiceNo(t, 1), IdempotencyKey: "bank-a/loan-77"})
+	if err != nil || created || same.ID != keyed.ID {
+		t.Fatalf("same key, same statement: %v %v %v; want job %s", same, created, err, keyed.ID)
+	}
+	for name, req := range map[string]scheduler.Request{
+		"another statement": {Circuit: circuit, Input: invoiceNo(t, 2), IdempotencyKey: "bank-a/loan-77"},
+		"another circuit":   {Circuit: "abs-pool-16/v1", Input: []byte(testinput.Pool(t, 1)), IdempotencyKey: "bank-a/loan-77"},
+	} {
+		other, _, err := h.Submit(ctx, req)
+		if !errors.Is(err, scheduler.ErrKeyReused) || errcode.Of(err) != errcode.KeyReused || other != nil {
+			t.Fatalf("%s under a used key: %v, %v; want ErrKeyReused", name, other, err)
+		}
+		if !strings.Contains(err.Error(), `"bank-a/loan-77"`) {
+			t.Fatalf("%s: the error does not name the key: %v", name, err)
+		}
 	}
 	if n, _ := h.Waiting(ctx); n[scheduler.Interactive]+n[scheduler.Batch] != 2 {
 		t.Fatalf("waiting %v, want 2 jobs", n)
@@ -145,10 +159,16 @@ func TestAdmissionErrors(t *testing.T) {
 	}
 }
 
+// The bound is per priority: a full batch line refuses batch jobs only.
 func TestQueueFull(t *testing.T) {
 	h := newHarness(t, scheduler.Config{MaxQueued: 2})
 	h.submit(t, scheduler.Request{Input: invoiceNo(t, 1)})
-	h.submit(t, scheduler.Request{Input: invoiceNo(t, 2), Priority: scheduler.Batch})
+	h.submit(t, scheduler.Request{Input: invoiceNo(t, 2)})
+	h.submit(t, scheduler.Request{Input: invoiceNo(t, 10), Priority: scheduler.Batch})
+	h.submit(t, scheduler.Request{Input: invoiceNo(t, 11), Priority: scheduler.Batch})
+	if _, _, err := h.Submit(context.Background(), scheduler.Request{Circuit: circuit, Input: invoiceNo(t, 12), Priority: scheduler.Batch}); !errors.Is(err, scheduler.ErrQueueFull) {
+		t.Fatalf("batch: got %v, want ErrQueueFull", err)
+	}
 	if _, _, err := h.Submit(context.Background(), scheduler.Request{Circuit: circuit, Input: invoiceNo(t, 3)}); !errors.Is(err, scheduler.ErrQueueFull) {
 		t.Fatalf("got %v, want ErrQueueFull", err)
 	}
@@ -158,6 +178,62 @@ func TestQueueFull(t *testing.T) {
 	}
 	h.next(t)
 	h.submit(t, scheduler.Request{Input: invoiceNo(t, 3)}) // room again
+}
+
+// Many submitters at once never pass the bound: the check and the write
+// are one step (16 submitters, 40 distinct jobs, bound 10).
+func TestQueueBoundHoldsUnderConcurrency(t *testing.T) {
+	h := newHarness(t, scheduler.Config{MaxQueued: 10})
+	inputs := make([][]byte, 40)
+	for i := range inputs {
+		inputs[i] = invoiceNo(t, i)
+	}
+	var wg sync.WaitGroup
+	next := make(chan []byte, len(inputs))
+	for _, in := range inputs {
+		next <- in
+	}
+	close(next)
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for in := range next {
+				_, _, err := h.Submit(context.Background(), scheduler.Request{Circuit: circuit, Input: in})
+				if err != nil && !errors.Is(err, scheduler.ErrQueueFull) {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n, _ := h.Waiting(context.Background()); n[scheduler.Interactive] != 10 {
+		t.Fatalf("%d jobs waiting; the bound is 10", n[scheduler.Interactive])
+	}
+}
+
+// A job whose deadline passes while it waits fails at its deadline, not
+// when a worker gets to it (here no worker ever asks).
+func TestDeadlineFailsAQueuedJobPromptly(t *testing.T) {
+	store, err := embedded.Open(filepath.Join(t.TempDir(), "jobs.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := scheduler.New(store, embedded.NewQueue(embedded.QueueConfig{}), scheduler.Config{})
+	t.Cleanup(func() { s.Close(); store.Close() })
+	j, _, err := s.Submit(context.Background(), scheduler.Request{Circuit: circuit, Input: []byte(example), Deadline: time.Now().Add(300 * time.Millisecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done, err := s.Wait(ctx, j.ID)
+	if err != nil || done.State != scheduler.Failed || done.ErrorKind != string(errcode.DeadlineExceeded) || !strings.Contains(done.Error, "waited in line") {
+		t.Fatalf("job past its deadline: %+v %v", done, err)
+	}
+	if n, _ := s.Waiting(context.Background()); n[scheduler.Interactive] != 0 {
+		t.Fatalf("still waiting: %v", n)
+	}
 }
 
 func TestCancel(t *testing.T) {
@@ -298,18 +374,55 @@ func TestDrainRefusesNewJobs(t *testing.T) {
 	}
 }
 
-// A job that was running in every one of MaxAttempts processes that died is
-// failed at the next start instead of crashing it again.
-func TestPoisonJobStopsAfterMaxAttempts(t *testing.T) {
-	h := newHarness(t, scheduler.Config{MaxAttempts: 2})
+// A crash loop of the process around a job costs the job none of its
+// attempts: killed three times while it ran (MaxAttempts 3), it is still
+// queued, runs, and may still fail and retry as often as before.
+func TestCrashLoopKeepsTheJob(t *testing.T) {
+	cfg := scheduler.Config{MaxAttempts: 3}
+	h := newHarness(t, cfg)
 	id := h.submit(t, scheduler.Request{Input: invoiceNo(t, 1)}).ID
 	path, c := h.path, h.clock
-	for range 2 {
+	for range 3 {
 		if j := h.next(t); j.ID != id {
 			t.Fatalf("ran %s", j.ID)
 		}
 		h.store.Close() // the process dies mid-proof
-		h = openHarness(t, path, scheduler.Config{MaxAttempts: 2}, c)
+		h = openHarness(t, path, cfg, c)
+	}
+	j := h.next(t)
+	if j.ID != id || j.State != scheduler.Running || j.Interruptions != 3 {
+		t.Fatalf("after 3 crashes: %s %s, %d interruptions; want it running again", j.ID, j.State, j.Interruptions)
+	}
+	// Its own failures still get MaxAttempts tries.
+	for i := range 3 {
+		if err := h.Finish(context.Background(), id, scheduler.Outcome{Err: errcode.New(errcode.DeviceFailure, "device lost")}); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := h.Get(context.Background(), id)
+		if i < 2 {
+			if got.State != scheduler.Queued {
+				t.Fatalf("after failure %d: %s", i+1, got.State)
+			}
+			h.next(t)
+		} else if got.State != scheduler.Failed || got.ErrorKind != string(errcode.AttemptsExceeded) || !strings.Contains(got.Error, "failed 3 times") {
+			t.Fatalf("after 3 failures: %s %s %q", got.State, got.ErrorKind, got.Error)
+		}
+	}
+}
+
+// A job that was running in every one of MaxInterruptions processes that
+// died is failed at the next start instead of crashing it again.
+func TestPoisonJobStopsAfterMaxInterruptions(t *testing.T) {
+	cfg := scheduler.Config{MaxAttempts: 2, MaxInterruptions: 4}
+	h := newHarness(t, cfg)
+	id := h.submit(t, scheduler.Request{Input: invoiceNo(t, 1)}).ID
+	path, c := h.path, h.clock
+	for range 4 {
+		if j := h.next(t); j.ID != id {
+			t.Fatalf("ran %s", j.ID)
+		}
+		h.store.Close()
+		h = openHarness(t, path, cfg, c)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
@@ -317,7 +430,7 @@ func TestPoisonJobStopsAfterMaxAttempts(t *testing.T) {
 		t.Fatalf("the poison job ran again: %+v", j)
 	}
 	j, _ := h.Get(context.Background(), id)
-	if j.State != scheduler.Failed || j.ErrorKind != string(errcode.AttemptsExceeded) {
+	if j.State != scheduler.Failed || j.ErrorKind != string(errcode.AttemptsExceeded) || !strings.Contains(j.Error, "stopped 4 times") {
 		t.Fatalf("poison job: %s %s %q", j.State, j.ErrorKind, j.Error)
 	}
 }

@@ -144,7 +144,7 @@ func (s *Server) request(ctx context.Context, req *pb.SubmitProofRequest) (sched
 	case len(r.Input) == 0:
 		return r, fmt.Errorf("%w: input_json: required", errBadRequest)
 	case len(r.Input) > s.cfg.MaxInputBytes:
-		return r, fmt.Errorf("input_json: %w: %d bytes, limit %d", input.ErrTooLarge, len(r.Input), s.cfg.MaxInputBytes)
+		return r, fmt.Errorf("input_json: %w: %d bytes, over this server's limit of %d (its --max-input)", input.ErrTooLarge, len(r.Input), s.cfg.MaxInputBytes)
 	}
 	switch req.GetPriority() {
 	case pb.Priority_PRIORITY_UNSPECIFIED, pb.Priority_PRIORITY_INTERACTIVE:
@@ -178,7 +178,11 @@ func (s *Server) SubmitProof(ctx context.Context, req *pb.SubmitProofRequest) (*
 	if err != nil {
 		return nil, s.fail("SubmitProof", err)
 	}
-	return &pb.SubmitProofResponse{Job: s.toJob(j), Created: created}, nil
+	out, err := s.toJob(j)
+	if err != nil {
+		return nil, s.fail("SubmitProof", err)
+	}
+	return &pb.SubmitProofResponse{Job: out, Created: created}, nil
 }
 
 func (s *Server) Prove(ctx context.Context, req *pb.SubmitProofRequest) (*pb.Job, error) {
@@ -190,7 +194,7 @@ func (s *Server) Prove(ctx context.Context, req *pb.SubmitProofRequest) (*pb.Job
 	if j, err = s.sched.Wait(ctx, id); err != nil {
 		return nil, s.fail("Prove", fmt.Errorf("job %s did not finish in time (it keeps running; GetJob or WatchJob it): %w", id, err))
 	}
-	return s.toJob(j), nil
+	return s.served("Prove", j)
 }
 
 // owned returns a job if the caller's tenant submitted it. Another
@@ -208,7 +212,7 @@ func (s *Server) GetJob(ctx context.Context, req *pb.GetJobRequest) (*pb.Job, er
 	if j, err = s.owned(ctx, req.GetId(), j, err); err != nil {
 		return nil, s.fail("GetJob", err)
 	}
-	return s.toJob(j), nil
+	return s.served("GetJob", j)
 }
 
 func (s *Server) WatchJob(req *pb.WatchJobRequest, stream pb.Prover_WatchJobServer) error {
@@ -219,7 +223,11 @@ func (s *Server) WatchJob(req *pb.WatchJobRequest, stream pb.Prover_WatchJobServ
 		if j, err = s.owned(ctx, req.GetId(), j, err); err != nil {
 			return s.fail("WatchJob", err)
 		}
-		if err := stream.Send(s.toJob(j)); err != nil {
+		out, err := s.toJob(j)
+		if err != nil {
+			return s.fail("WatchJob", err)
+		}
+		if err := stream.Send(out); err != nil {
 			return err
 		}
 		if j.State.Terminal() {
@@ -237,7 +245,7 @@ func (s *Server) CancelJob(ctx context.Context, req *pb.CancelJobRequest) (*pb.J
 	if j, err = s.sched.Cancel(ctx, req.GetId()); err != nil {
 		return nil, s.fail("CancelJob", err)
 	}
-	return s.toJob(j), nil
+	return s.served("CancelJob", j)
 }
 
 func (s *Server) VerifyProof(ctx context.Context, req *pb.VerifyProofRequest) (*pb.VerifyProofResponse, error) {
@@ -277,15 +285,13 @@ func (s *Server) GetServiceKey(ctx context.Context, _ *pb.GetServiceKeyRequest) 
 	return &pb.GetServiceKeyResponse{Ed25519PublicKey: s.cfg.Receipts.PublicKey(), KeyId: s.cfg.Receipts.KeyID()}, nil
 }
 
-// toJob is the API's view of a job, with a signed receipt when it succeeded.
-func (s *Server) toJob(j *scheduler.Job) *pb.Job {
-	out := jobView(j)
-	if s.cfg.Receipts != nil && j.State == scheduler.Succeeded {
-		if err := s.cfg.Receipts.Sign(out); err != nil {
-			s.log.Error("sign receipt", "job", j.ID, "err", err) // the client's check fails loudly
-		}
+// served is the answer for a job, or the error for a damaged one.
+func (s *Server) served(method string, j *scheduler.Job) (*pb.Job, error) {
+	out, err := s.toJob(j)
+	if err != nil {
+		return nil, s.fail(method, err)
 	}
-	return out
+	return out, nil
 }
 
 func jobView(j *scheduler.Job) *pb.Job {

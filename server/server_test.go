@@ -92,6 +92,7 @@ type fakeScheduler struct {
 	requests  []scheduler.Request
 	submitErr error
 	cancelled []string
+	notary    Notary // signs what WaitChange makes succeed
 }
 
 func (f *fakeScheduler) Submit(_ context.Context, r scheduler.Request) (*scheduler.Job, bool, error) {
@@ -139,6 +140,10 @@ func (f *fakeScheduler) WaitChange(ctx context.Context, id string, version uint6
 	default:
 		stored.State, stored.Result = scheduler.Succeeded, []byte(`{"proof": "fake"}`)
 		stored.PublicInputs, stored.VerifyingKey, stored.Backend = []scheduler.PublicInput{{Name: "n", Value: "7"}}, "vk-digest", "cpu"
+		var err error
+		if stored.Receipt, err = f.notary.Sign(stored); err != nil {
+			panic(err)
+		}
 	}
 	c := *stored
 	f.mu.Unlock()
@@ -175,6 +180,7 @@ func start(t *testing.T, fake *fakeScheduler, withTenants bool) (*Server, string
 		cfg.Tenants = table
 		opts = append(opts, Authenticate(table)...)
 	}
+	fake.notary = Notary{Signer: cfg.Receipts}
 	srv := New(fake, nil, cfg)
 	g := grpc.NewServer(opts...)
 	pb.RegisterProverServer(g, srv)
@@ -278,8 +284,12 @@ func TestTenantsOwnTheirJobs(t *testing.T) {
 func TestLegacySucceededJob(t *testing.T) {
 	fake := newFake()
 	proof, _ := json.Marshal(prover.ProofFile{Circuit: "c", VerifyingKeySHA256: "vk", PublicInputs: []prover.NamedValue{{Name: "n", Value: "7"}}})
-	fake.jobs["old"] = &scheduler.Job{ID: "old", Circuit: "c", State: scheduler.Succeeded, Result: proof, Version: 3}
+	fake.jobs["old"] = &scheduler.Job{ID: "old", Circuit: "c", State: scheduler.Succeeded, Result: proof, Backend: "cpu", Version: 3}
 	_, addr := start(t, fake, false)
+	var err error
+	if fake.jobs["old"].Receipt, err = fake.notary.Sign(fake.jobs["old"]); err != nil {
+		t.Fatal(err)
+	}
 	j, err := dial(t, addr, "").Get(t.Context(), "old")
 	if err != nil || len(j.GetPublicInputs()) != 1 || j.GetPublicInputs()[0].GetValue() != "7" || j.GetVerifyingKeySha256() != "vk" {
 		t.Fatalf("legacy job: %v %v", j, err)
@@ -337,5 +347,70 @@ func TestWatchAndJobView(t *testing.T) {
 	}
 	if d, err := c.Devices(ctx); err != nil || len(d) != 1 || d[0].GetSlots() != 2 {
 		t.Fatalf("devices: %v %v", d, err)
+	}
+}
+
+// A succeeded job is served only with a receipt, made where it was
+// verified, that still vouches for what storage holds: a changed proof, a
+// result copied from another job, a receipt under another key, or none,
+// is DATA_LOSS on every read, never a success.
+func TestStoredResultMustMatchItsReceipt(t *testing.T) {
+	fake := newFake()
+	_, addr := start(t, fake, false)
+	c := dial(t, addr, "")
+	ctx := t.Context()
+	var ids []string
+	for range 2 {
+		j, err := c.Prove(ctx, &pb.SubmitProofRequest{Circuit: "c", InputJson: "{}"})
+		if err != nil || c.VerifyReceipt(ctx, j) != nil {
+			t.Fatalf("prove: %v %v", j, err)
+		}
+		ids = append(ids, j.GetId())
+	}
+	other := Notary{Signer: receipt.NewSigner(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, ed25519.SeedSize)), "test")}
+	for _, tc := range []struct {
+		name string
+		edit func(x, y *scheduler.Job)
+	}{
+		{"one digit of the proof", func(x, _ *scheduler.Job) { x.Result = bytes.Replace(x.Result, []byte("fake"), []byte("fakf"), 1) }},
+		{"a public input", func(x, _ *scheduler.Job) { x.PublicInputs = []scheduler.PublicInput{{Name: "n", Value: "8"}} }},
+		{"another job's result and receipt", func(x, y *scheduler.Job) {
+			x.Result, x.PublicInputs, x.Receipt = y.Result, y.PublicInputs, y.Receipt
+		}},
+		{"another job's receipt", func(x, y *scheduler.Job) { x.Receipt = y.Receipt }},
+		{"no receipt", func(x, _ *scheduler.Job) { x.Receipt = nil }},
+		{"the signer's stated version", func(x, _ *scheduler.Job) { x.Receipt.Version = "test2" }},
+		{"a receipt under another key", func(x, _ *scheduler.Job) {
+			var err error
+			if x.Receipt, err = other.Sign(x); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fake.mu.Lock()
+			x, y := fake.jobs[ids[0]], fake.jobs[ids[1]]
+			saved := *x
+			cx, cy := *x, *y
+			if cx.Receipt != nil {
+				r := *cx.Receipt
+				cx.Receipt = &r
+			}
+			tc.edit(&cx, &cy)
+			fake.jobs[ids[0]] = &cx
+			fake.mu.Unlock()
+			defer func() { fake.mu.Lock(); fake.jobs[ids[0]] = &saved; fake.mu.Unlock() }()
+			_, err := c.Get(ctx, ids[0])
+			if status.Code(err) != codes.DataLoss || errcode.Of(err) != errcode.CorruptRecord {
+				t.Fatalf("GetJob of a changed record: %v; want DATA_LOSS", err)
+			}
+			werr := c.Watch(ctx, ids[0], func(*pb.Job) error { return nil })
+			if status.Code(werr) != codes.DataLoss {
+				t.Fatalf("WatchJob of a changed record: %v; want DATA_LOSS", werr)
+			}
+		})
+	}
+	if j, err := c.Get(ctx, ids[0]); err != nil || c.VerifyReceipt(ctx, j) != nil {
+		t.Fatalf("the untouched job: %v %v", j, err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	pb "github.com/proofmill/proofmill/api/proofmill/v1"
 	"github.com/proofmill/proofmill/errcode"
@@ -31,24 +32,34 @@ var (
 )
 
 // header starts every signed payload; it names the format's version.
-const header = "proofmill receipt v1"
+const header = "proofmill receipt v2"
+
+// Statement is what a receipt vouches for: a proof that its signer verified,
+// for one job. The signer states the time and its version.
+type Statement struct {
+	Job, Tenant, Circuit string
+	VerifyingKey         string // hex SHA-256 of the verifying key the proof verified against
+	Backend              string // the device that proved it
+	PublicInputs         []*pb.PublicInput
+	Proof                []byte // the proof file, as served
+}
 
 // fields are what a receipt covers, in the order they are signed.
 type fields struct {
-	job, circuit, verifyingKey, publicInputs, proof, backend, version string
+	job, tenant, circuit, verifyingKey, publicInputs, proof, backend, signedAt, version string
 }
 
 // payload is the exact byte string signed: the header, then one
 // "name: value" line per field. Values may not hold line breaks, so the
-// encoding is unambiguous.
+// encoding is unambiguous; only the tenant may be empty.
 func (f fields) payload() ([]byte, error) {
 	lines := []string{header}
 	for _, kv := range [][2]string{
-		{"job", f.job}, {"circuit", f.circuit}, {"verifying_key_sha256", f.verifyingKey},
+		{"job", f.job}, {"tenant", f.tenant}, {"circuit", f.circuit}, {"verifying_key_sha256", f.verifyingKey},
 		{"public_inputs_sha256", f.publicInputs}, {"proof_sha256", f.proof}, {"backend", f.backend},
-		{"proofmill_version", f.version},
+		{"signed_at", f.signedAt}, {"proofmill_version", f.version},
 	} {
-		if kv[1] == "" || strings.ContainsAny(kv[1], "\r\n") {
+		if (kv[1] == "" && kv[0] != "tenant") || strings.ContainsAny(kv[1], "\r\n") {
 			return nil, fmt.Errorf("%w: %s is empty or holds a line break", ErrInvalid, kv[0])
 		}
 		lines = append(lines, kv[0]+": "+kv[1])
@@ -56,10 +67,18 @@ func (f fields) payload() ([]byte, error) {
 	return []byte(strings.Join(lines, "\n") + "\n"), nil
 }
 
-func jobFields(j *pb.Job, version string) fields {
-	return fields{job: j.GetId(), circuit: j.GetCircuit(), verifyingKey: j.GetVerifyingKeySha256(),
-		publicInputs: PublicInputsHash(j.GetPublicInputs()), proof: ProofHash(j.GetProofJson()),
-		backend: j.GetBackend(), version: version}
+func statementFields(st Statement, r *pb.Receipt) fields {
+	return fields{job: st.Job, tenant: st.Tenant, circuit: st.Circuit, verifyingKey: st.VerifyingKey,
+		publicInputs: PublicInputsHash(st.PublicInputs), proof: ProofHash(st.Proof), backend: st.Backend,
+		signedAt: r.GetSignedAt(), version: r.GetProofmillVersion()}
+}
+
+// JobStatement is the statement a served job claims, with the tenant its
+// receipt names.
+func JobStatement(j *pb.Job) Statement {
+	return Statement{Job: j.GetId(), Tenant: j.GetReceipt().GetTenant(), Circuit: j.GetCircuit(),
+		VerifyingKey: j.GetVerifyingKeySha256(), Backend: j.GetBackend(), PublicInputs: j.GetPublicInputs(),
+		Proof: j.GetProofJson()}
 }
 
 // PublicInputsHash is the hex SHA-256 of "name=value\n" per input, in order.
@@ -101,26 +120,34 @@ func (s *Signer) PublicKey() ed25519.PublicKey { return s.key.Public().(ed25519.
 // KeyID names the signing key.
 func (s *Signer) KeyID() string { return s.id }
 
-// Sign sets j's receipt. Ed25519 is deterministic: signing the same job
-// twice gives the same receipt.
-func (s *Signer) Sign(j *pb.Job) error {
-	f := jobFields(j, s.version)
+// Sign makes the receipt for a statement whose proof was just verified,
+// dated at.
+func (s *Signer) Sign(st Statement, at time.Time) (*pb.Receipt, error) {
+	r := &pb.Receipt{KeyId: s.id, ProofmillVersion: s.version, Tenant: st.Tenant,
+		SignedAt: at.UTC().Format(time.RFC3339Nano)}
+	f := statementFields(st, r)
 	payload, err := f.payload()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	j.Receipt = &pb.Receipt{KeyId: s.id, ProofmillVersion: s.version, PublicInputsSha256: f.publicInputs,
-		ProofSha256: f.proof, Signature: ed25519.Sign(s.key, payload)}
-	return nil
+	r.PublicInputsSha256, r.ProofSha256, r.Signature = f.publicInputs, f.proof, ed25519.Sign(s.key, payload)
+	return r, nil
 }
 
 // Verify checks j's receipt under pub: the hashes are recomputed from the
 // job's public inputs and proof, so a changed proof, input, circuit, key
 // hash, backend or job id fails as surely as a changed signature.
 func Verify(j *pb.Job, pub ed25519.PublicKey) error {
-	r := j.GetReceipt()
-	if r == nil {
+	if j.GetReceipt() == nil {
 		return fmt.Errorf("%w for job %s", ErrMissing, j.GetId())
+	}
+	return Check(JobStatement(j), j.GetReceipt(), pub)
+}
+
+// Check verifies that r, signed under pub, vouches for st.
+func Check(st Statement, r *pb.Receipt, pub ed25519.PublicKey) error {
+	if r == nil {
+		return fmt.Errorf("%w for job %s", ErrMissing, st.Job)
 	}
 	if len(pub) != ed25519.PublicKeySize {
 		return fmt.Errorf("%w: public key of %d bytes", ErrInvalid, len(pub))
@@ -128,7 +155,10 @@ func Verify(j *pb.Job, pub ed25519.PublicKey) error {
 	if r.GetKeyId() != KeyID(pub) {
 		return fmt.Errorf("%w: signed by key %s, not %s", ErrInvalid, r.GetKeyId(), KeyID(pub))
 	}
-	f := jobFields(j, r.GetProofmillVersion())
+	if r.GetTenant() != st.Tenant {
+		return fmt.Errorf("%w: signed for tenant %q, not %q", ErrInvalid, r.GetTenant(), st.Tenant)
+	}
+	f := statementFields(st, r)
 	if f.publicInputs != r.GetPublicInputsSha256() || f.proof != r.GetProofSha256() {
 		return fmt.Errorf("%w: the job's proof or public inputs differ from the ones signed", ErrInvalid)
 	}
@@ -137,7 +167,7 @@ func Verify(j *pb.Job, pub ed25519.PublicKey) error {
 		return err
 	}
 	if !ed25519.Verify(pub, payload, r.GetSignature()) {
-		return fmt.Errorf("%w: bad signature on job %s", ErrInvalid, j.GetId())
+		return fmt.Errorf("%w: bad signature on job %s", ErrInvalid, st.Job)
 	}
 	return nil
 }

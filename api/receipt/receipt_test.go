@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -25,10 +26,32 @@ func signedJob(t *testing.T, s *Signer) *pb.Job {
 	j := &pb.Job{Id: "j-1", Circuit: "invoice-consistency/v1", State: pb.JobState_JOB_STATE_SUCCEEDED, Backend: "cpu",
 		VerifyingKeySha256: "ab12", ProofJson: []byte(`{"proof":1}`),
 		PublicInputs: []*pb.PublicInput{{Name: "a", Value: "1"}, {Name: "b", Value: "22"}}}
-	if err := s.Sign(j); err != nil {
+	r, err := s.Sign(JobStatement(j), signedAt)
+	if err != nil {
 		t.Fatal(err)
 	}
+	j.Receipt = r
 	return j
+}
+
+var signedAt = time.Date(2026, 3, 10, 9, 0, 0, 123, time.UTC)
+
+// TestPayloadIsDocumented: the README spells out the signed bytes, so a
+// client in any language can check a receipt; this is that example.
+func TestPayloadIsDocumented(t *testing.T) {
+	s := NewSigner(testKey(t), "v1.2.3")
+	j := signedJob(t, s)
+	f := statementFields(JobStatement(j), j.Receipt)
+	got, err := f.payload()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "proofmill receipt v2\njob: j-1\ntenant: \ncircuit: invoice-consistency/v1\nverifying_key_sha256: ab12\n" +
+		"public_inputs_sha256: " + PublicInputsHash(j.PublicInputs) + "\nproof_sha256: " + ProofHash(j.ProofJson) +
+		"\nbackend: cpu\nsigned_at: 2026-03-10T09:00:00.000000123Z\nproofmill_version: v1.2.3\n"
+	if string(got) != want {
+		t.Fatalf("payload:\n%s\nwant:\n%s", got, want)
+	}
 }
 
 func TestSignVerify(t *testing.T) {
@@ -37,8 +60,8 @@ func TestSignVerify(t *testing.T) {
 	if err := Verify(j, s.PublicKey()); err != nil {
 		t.Fatal(err)
 	}
-	again := proto.Clone(j).(*pb.Job)
-	if err := s.Sign(again); err != nil || !proto.Equal(again, j) {
+	again, err := s.Sign(JobStatement(j), signedAt)
+	if err != nil || !proto.Equal(again, j.Receipt) {
 		t.Fatal("signing twice gave another receipt")
 	}
 }
@@ -62,6 +85,8 @@ func TestVerifyRejectsChanges(t *testing.T) {
 		{"version", func(j *pb.Job) { j.Receipt.ProofmillVersion = "v9" }},
 		{"stated proof hash", func(j *pb.Job) { j.Receipt.ProofSha256 = ProofHash([]byte("other")) }},
 		{"key id", func(j *pb.Job) { j.Receipt.KeyId = "0000000000000000" }},
+		{"tenant", func(j *pb.Job) { j.Receipt.Tenant = "bank-b" }},
+		{"signing time", func(j *pb.Job) { j.Receipt.SignedAt = "2026-03-10T09:00:01Z" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			j := signedJob(t, s)
@@ -112,12 +137,13 @@ func TestVerifyOtherKeyAndMissing(t *testing.T) {
 
 func TestSignRefusesAmbiguousFields(t *testing.T) {
 	s := NewSigner(testKey(t), "v1")
-	for _, j := range []*pb.Job{
-		{Id: "j\nbackend: gpu", Circuit: "c", VerifyingKeySha256: "k", Backend: "cpu"},
-		{Id: "j", Circuit: "c", VerifyingKeySha256: "k"}, // no backend
+	for _, st := range []Statement{
+		{Job: "j\nbackend: gpu", Circuit: "c", VerifyingKey: "k", Backend: "cpu"},
+		{Job: "j", Circuit: "c", VerifyingKey: "k"}, // no backend
+		{Job: "j", Tenant: "a\nb", Circuit: "c", VerifyingKey: "k", Backend: "cpu"},
 	} {
-		if err := s.Sign(j); !errors.Is(err, ErrInvalid) {
-			t.Errorf("%q: err = %v", j.Id, err)
+		if _, err := s.Sign(st, signedAt); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%q: err = %v", st.Job, err)
 		}
 	}
 }

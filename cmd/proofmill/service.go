@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/proofmill/proofmill/circuits/input"
 	"github.com/proofmill/proofmill/hwaccel"
 	"github.com/proofmill/proofmill/internal/buildinfo"
 	"github.com/proofmill/proofmill/node"
@@ -26,6 +27,9 @@ func nodeFlags(f *pflag.FlagSet, cfg *node.Config, role node.Role) {
 	f.StringVar(&cfg.MetricsListen, "metrics", envOr("PROOFMILL_METRICS", map[node.Role]string{node.Serve: "127.0.0.1:7421"}[role]), "Prometheus /metrics `address`; empty disables ($PROOFMILL_METRICS)")
 	f.StringVar(&cfg.Pin, "pin", "none", "circuits whose proving keys stay in GPU memory: none, all, or ids")
 	f.IntVar(&cfg.PinBudgetMiB, "pin-budget-mib", 0, "GPU memory pinned keys may take, in MiB; 0: no limit")
+	f.StringVar(&cfg.ReceiptKey, "receipt-key", os.Getenv("PROOFMILL_RECEIPT_KEY"), "Ed25519 private key `file` (PKCS #8 PEM) that signs receipts where proofs are verified; "+
+		map[node.Role]string{node.Serve: "made if missing; servers and workers sharing Redis share it", node.Worker: "the servers' key, required"}[role]+
+		" (default receipt.key in --data) ($PROOFMILL_RECEIPT_KEY)")
 	f.StringVar(&cfg.Audit, "audit", os.Getenv("PROOFMILL_AUDIT"), "append-only, hash-chained audit log `file` (default "+
 		map[node.Role]string{node.Serve: "audit.log in --data", node.Worker: "none"}[role]+") ($PROOFMILL_AUDIT)")
 }
@@ -53,14 +57,13 @@ func serveCmd(e *env) *cobra.Command {
 	f.StringVar(&cfg.GPUs, "gpus", os.Getenv("PROOFMILL_GPUS"), "prove on GPUs, each in a supervised worker process: all, or ids like cuda:0,cuda:1 ($PROOFMILL_GPUS)")
 	f.DurationVar(&cfg.DeviceTimeout, "device-timeout", 15*time.Minute, "a GPU proof running longer means the device hung: its worker is restarted and the job proved on the CPU")
 	f.IntVar(&cfg.MaxQueued, "max-queued", 10_000, "jobs waiting at once before RESOURCE_EXHAUSTED")
-	f.IntVar(&cfg.MaxInputBytes, "max-input", 1<<20, "largest input_json in `bytes`")
+	f.IntVar(&cfg.MaxInputBytes, "max-input", input.MaxDocumentBytes, "largest input_json in `bytes`; at most the document limit, the default (the same as for local prove)")
 	f.BoolVar(&cfg.DevSetup, "dev-setup", true, "make development keys for a circuit the key store lacks (with a warning)")
 	f.BoolVar(&cfg.Production, "production", false, "refuse keys not from a ceremony (keys import); implies --dev-setup=false")
 	f.StringVar(&cfg.TLS.CertFile, "tls-cert", os.Getenv("PROOFMILL_TLS_CERT"), "PEM certificate `file` of the server; with --tls-key, serve TLS ($PROOFMILL_TLS_CERT)")
 	f.StringVar(&cfg.TLS.KeyFile, "tls-key", os.Getenv("PROOFMILL_TLS_KEY"), "PEM `file` of the certificate's private key ($PROOFMILL_TLS_KEY)")
 	f.StringVar(&cfg.TLS.ClientCA, "client-ca", os.Getenv("PROOFMILL_CLIENT_CA"), "PEM `file` of the CA client certificates must chain to: mTLS ($PROOFMILL_CLIENT_CA)")
 	f.BoolVar(&cfg.TLS.Insecure, "insecure", false, "allow plaintext gRPC on a non-loopback --listen address (anyone on the network can read and submit)")
-	f.StringVar(&cfg.ReceiptKey, "receipt-key", os.Getenv("PROOFMILL_RECEIPT_KEY"), "Ed25519 private key `file` (PKCS #8 PEM) that signs receipts, made if missing; servers sharing Redis share it (default receipt.key in --data) ($PROOFMILL_RECEIPT_KEY)")
 	return c
 }
 

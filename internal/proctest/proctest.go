@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proofmill/proofmill/api/receipt"
 	"github.com/proofmill/proofmill/client"
 )
 
@@ -57,6 +58,19 @@ func Cleanup() {
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
+}
+
+// ServiceKey is the receipt key file the servers and workers of one test
+// binary share (the binary's folder holds it): a worker must sign with the
+// servers' key.
+func ServiceKey(t testing.TB) string {
+	t.Helper()
+	Binary(t)
+	path := filepath.Join(binDir, "receipt.key")
+	if _, _, err := receipt.LoadOrCreateKey(path); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // FreeAddr is a free loopback address.

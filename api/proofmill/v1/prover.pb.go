@@ -833,9 +833,11 @@ func (x *Job) GetReceipt() *Receipt {
 	return nil
 }
 
-// Receipt is an Ed25519 signature by the service over a succeeded job: its
-// id, circuit, verifying_key_sha256 and backend, the hashes below, and the
-// proofmill version. The exact bytes signed are defined in api/receipt;
+// Receipt is an Ed25519 signature by the service over a succeeded job, made
+// by the process that verified the proof, at that moment, and stored with
+// the result: the job's id, tenant, circuit, verifying_key_sha256 and
+// backend, the hashes below, the signing time and the proofmill version.
+// The exact bytes signed are defined in api/receipt (and in the README);
 // verify with its Verify (the Go client does) and GetServiceKey's key.
 type Receipt struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
@@ -844,6 +846,8 @@ type Receipt struct {
 	PublicInputsSha256 string                 `protobuf:"bytes,3,opt,name=public_inputs_sha256,json=publicInputsSha256,proto3" json:"public_inputs_sha256,omitempty"` // of "name=value\n" per public input, in order
 	ProofSha256        string                 `protobuf:"bytes,4,opt,name=proof_sha256,json=proofSha256,proto3" json:"proof_sha256,omitempty"`                        // of proof_json, as sent
 	Signature          []byte                 `protobuf:"bytes,5,opt,name=signature,proto3" json:"signature,omitempty"`
+	Tenant             string                 `protobuf:"bytes,6,opt,name=tenant,proto3" json:"tenant,omitempty"`                     // the tenant that submitted the job; "" without tenants
+	SignedAt           string                 `protobuf:"bytes,7,opt,name=signed_at,json=signedAt,proto3" json:"signed_at,omitempty"` // when the proof was verified and signed, RFC 3339 UTC
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
@@ -911,6 +915,20 @@ func (x *Receipt) GetSignature() []byte {
 		return x.Signature
 	}
 	return nil
+}
+
+func (x *Receipt) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *Receipt) GetSignedAt() string {
+	if x != nil {
+		return x.SignedAt
+	}
+	return ""
 }
 
 type GetJobRequest struct {
@@ -1507,13 +1525,15 @@ const file_proofmill_v1_prover_proto_rawDesc = "" +
 	"proof_json\x18\r \x01(\fR\tproofJson\x12>\n" +
 	"\rpublic_inputs\x18\x0e \x03(\v2\x19.proofmill.v1.PublicInputR\fpublicInputs\x120\n" +
 	"\x14verifying_key_sha256\x18\x0f \x01(\tR\x12verifyingKeySha256\x12/\n" +
-	"\areceipt\x18\x10 \x01(\v2\x15.proofmill.v1.ReceiptR\areceipt\"\xc0\x01\n" +
+	"\areceipt\x18\x10 \x01(\v2\x15.proofmill.v1.ReceiptR\areceipt\"\xf5\x01\n" +
 	"\aReceipt\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12+\n" +
 	"\x11proofmill_version\x18\x02 \x01(\tR\x10proofmillVersion\x120\n" +
 	"\x14public_inputs_sha256\x18\x03 \x01(\tR\x12publicInputsSha256\x12!\n" +
 	"\fproof_sha256\x18\x04 \x01(\tR\vproofSha256\x12\x1c\n" +
-	"\tsignature\x18\x05 \x01(\fR\tsignature\"\x1f\n" +
+	"\tsignature\x18\x05 \x01(\fR\tsignature\x12\x16\n" +
+	"\x06tenant\x18\x06 \x01(\tR\x06tenant\x12\x1b\n" +
+	"\tsigned_at\x18\a \x01(\tR\bsignedAt\"\x1f\n" +
 	"\rGetJobRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"!\n" +
 	"\x0fWatchJobRequest\x12\x0e\n" +
