@@ -119,3 +119,40 @@ func TestGracefulShutdownLosesNothing(t *testing.T) {
 	_, c2 := startServe(t, data, addr)
 	allComplete(t, c2, ids)
 }
+
+// A crash loop of the server fails no accepted job: killed (-9) three
+// times while the job runs (its device hangs, so it is surely running),
+// it is still queued at the next start, and proves. Before, the third
+// restart failed it: "the proving process stopped during each of 3
+// attempts".
+func TestCrashLoopFailsNoJob(t *testing.T) {
+	data, addr := t.TempDir(), proctest.FreeAddr(t)
+	var id string
+	for kill := range 3 {
+		p := proctest.Start(t, "server", "serve", "--data", data, "--keys", testkeys.Dir(), "--listen", addr,
+			"--metrics", "", "--gpus", "fault:hang", "--device-timeout", "5m", "--max-attempts", "3",
+			"--preload", "invoice-consistency/v1", "--dev-setup=false")
+		c := proctest.Dial(t, p, addr)
+		if kill == 0 {
+			id = submitInvoices(t, c, 1)[0]
+		}
+		ctx := timeout(t, time.Minute)
+		for {
+			j, err := c.Get(ctx, id)
+			if err == nil && j.GetState() == pb.JobState_JOB_STATE_RUNNING {
+				break
+			}
+			if err != nil || j.GetState() != pb.JobState_JOB_STATE_QUEUED {
+				t.Fatalf("kill %d: job %v %v; want it running", kill, j, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err := p.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		<-p.Exited
+		c.Close()
+	}
+	_, c := startServe(t, data, addr) // the CPU only, now
+	allComplete(t, c, []string{id})
+}
