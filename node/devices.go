@@ -76,8 +76,8 @@ func startGPUs(ctx context.Context, cfg Config) ([]*hwaccel.Isolated, error) {
 		d := hwaccel.NewIsolated(hwaccel.IsolatedConfig{
 			Device: id,
 			Command: func() *exec.Cmd {
-				return exec.Command(self, "worker", "--device", id, "--stdio", "--keys", keysDir,
-					"--pin", cfg.Pin, "--pin-budget-mib", strconv.Itoa(cfg.PinBudgetMiB))
+				return dieWithParent(exec.Command(self, "worker", "--device", id, "--stdio", "--keys", keysDir,
+					"--pin", cfg.Pin, "--pin-budget-mib", strconv.Itoa(cfg.PinBudgetMiB)))
 			},
 			ProofTimeout: cfg.DeviceTimeout,
 			Logger:       cfg.Logger,

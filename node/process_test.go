@@ -1,6 +1,8 @@
 package node_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -130,7 +132,7 @@ func TestCrashLoopFailsNoJob(t *testing.T) {
 	var id string
 	for kill := range 3 {
 		p := proctest.Start(t, "server", "serve", "--data", data, "--keys", testkeys.Dir(), "--listen", addr,
-			"--metrics", "", "--gpus", "fault:hang", "--device-timeout", "5m", "--max-attempts", "3",
+			"--metrics", "", "--gpus", "fault:hang", "--device-timeout", "5m", "--max-attempts", "3", "--pin-budget-mib", "7",
 			"--preload", "invoice-consistency/v1", "--dev-setup=false")
 		c := proctest.Dial(t, p, addr)
 		if kill == 0 {
@@ -153,6 +155,31 @@ func TestCrashLoopFailsNoJob(t *testing.T) {
 		<-p.Exited
 		c.Close()
 	}
+	// The device processes died with their parents: none holds a GPU.
+	for start := time.Now(); len(deviceOrphans(t)) > 0; time.Sleep(50 * time.Millisecond) {
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("device processes outlived their killed server: %v", deviceOrphans(t))
+		}
+	}
 	_, c := startServe(t, data, addr) // the CPU only, now
 	allComplete(t, c, []string{id})
+}
+
+// deviceOrphans lists the device processes TestCrashLoopFailsNoJob's
+// servers started (marked by their pin budget of 7 MiB).
+func deviceOrphans(t *testing.T) []string {
+	t.Helper()
+	procs, err := filepath.Glob("/proc/[0-9]*/cmdline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for _, path := range procs {
+		cmd, err := os.ReadFile(path)
+		line := strings.ReplaceAll(string(cmd), "\x00", " ")
+		if err == nil && strings.Contains(line, "--device fault:hang --stdio") && strings.Contains(line, "--pin-budget-mib 7") {
+			found = append(found, filepath.Base(filepath.Dir(path)))
+		}
+	}
+	return found
 }

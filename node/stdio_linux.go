@@ -2,6 +2,7 @@ package node
 
 import (
 	"os"
+	"os/exec"
 	"syscall"
 )
 
@@ -17,4 +18,11 @@ func protocolStdout() (*os.File, error) {
 		return nil, err
 	}
 	return os.NewFile(uintptr(fd), "device-protocol"), nil
+}
+
+// dieWithParent has the kernel kill a device process when its parent
+// dies, even by kill -9: an orphan would hold its GPU, proving for no one.
+func dieWithParent(cmd *exec.Cmd) *exec.Cmd {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return cmd
 }
