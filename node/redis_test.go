@@ -1,11 +1,15 @@
 package node_test
 
 import (
+	"encoding/json"
+	"maps"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	pb "github.com/proofmill/proofmill/api/proofmill/v1"
 	"github.com/proofmill/proofmill/client"
@@ -188,5 +192,61 @@ func TestRedisServeWithItsOwnWorkers(t *testing.T) {
 	go func() { time.Sleep(time.Second); redis.Restart() }()
 	if j, err := c.Prove(ctx, req); err != nil || j.GetState() != pb.JobState_JOB_STATE_SUCCEEDED {
 		t.Fatalf("prove across a Redis restart: %v %v", j, err)
+	}
+}
+
+// A Redis job hash changed by someone with access to Redis (job Y's
+// result, public inputs and receipt written into job X's record) is never
+// served as X's success: the stored receipt names Y. Nor is an unsigned
+// success, or one whose proof lost a digit.
+func TestRedisChangedResultIsDataLoss(t *testing.T) {
+	t.Parallel()
+	redisSrv := redistest.Start(t)
+	c := startRedisServe(t, redisSrv.Addr)
+	startWorker(t, "worker", redisSrv.Addr)
+	ids := submitInvoices(t, c, 2)
+	allComplete(t, c, ids)
+	for _, id := range ids {
+		j, err := c.Get(timeout(t, time.Minute), id)
+		if err != nil || c.VerifyReceipt(timeout(t, time.Minute), j) != nil {
+			t.Fatalf("job %s before: %v %v", id, j, err)
+		}
+	}
+	rdb := goredis.NewClient(&goredis.Options{Addr: redisSrv.Addr})
+	defer rdb.Close()
+	ctx := timeout(t, time.Minute)
+	record := func(id string) map[string]any {
+		data, err := rdb.HGet(ctx, "proofmill:{j}:job:"+id, "d").Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(data, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	x, y := record(ids[0]), record(ids[1])
+	for _, tc := range []struct {
+		name string
+		edit func(m map[string]any)
+	}{
+		{"job Y's result", func(m map[string]any) {
+			for _, k := range []string{"result", "public_inputs", "receipt", "backend", "verifying_key"} {
+				m[k] = y[k]
+			}
+		}},
+		{"no receipt", func(m map[string]any) { delete(m, "receipt") }},
+	} {
+		changed := maps.Clone(x)
+		tc.edit(changed)
+		data, _ := json.Marshal(changed)
+		if err := rdb.HSet(ctx, "proofmill:{j}:job:"+ids[0], "d", data).Err(); err != nil {
+			t.Fatal(err)
+		}
+		_, err := c.Get(ctx, ids[0])
+		if errcode.Of(err) != errcode.CorruptRecord {
+			t.Fatalf("%s: GetJob %v; want DATA_LOSS (corrupt_record)", tc.name, err)
+		}
 	}
 }

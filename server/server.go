@@ -204,6 +204,10 @@ func (s *Server) owned(ctx context.Context, id string, j *scheduler.Job, err err
 	if errors.Is(err, scheduler.ErrNotFound) || err == nil && j.Tenant != tenants.ID(ctx) {
 		return nil, fmt.Errorf("job %q: %w", id, scheduler.ErrNotFound)
 	}
+	if err == nil && j.ID != id {
+		s.log.Error("a stored job record holds another job: storage was changed or damaged; not served", "job", id, "holds", j.ID)
+		return nil, fmt.Errorf("job %s: %w (the record holds job %s)", id, errTampered, j.ID)
+	}
 	return j, err
 }
 

@@ -378,6 +378,7 @@ func TestStoredResultMustMatchItsReceipt(t *testing.T) {
 			x.Result, x.PublicInputs, x.Receipt = y.Result, y.PublicInputs, y.Receipt
 		}},
 		{"another job's receipt", func(x, y *scheduler.Job) { x.Receipt = y.Receipt }},
+		{"another job's whole record", func(x, y *scheduler.Job) { *x = *y }},
 		{"no receipt", func(x, _ *scheduler.Job) { x.Receipt = nil }},
 		{"the signer's stated version", func(x, _ *scheduler.Job) { x.Receipt.Version = "test2" }},
 		{"a receipt under another key", func(x, _ *scheduler.Job) {
