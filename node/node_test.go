@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -354,5 +355,38 @@ func TestOversizeInputNamesTheLimit(t *testing.T) {
 	}
 	if _, err := node.New(node.Config{Listen: "127.0.0.1:0", MaxInputBytes: input.MaxDocumentBytes + 1}); errcode.Of(err) != errcode.Usage {
 		t.Fatalf("--max-input over the document limit: %v; want a usage error", err)
+	}
+}
+
+// One digit of a stored proof changed inside jobs.db (same length, so the
+// file still opens) is never served as a success: status and wait would
+// otherwise log "receipt verified" over a proof that does not verify.
+func TestChangedProofInTheJournalIsDataLoss(t *testing.T) {
+	data := t.TempDir()
+	n, c := startNode(t, func(cfg *node.Config) { cfg.DataDir = data })
+	j, err := c.Prove(timeout(t, 2*time.Minute), &pb.SubmitProofRequest{Circuit: "invoice-consistency/v1", InputJson: testinput.Invoice(t, 4242)})
+	if err != nil || c.VerifyReceipt(timeout(t, time.Minute), j) != nil {
+		t.Fatalf("prove: %v %v", j, err)
+	}
+	if err := n.Shutdown(timeout(t, time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	path := data + "/jobs.db"
+	db, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := bytes.Index(db, []byte(`"result":"`))
+	if at < 0 {
+		t.Fatal("no stored proof found in jobs.db")
+	}
+	at += len(`"result":"`) + 200 // inside the proof's base64
+	db[at] = map[bool]byte{true: 'B', false: 'A'}[db[at] == 'A']
+	if err := os.WriteFile(path, db, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, c2 := startNode(t, func(cfg *node.Config) { cfg.DataDir = data })
+	if got, err := c2.Get(timeout(t, time.Minute), j.GetId()); errcode.Of(err) != errcode.CorruptRecord {
+		t.Fatalf("GetJob of a changed proof: %v %v; want DATA_LOSS (corrupt_record)", got, err)
 	}
 }
