@@ -136,6 +136,8 @@ func openDB(path string, o Options, made, readOnly bool) (db *bolt.DB, err error
 	if timeout == 0 {
 		timeout = 5 * time.Second
 	}
+	// A panic or fault inside bolt.Open leaves its file mapped, and so
+	// locked, until this process ends; serve exits on the error anyway.
 	defer guard(path, &err)()
 	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, ReadOnly: readOnly})
 	switch {
@@ -205,7 +207,11 @@ func guard(path string, err *error) func() {
 	return func() {
 		debug.SetPanicOnFault(fault)
 		if r := recover(); r != nil {
-			*err = damagedJournal(path, fmt.Sprintf("reading it failed: %v", r))
+			size := "unknown"
+			if st, serr := os.Stat(path); serr == nil {
+				size = fmt.Sprint(st.Size())
+			}
+			*err = damagedJournal(path, fmt.Sprintf("bbolt failed reading it (%v); the file is %s bytes, perhaps cut short or overwritten", r, size))
 		}
 	}
 }
