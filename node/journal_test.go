@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -47,6 +48,38 @@ func TestStartRefusesAnEmptiedJournal(t *testing.T) {
 	}
 	if errcode.Of(err) != errcode.CorruptRecord || !strings.Contains(err.Error(), "To restore") || !strings.Contains(err.Error(), "To start afresh") {
 		t.Fatalf("start: %v (%s)", err, errcode.Of(err))
+	}
+}
+
+// A stored job changed on disk while the server was stopped (its circuit
+// id, the same length): after a restart the server answers DATA_LOSS for
+// it, naming the job, instead of serving the changed record.
+func TestChangedRecordIsDataLoss(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Workers = -1
+	n, c := startNode(t, func(c *node.Config) { *c = cfg })
+	j, _, err := c.Submit(timeout(t, time.Minute), &pb.SubmitProofRequest{Circuit: "invoice-consistency/v1", InputJson: testinput.Invoice(t, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Shutdown(t.Context())
+	path := node.JournalPath(cfg.DataDir)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, changed := []byte(`"invoice-consistency/v1"`), []byte(`"invoice-consistency/v2"`)
+	if !bytes.Contains(raw, old) {
+		t.Fatal("the job's circuit is not in the journal")
+	}
+	if err := os.WriteFile(path, bytes.ReplaceAll(raw, old, changed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Listen = "127.0.0.1:0"
+	_, c = startNode(t, func(c *node.Config) { *c = cfg })
+	got, err := c.Get(timeout(t, time.Minute), j.GetId())
+	if status.Code(err) != codes.DataLoss || !strings.Contains(err.Error(), j.GetId()) {
+		t.Fatalf("status of the changed job: %v, %v", got, err)
 	}
 }
 
