@@ -44,7 +44,8 @@ func openEmbedded(dataDir string, weight func(tenant string) int, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	return &jobs{store: store, queue: embedded.NewQueue(embedded.QueueConfig{Weight: weight}), counts: store.Counts, embedded: store}, nil
+	queue := embedded.NewQueue(embedded.QueueConfig{Weight: weight, Drop: store.Damaged})
+	return &jobs{store: store, queue: queue, counts: store.Counts, embedded: store}, nil
 }
 
 // openRedis connects to Redis; consume is how many jobs this process

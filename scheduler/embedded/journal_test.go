@@ -286,3 +286,58 @@ func TestZeroedPageIsFound(t *testing.T) {
 		})
 	}
 }
+
+// editInPlace changes bytes of an open journal's file without truncating
+// it, as a failing disk would under a running server.
+func editInPlace(t *testing.T, path, old, new string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := bytes.Index(data, []byte(old))
+	if at < 0 {
+		t.Fatalf("%q is not in %s", old, path)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt([]byte(new), int64(at)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A queued job whose record is damaged under a running server fails the
+// worker once, then leaves the line: it is not handed out and put back
+// forever.
+func TestDamagedQueuedJobLeavesTheLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "jobs.db")
+	s, err := embedded.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	q := embedded.NewQueue(embedded.QueueConfig{Drop: s.Damaged})
+	sched := scheduler.New(s, q, scheduler.Config{})
+	j := testJob(0)
+	if _, _, err := s.Create(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	q.Push(ctx, j.ID, j.Class())
+	editInPlace(t, path, `"tenant":"bank-a"`, `"tenant":"bank-b"`)
+	short := func() context.Context {
+		c, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		t.Cleanup(cancel)
+		return c
+	}
+	_, err = sched.Next(short())
+	wantCode(t, "first take", err, errcode.CorruptRecord, j.ID)
+	if _, err = sched.Next(short()); errcode.Of(err) != errcode.DeadlineExceeded {
+		t.Fatalf("second take: %v, want nothing to take", err)
+	}
+	if n, _ := q.Len(ctx, scheduler.Interactive); n != 0 {
+		t.Fatalf("%d still in line", n)
+	}
+}

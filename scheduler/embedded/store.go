@@ -38,7 +38,7 @@ type Store struct {
 	mu         sync.Mutex
 	unfinished map[string]int             // per tenant
 	queued     map[scheduler.Priority]int // jobs waiting, per priority
-	reported   map[string]bool            // damaged records a listing has logged
+	damagedIDs map[string]bool            // records found damaged (they stay so: no write replaces one)
 	closed     bool
 }
 
@@ -83,7 +83,7 @@ func OpenWith(path string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, path: path, log: o.Logger, unfinished: map[string]int{}, queued: map[scheduler.Priority]int{}, reported: map[string]bool{}}
+	s := &Store{db: db, path: path, log: o.Logger, unfinished: map[string]int{}, queued: map[scheduler.Priority]int{}, damagedIDs: map[string]bool{}}
 	if err := s.start(made); err != nil {
 		db.Close()
 		return nil, err
@@ -234,14 +234,38 @@ func (s *Store) writeErr(op string, err error) error {
 	return fmt.Errorf("embedded: %s: %w", op, err)
 }
 
-// damaged logs a damaged record met by a listing, once per record.
+// damaged notes a damaged record a listing met, logging it the first time.
 func (s *Store) damaged(id string, err error) {
-	s.mu.Lock()
-	seen := s.reported[id]
-	s.reported[id] = true
-	s.mu.Unlock()
-	if !seen {
+	if !s.mark(id) {
 		s.log.Error("journal: damaged record skipped", "journal", s.path, "job", id, "err", err)
+	}
+}
+
+// mark notes a damaged record and reports whether it was known.
+func (s *Store) mark(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seen := s.damagedIDs[id]
+	s.damagedIDs[id] = true
+	return seen
+}
+
+// Damaged reports whether a read found the job's record damaged; the
+// Queue's Drop.
+func (s *Store) Damaged(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.damagedIDs[id]
+}
+
+// loudly logs a damaged record or journal that a read of job id met, every
+// time: someone asked for it.
+func (s *Store) loudly(id string, err error) {
+	if errors.Is(err, ErrDamagedRecord) {
+		s.mark(id)
+	}
+	if errcode.Of(err) == errcode.CorruptRecord {
+		s.log.Error("journal: damaged, not served", "journal", s.path, "job", id, "err", err)
 	}
 }
 
@@ -308,7 +332,7 @@ func (s *Store) Create(_ context.Context, job *scheduler.Job) (*scheduler.Job, b
 		return put(b, job)
 	})
 	if err != nil {
-		s.loudly(err)
+		s.loudly(job.ID, err)
 		return nil, false, s.writeErr("create "+job.ID, err)
 	}
 	if existing != nil {
@@ -330,17 +354,10 @@ func (s *Store) Get(_ context.Context, id string) (*scheduler.Job, error) {
 		return err
 	})
 	if err != nil {
-		s.loudly(err)
+		s.loudly(id, err)
 		return nil, fmt.Errorf("embedded: get %s: %w", id, err)
 	}
 	return j, nil
-}
-
-// loudly logs a damaged record or journal that a read met.
-func (s *Store) loudly(err error) {
-	if errcode.Of(err) == errcode.CorruptRecord {
-		s.log.Error("journal: damaged, not served", "journal", s.path, "err", err)
-	}
 }
 
 func (s *Store) Update(_ context.Context, job *scheduler.Job) error {
@@ -360,7 +377,7 @@ func (s *Store) Update(_ context.Context, job *scheduler.Job) error {
 		return put(b, job)
 	})
 	if err != nil {
-		s.loudly(err)
+		s.loudly(job.ID, err)
 		return s.writeErr("update "+job.ID, err)
 	}
 	s.note(was, metaOf(job))
