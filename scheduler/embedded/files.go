@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/proofmill/proofmill/errcode"
@@ -104,7 +103,7 @@ func inUse(path string, readOnly bool) error {
 		var o owner
 		if json.Unmarshal(data, &o) == nil && o.PID > 0 {
 			who = fmt.Sprintf("pid %d on host %s (%s, since %s)", o.PID, o.Host, o.Program, o.Since.Local().Format(time.RFC3339))
-			if host, _ := os.Hostname(); host == o.Host && syscall.Kill(o.PID, 0) == syscall.ESRCH {
+			if host, _ := os.Hostname(); host == o.Host && gone(o.PID) {
 				who += "; no such process runs here, so it may be in another container sharing this folder"
 			}
 		}
