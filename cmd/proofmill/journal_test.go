@@ -19,6 +19,9 @@ import (
 // changed; 7 naming this process while it holds the journal.
 func TestJournalCheck(t *testing.T) {
 	data := t.TempDir()
+	if code, _, stderr := proofmill(t, "journal", "check", "--data", data); code != errcode.Usage.Entry().Exit || !strings.Contains(stderr, "no journal") {
+		t.Fatalf("no journal: exit %d\n%s", code, stderr)
+	}
 	path := node.JournalPath(data)
 	s, err := embedded.Open(path)
 	if err != nil {
