@@ -6,6 +6,8 @@ import (
 	pb "github.com/proofmill/proofmill/api/proofmill/v1"
 	"github.com/proofmill/proofmill/api/receipt"
 	"github.com/proofmill/proofmill/audit"
+	"github.com/proofmill/proofmill/errcode"
+	"github.com/proofmill/proofmill/internal/diskfull"
 	"github.com/proofmill/proofmill/scheduler"
 )
 
@@ -26,5 +28,11 @@ func (a auditor) Record(_ context.Context, ev scheduler.Event) error {
 		}
 		r.PublicInputsSHA256 = receipt.PublicInputsHash(in) // the receipt's digest of the same inputs
 	}
-	return a.log.Append(r)
+	if err := a.log.Append(r); diskfull.Is(err) {
+		// As the journal's: retryable, so that a client backs off.
+		return errcode.Errorf(errcode.Unavailable, "the audit log is out of space; nothing was recorded, and the same request succeeds once there is room (%w)", err)
+	} else if err != nil {
+		return err
+	}
+	return nil
 }

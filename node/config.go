@@ -176,5 +176,5 @@ func (c Config) jobsName() string {
 	if c.Redis != "" {
 		return "redis " + c.Redis
 	}
-	return filepath.Join(c.DataDir, "jobs.db")
+	return JournalPath(c.DataDir)
 }

@@ -29,15 +29,23 @@ type jobs struct {
 	stopOnce   sync.Once
 }
 
-func openEmbedded(dataDir string, weight func(tenant string) int) (*jobs, error) {
+// JournalPath is the embedded journal in a data folder; its marker and
+// owner files lie beside it (see package embedded).
+func JournalPath(dataDir string) string { return filepath.Join(dataDir, "jobs.db") }
+
+// openEmbedded opens the journal in dataDir. It refuses a journal that is
+// damaged, or missing or empty where one was made, and names the process
+// that holds one in use; damaged records are logged to log.
+func openEmbedded(dataDir string, weight func(tenant string) int, log *slog.Logger) (*jobs, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("node: data dir: %w", err)
 	}
-	store, err := embedded.Open(filepath.Join(dataDir, "jobs.db"))
+	store, err := embedded.OpenWith(JournalPath(dataDir), embedded.Options{Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	return &jobs{store: store, queue: embedded.NewQueue(embedded.QueueConfig{Weight: weight}), counts: store.Counts, embedded: store}, nil
+	queue := embedded.NewQueue(embedded.QueueConfig{Weight: weight, Drop: store.Damaged})
+	return &jobs{store: store, queue: queue, counts: store.Counts, embedded: store}, nil
 }
 
 // openRedis connects to Redis; consume is how many jobs this process

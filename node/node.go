@@ -119,7 +119,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if cfg.Redis != "" {
 		n.jobs, err = openRedis(ctx, cfg.Redis, slots, cfg.Poll, cfg.Retention, n.tenants.Weights(), n.log)
 	} else {
-		n.jobs, err = openEmbedded(cfg.DataDir, n.tenants.Weight)
+		n.jobs, err = openEmbedded(cfg.DataDir, n.tenants.Weight, n.log)
 	}
 	if err != nil {
 		return err

@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/proofmill/proofmill/audit"
 	"github.com/proofmill/proofmill/bench"
 	"github.com/proofmill/proofmill/internal/buildinfo"
+	"github.com/proofmill/proofmill/node"
+	"github.com/proofmill/proofmill/scheduler/embedded"
 	"github.com/proofmill/proofmill/tenants"
 )
 
@@ -54,6 +57,25 @@ func auditCmd(e *env) *cobra.Command {
 	verify.Flags().StringVar(&file, "audit", os.Getenv("PROOFMILL_AUDIT"), "audit log `file` ($PROOFMILL_AUDIT)")
 	alias(verify, "file", "audit")
 	return group("audit", "The audit log", verify)
+}
+
+func journalCmd(e *env) *cobra.Command {
+	var data string
+	check := &cobra.Command{Use: "check", Short: "Check the job journal (jobs.db) for damage: its file structure and every record's checksum", Args: noArgs,
+		Long: `check reads the journal in --data without changing it: bbolt's consistency check of the file,
+then every record's checksum. Exit 0: sound; 1: damaged (the report says which jobs, and what to do);
+7: a server has it open (stop it first, or check a copy).`,
+		RunE: func(*cobra.Command, []string) error {
+			r, err := embedded.Inspect(node.JournalPath(data), embedded.Options{Logger: e.log, LockTimeout: time.Second})
+			if err != nil {
+				return err
+			}
+			fmt.Fprint(e.stdout, r)
+			return r.Err()
+		}}
+	check.Flags().StringVar(&data, "data", envOr("PROOFMILL_DATA", node.DefaultDataDir()), "`dir` holding jobs.db, as serve's --data ($PROOFMILL_DATA)")
+	alias(check, "data-dir", "data")
+	return group("journal", "The embedded job journal", check)
 }
 
 func benchCmd(e *env) *cobra.Command {

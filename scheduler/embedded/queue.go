@@ -13,6 +13,10 @@ type QueueConfig struct {
 	// Weight is a tenant's share of the starts while tenants compete;
 	// nil, or 0 for a tenant, means 1.
 	Weight func(tenant string) int
+	// Drop, when set, takes IDs out of line instead of serving them: the
+	// Store's Damaged, so that a job whose record is damaged is not handed
+	// out (and put back) forever.
+	Drop func(id string) bool
 }
 
 // Queue is an in-memory FIFO per priority and tenant. Priorities are
@@ -116,6 +120,7 @@ func (q *Queue) Pop(ctx context.Context) (string, error) {
 func (q *Queue) tryPop() (string, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.dropFronts()
 	p, ok := scheduler.NextPriority(q.counts, q.streak)
 	if !ok {
 		return "", false
@@ -140,6 +145,21 @@ func (q *Queue) tryPop() (string, bool) {
 		q.wake()
 	}
 	return id, true
+}
+
+// dropFronts takes out of line every ID at the head of a line that Drop
+// names, so that what tryPop picks is servable.
+func (q *Queue) dropFronts() {
+	if q.cfg.Drop == nil {
+		return
+	}
+	for _, lines := range q.lines {
+		for _, l := range lines {
+			for l.Len() > 0 && q.cfg.Drop(l.Front().Value.(entry).id) {
+				q.take(l.Front()) // may delete l from lines: ranging over a map allows it
+			}
+		}
+	}
 }
 
 // take removes an ID's element from its line.

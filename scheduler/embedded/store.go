@@ -3,13 +3,22 @@ package embedded
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"runtime/debug"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/proofmill/proofmill/errcode"
+	"github.com/proofmill/proofmill/internal/diskfull"
 	"github.com/proofmill/proofmill/scheduler"
 )
 
@@ -17,13 +26,28 @@ var bucketJobs = []byte("jobs")
 
 // Store keeps jobs in a bbolt file. Every write is committed (fsync) before
 // it returns, so an accepted job is on disk before the client hears of it.
+// Every record carries a checksum, checked on every read; a damaged record
+// is a CorruptRecord error naming its job, logged, never served, and
+// listings skip it.
 type Store struct {
-	db *bolt.DB
+	db   *bolt.DB
+	path string
+	log  *slog.Logger
 
 	// Counts kept in memory: this process owns the file.
 	mu         sync.Mutex
 	unfinished map[string]int             // per tenant
 	queued     map[scheduler.Priority]int // jobs waiting, per priority
+	damagedIDs map[string]bool            // records found damaged (they stay so: no write replaces one)
+	closed     bool
+}
+
+// Options tunes OpenWith. The zero value is usable.
+type Options struct {
+	Logger *slog.Logger // where damaged records are reported; nil: slog.Default()
+	// LockTimeout is how long to wait for another process to let go of
+	// the journal; 0 means 5 s.
+	LockTimeout time.Duration
 }
 
 // meta is what the counts need of a job.
@@ -38,28 +62,211 @@ func metaOf(j *scheduler.Job) *meta {
 	return &meta{Tenant: j.Tenant, State: j.State, Priority: j.Priority, Version: j.Version}
 }
 
-// Open opens or creates the store at path.
-func Open(path string) (*Store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+// Open opens or creates the store at path, with the default Options.
+func Open(path string) (*Store, error) { return OpenWith(path, Options{}) }
+
+// OpenWith opens or creates the store at path. It refuses, with a
+// CorruptRecord error that says how to restore or start afresh, a journal
+// that is missing or empty where one was made (see the marker file), cut
+// short, or inconsistent (bbolt's own check); one held by another process
+// is Unavailable, naming that process. Damaged records do not stop it:
+// they are logged and skipped.
+func OpenWith(path string, o Options) (*Store, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	made, err := hasMarker(path)
 	if err != nil {
-		return nil, fmt.Errorf("embedded: open %s: %w", path, err)
+		return nil, err
 	}
-	if err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucketJobs)
-		return err
-	}); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("embedded: open %s: %w", path, err)
+	db, err := openDB(path, o, made, false)
+	if err != nil {
+		return nil, err
 	}
-	s := &Store{db: db, unfinished: map[string]int{}, queued: map[scheduler.Priority]int{}}
-	if err := s.eachMeta(func(m *meta) error {
-		s.note(nil, m)
-		return nil
-	}); err != nil {
+	s := &Store{db: db, path: path, log: o.Logger, unfinished: map[string]int{}, queued: map[scheduler.Priority]int{}, damagedIDs: map[string]bool{}}
+	if err := s.start(made); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("embedded: open %s: %w", path, err)
+		return nil, err
 	}
 	return s, nil
+}
+
+// start readies an opened journal: the bucket, the marker, the owner file
+// and the counts.
+func (s *Store) start(made bool) error {
+	err := s.update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucketJobs)
+		return err
+	})
+	if err == nil && !made {
+		err = writeMarker(s.path)
+	}
+	if err == nil {
+		err = writeOwner(s.path)
+	}
+	if err != nil {
+		return s.writeErr(fmt.Sprintf("open %s", s.path), err)
+	}
+	damaged := 0
+	if err := s.eachMeta(func(m *meta) {
+		s.note(nil, m)
+	}, func(string, error) { damaged++ }); err != nil {
+		os.Remove(ownerPath(s.path))
+		return fmt.Errorf("embedded: open %s: %w", s.path, err)
+	}
+	if damaged > 0 {
+		s.log.Error("journal: damaged records, skipped; run `proofmill journal check` with the server stopped", "journal", s.path, "damaged", damaged)
+	}
+	return nil
+}
+
+// openDB opens the bbolt file, refusing what cannot be trusted (see
+// OpenWith); made says a journal was made here before.
+func openDB(path string, o Options, made, readOnly bool) (db *bolt.DB, err error) {
+	st, err := os.Stat(path)
+	switch {
+	case made && errors.Is(err, fs.ErrNotExist):
+		return nil, damagedJournal(path, "the file is missing (the marker beside it says one was made here)")
+	case made && err == nil && st.Size() == 0:
+		return nil, damagedJournal(path, "the file is empty (the marker beside it says one was made here)")
+	case readOnly && errors.Is(err, fs.ErrNotExist):
+		return nil, errcode.Errorf(errcode.Usage, "embedded: no journal at %s", path)
+	}
+	timeout := o.LockTimeout
+	if timeout == 0 {
+		timeout = 5 * time.Second
+	}
+	// A panic or fault inside bolt.Open leaves its file mapped, and so
+	// locked, until this process ends; serve exits on the error anyway.
+	defer guard(path, &err)()
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, ReadOnly: readOnly})
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
+		return nil, inUse(path, readOnly)
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrChecksum):
+		return nil, damagedJournal(path, err.Error())
+	case err != nil && diskfull.Is(err):
+		return nil, noSpace(path, err)
+	case err != nil:
+		return nil, fmt.Errorf("embedded: open %s: %w", path, err)
+	}
+	if err := checkDB(db, path); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// checkDB refuses a file shorter than its own header says, or one whose
+// pages bbolt finds inconsistent. It reads every record first, in this
+// goroutine (where a read past the mapped file is a panic that guard
+// catches), since bbolt's Check reads pages in a goroutine of its own.
+func checkDB(db *bolt.DB, path string) (err error) {
+	defer guard(path, &err)()
+	return db.View(func(tx *bolt.Tx) error {
+		st, err := os.Stat(path)
+		if err != nil {
+			return fmt.Errorf("embedded: %w", err)
+		}
+		if st.Size() < tx.Size() {
+			return damagedJournal(path, fmt.Sprintf("cut short: the file is %d bytes, its header says %d", st.Size(), tx.Size()))
+		}
+		if b := tx.Bucket(bucketJobs); b != nil {
+			b.ForEach(func(k, v []byte) error {
+				unseal(k, v) // reads every byte; the records' own errors are the listings'
+				return nil
+			})
+		}
+		if problems := consistency(tx); len(problems) > 0 {
+			return damagedJournal(path, "bbolt's consistency check: "+strings.Join(problems, "; "))
+		}
+		return nil
+	})
+}
+
+// consistency runs bbolt's check of the file's pages; it returns the
+// first few problems (and how many more there were).
+func consistency(tx *bolt.Tx) []string {
+	var out []string
+	n := 0
+	for err := range tx.Check() {
+		if n++; n <= 5 {
+			out = append(out, err.Error())
+		}
+	}
+	if n > 5 {
+		out = append(out, fmt.Sprintf("and %d more", n-5))
+	}
+	return out
+}
+
+// guard turns a panic in bbolt (an assertion, or a fault reading a damaged
+// mapped file) into a damaged-journal error in *err. Use as defer guard(..)().
+func guard(path string, err *error) func() {
+	fault := debug.SetPanicOnFault(true)
+	return func() {
+		debug.SetPanicOnFault(fault)
+		if r := recover(); r != nil {
+			size := "unknown"
+			if st, serr := os.Stat(path); serr == nil {
+				size = fmt.Sprint(st.Size())
+			}
+			*err = damagedJournal(path, fmt.Sprintf("bbolt failed reading it (%v); the file is %s bytes, perhaps cut short or overwritten", r, size))
+		}
+	}
+}
+
+func (s *Store) view(fn func(*bolt.Tx) error) (err error) {
+	defer guard(s.path, &err)()
+	return s.db.View(fn)
+}
+
+func (s *Store) update(fn func(*bolt.Tx) error) (err error) {
+	defer guard(s.path, &err)()
+	return s.db.Update(fn)
+}
+
+// writeErr words a failed write; one that did not fit is retryable.
+func (s *Store) writeErr(op string, err error) error {
+	if diskfull.Is(err) {
+		return fmt.Errorf("embedded: %s: %w", op, noSpace(s.path, err))
+	}
+	return fmt.Errorf("embedded: %s: %w", op, err)
+}
+
+// damaged notes a damaged record a listing met, logging it the first time.
+func (s *Store) damaged(id string, err error) {
+	if !s.mark(id) {
+		s.log.Error("journal: damaged record skipped", "journal", s.path, "job", id, "err", err)
+	}
+}
+
+// mark notes a damaged record and reports whether it was known.
+func (s *Store) mark(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seen := s.damagedIDs[id]
+	s.damagedIDs[id] = true
+	return seen
+}
+
+// Damaged reports whether a read found the job's record damaged; the
+// Queue's Drop.
+func (s *Store) Damaged(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.damagedIDs[id]
+}
+
+// loudly logs a damaged record or journal that a read of job id met, every
+// time: someone asked for it.
+func (s *Store) loudly(id string, err error) {
+	if errors.Is(err, ErrDamagedRecord) {
+		s.mark(id)
+	}
+	if errcode.Of(err) == errcode.CorruptRecord {
+		s.log.Error("journal: damaged, not served", "journal", s.path, "job", id, "err", err)
+	}
 }
 
 // note moves the counts from a job as it was (nil: not stored) to as it is.
@@ -99,21 +306,34 @@ func (s *Store) CountUnfinished(_ context.Context, tenant string) (int, error) {
 	return s.unfinished[tenant], nil
 }
 
-// Close closes the file.
-func (s *Store) Close() error { return s.db.Close() }
+// Close removes the owner file and closes the journal, releasing it for
+// another process. Closing again does nothing.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	closed := s.closed
+	s.closed = true
+	s.mu.Unlock()
+	if closed {
+		return nil
+	}
+	os.Remove(ownerPath(s.path)) // before the lock goes: the next owner writes its own
+	return s.db.Close()
+}
 
 func (s *Store) Create(_ context.Context, job *scheduler.Job) (*scheduler.Job, bool, error) {
 	var existing *scheduler.Job
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketJobs)
 		if data := b.Get([]byte(job.ID)); data != nil {
 			existing = new(scheduler.Job)
-			return json.Unmarshal(data, existing)
+			_, err := decode([]byte(job.ID), data, existing)
+			return err
 		}
 		return put(b, job)
 	})
 	if err != nil {
-		return nil, false, fmt.Errorf("embedded: create %s: %w", job.ID, err)
+		s.loudly(job.ID, err)
+		return nil, false, s.writeErr("create "+job.ID, err)
 	}
 	if existing != nil {
 		return existing, false, nil
@@ -124,15 +344,17 @@ func (s *Store) Create(_ context.Context, job *scheduler.Job) (*scheduler.Job, b
 
 func (s *Store) Get(_ context.Context, id string) (*scheduler.Job, error) {
 	var j *scheduler.Job
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		data := tx.Bucket(bucketJobs).Get([]byte(id))
 		if data == nil {
 			return scheduler.ErrNotFound
 		}
 		j = new(scheduler.Job)
-		return json.Unmarshal(data, j)
+		_, err := decode([]byte(id), data, j)
+		return err
 	})
 	if err != nil {
+		s.loudly(id, err)
 		return nil, fmt.Errorf("embedded: get %s: %w", id, err)
 	}
 	return j, nil
@@ -140,13 +362,13 @@ func (s *Store) Get(_ context.Context, id string) (*scheduler.Job, error) {
 
 func (s *Store) Update(_ context.Context, job *scheduler.Job) error {
 	was := new(meta)
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketJobs)
 		data := b.Get([]byte(job.ID))
 		if data == nil {
 			return scheduler.ErrNotFound
 		}
-		if err := json.Unmarshal(data, was); err != nil {
+		if _, err := decode([]byte(job.ID), data, was); err != nil {
 			return err
 		}
 		if was.Version != job.Version-1 {
@@ -155,36 +377,47 @@ func (s *Store) Update(_ context.Context, job *scheduler.Job) error {
 		return put(b, job)
 	})
 	if err != nil {
-		return fmt.Errorf("embedded: update %s: %w", job.ID, err)
+		s.loudly(job.ID, err)
+		return s.writeErr("update "+job.ID, err)
 	}
 	s.note(was, metaOf(job))
 	return nil
 }
 
+// Unfinished lists the queued and running jobs; damaged records are
+// logged and skipped, so that one cannot stop recovery of the rest.
 func (s *Store) Unfinished(_ context.Context) ([]*scheduler.Job, error) {
 	var jobs []*scheduler.Job
-	err := s.each(func(j *scheduler.Job) error {
-		if !j.State.Terminal() {
-			j.Witness, j.LegacyInput, j.Result = nil, nil, nil
-			jobs = append(jobs, j)
-		}
-		return nil
+	err := s.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketJobs).ForEach(func(k, v []byte) error {
+			var j scheduler.Job
+			if _, err := decode(k, v, &j); err != nil {
+				s.damaged(string(k), err)
+			} else if !j.State.Terminal() {
+				j.Witness, j.LegacyInput, j.Result = nil, nil, nil
+				jobs = append(jobs, &j)
+			}
+			return nil
+		})
 	})
 	sort.Slice(jobs, func(a, b int) bool { return jobs[a].Submitted.Before(jobs[b].Submitted) })
 	return jobs, err
 }
 
+// DeleteFinished removes terminal jobs finished before the time; a damaged
+// record is kept (it is evidence) and logged.
 func (s *Store) DeleteFinished(_ context.Context, before time.Time) (int, error) {
 	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketJobs).Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			var j struct {
 				State    scheduler.State `json:"state"`
 				Finished time.Time       `json:"finished"`
 			}
-			if err := json.Unmarshal(v, &j); err != nil {
-				return err
+			if _, err := decode(k, v, &j); err != nil {
+				s.damaged(string(k), err)
+				continue
 			}
 			if j.State.Terminal() && j.Finished.Before(before) {
 				if err := c.Delete(); err != nil {
@@ -196,51 +429,44 @@ func (s *Store) DeleteFinished(_ context.Context, before time.Time) (int, error)
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("embedded: expire: %w", err)
+		return 0, s.writeErr("expire", err)
 	}
 	return n, nil
 }
 
-// Counts returns how many stored jobs are in each state. It decodes only
-// each job's state, not its input or proof.
+// Counts returns how many stored jobs are in each state, damaged records
+// aside. It decodes only each job's state, not its input or proof.
 func (s *Store) Counts(_ context.Context) (map[scheduler.State]int, error) {
 	counts := map[scheduler.State]int{}
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketJobs).ForEach(func(_, v []byte) error {
+	err := s.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketJobs).ForEach(func(k, v []byte) error {
 			var j struct {
 				State scheduler.State `json:"state"`
 			}
-			if err := json.Unmarshal(v, &j); err != nil {
-				return err
+			if _, err := decode(k, v, &j); err != nil {
+				s.damaged(string(k), err)
+			} else {
+				counts[j.State]++
 			}
-			counts[j.State]++
 			return nil
 		})
 	})
 	return counts, err
 }
 
-// eachMeta decodes only what the counts need of each job.
-func (s *Store) eachMeta(fn func(*meta) error) error {
-	return s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketJobs).ForEach(func(_, v []byte) error {
+// eachMeta decodes only what the counts need of each job; bad gets each
+// damaged record (which is logged too).
+func (s *Store) eachMeta(fn func(*meta), bad func(id string, err error)) error {
+	return s.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketJobs).ForEach(func(k, v []byte) error {
 			var m meta
-			if err := json.Unmarshal(v, &m); err != nil {
-				return err
+			if _, err := decode(k, v, &m); err != nil {
+				s.damaged(string(k), err)
+				bad(string(k), err)
+			} else {
+				fn(&m)
 			}
-			return fn(&m)
-		})
-	})
-}
-
-func (s *Store) each(fn func(*scheduler.Job) error) error {
-	return s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketJobs).ForEach(func(_, v []byte) error {
-			var j scheduler.Job
-			if err := json.Unmarshal(v, &j); err != nil {
-				return err
-			}
-			return fn(&j)
+			return nil
 		})
 	})
 }
@@ -250,5 +476,5 @@ func put(b *bolt.Bucket, job *scheduler.Job) error {
 	if err != nil {
 		return err
 	}
-	return b.Put([]byte(job.ID), data)
+	return b.Put([]byte(job.ID), seal([]byte(job.ID), data))
 }

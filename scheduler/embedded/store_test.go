@@ -2,8 +2,11 @@ package embedded
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/proofmill/proofmill/scheduler"
 )
@@ -43,4 +46,29 @@ func TestStoreCounts(t *testing.T) {
 	}
 	defer s.Close()
 	check(s, "reopened")
+}
+
+// bbolt's consistency check alone, as Open runs it, on 10^4 jobs:
+// go test ./scheduler/embedded -run '^$' -bench TxCheck10k -benchtime 20x
+func BenchmarkTxCheck10k(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "jobs.db")
+	s, err := Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	for i := range 10_000 {
+		j := &scheduler.Job{ID: fmt.Sprintf("job-%05d", i), Tenant: "bank-a", State: scheduler.Queued, Witness: make([]byte, 1500)}
+		if _, _, err := s.Create(context.Background(), j); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		s.db.View(func(tx *bolt.Tx) error {
+			if p := consistency(tx); len(p) > 0 {
+				b.Fatal(p)
+			}
+			return nil
+		})
+	}
 }
