@@ -58,6 +58,7 @@ type Node struct {
 	listener   net.Listener
 	grpc       *grpc.Server
 	health     *health.Server
+	dataLoss   *dataLoss // on Redis: watches for Redis losing its data
 	metricsSrv *http.Server
 	metricsLis net.Listener
 	stopLoops  context.CancelFunc
@@ -112,12 +113,15 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	slots := cfg.slots(len(n.gpus))
 	if cfg.Redis != "" {
-		n.jobs, err = openRedis(ctx, cfg.Redis, slots, cfg.Poll, cfg.Retention, n.tenants.Weights(), n.log)
+		n.jobs, err = openRedis(ctx, cfg, slots, n.tenants.Weights())
 	} else {
 		n.jobs, err = openEmbedded(cfg.DataDir, n.tenants.Weight)
 	}
 	if err != nil {
 		return err
+	}
+	if n.jobs.generation != nil {
+		n.dataLoss = &dataLoss{gen: n.jobs.generation, log: n.log, redis: cfg.Redis, health: func() *health.Server { return n.health }}
 	}
 	if err := n.startProver(); err != nil {
 		return err
@@ -234,7 +238,11 @@ func (n *Node) startAPI() error {
 	pb.RegisterProverServer(n.grpc, server.New(n.sched, n.prover, server.Config{
 		MaxInputBytes: cfg.MaxInputBytes, Logger: n.log, Devices: n.devices, Receipts: signer, Tenants: n.tenants}))
 	n.health = health.NewServer()
-	healthpb.RegisterHealthServer(n.grpc, n.health)
+	if n.dataLoss != nil {
+		healthpb.RegisterHealthServer(n.grpc, checkedHealth{Server: n.health, before: n.dataLoss.check})
+	} else {
+		healthpb.RegisterHealthServer(n.grpc, n.health)
+	}
 	reflection.Register(n.grpc)
 	lis := n.listener
 	n.loops.Add(1)
@@ -270,14 +278,22 @@ func (n *Node) startMetrics() error {
 	return nil
 }
 
-// startLoops starts the background loops: a server's housekeeping, and
-// its subscription to other processes' changes on Redis.
+// startLoops starts the background loops: on Redis, the watch for Redis
+// losing its data; a server's housekeeping, and its subscription to
+// other processes' changes on Redis.
 func (n *Node) startLoops() {
+	ctx, stop := context.WithCancel(context.Background())
+	n.stopLoops = stop
+	if n.dataLoss != nil {
+		n.loops.Add(1)
+		go func() {
+			defer n.loops.Done()
+			n.dataLoss.watch(ctx)
+		}()
+	}
 	if n.cfg.Role != Serve {
 		return
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	n.stopLoops = stop
 	n.loops.Add(1)
 	go func() {
 		defer n.loops.Done()
