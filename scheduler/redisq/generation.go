@@ -16,8 +16,9 @@ import (
 
 // generationKey holds a random id written by the first process to start
 // on a Redis, and never expiring: if it vanishes or changes, Redis lost
-// (or replaced) its data under the processes that remember it.
-const generationKey = "proofmill:generation"
+// (or replaced) its data under the processes that remember it. Its hash
+// tag puts it on the jobs' Cluster slot, so it goes when they go.
+const generationKey = "proofmill:{j}:generation"
 
 // ErrDataLost: the generation key vanished or changed.
 var ErrDataLost = errcode.New(errcode.Unavailable, "Redis lost its data")
