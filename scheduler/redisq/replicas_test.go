@@ -3,6 +3,7 @@ package redisq_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -105,5 +106,41 @@ func TestNoMinReplicasNoWait(t *testing.T) {
 	s := redisq.NewStore(dial(t, redistest.Start(t).Addr), redisq.StoreConfig{})
 	if _, created, err := s.Create(t.Context(), replicaJob("alone")); err != nil || !created {
 		t.Fatalf("%v %v", created, err)
+	}
+}
+
+// What waiting for a replica costs a submission, on loopback.
+func BenchmarkCreateMinReplicas(b *testing.B) {
+	master := redistest.StartWith(b, "--repl-diskless-sync-delay", "0")
+	replica := redistest.StartWith(b, "--replicaof", "127.0.0.1", master.Port())
+	rc, err := redisq.Dial(b.Context(), replica.Addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rc.Close()
+	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+		if s, _ := redisq.Info(b.Context(), rc, "replication"); strings.Contains(s, "master_link_status:up") {
+			break
+		}
+		if time.Since(start) > 20*time.Second {
+			b.Fatal("the replica did not sync")
+		}
+	}
+	c, err := redisq.Dial(b.Context(), master.Addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	for _, n := range []int{0, 1} {
+		b.Run(fmt.Sprintf("min-replicas=%d", n), func(b *testing.B) {
+			s := redisq.NewStore(c, redisq.StoreConfig{MinReplicas: n})
+			i := 0
+			for b.Loop() {
+				i++
+				if _, _, err := s.Create(b.Context(), replicaJob(fmt.Sprintf("bench-%d-%d", n, i))); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
