@@ -11,6 +11,7 @@ import (
 	"github.com/proofmill/proofmill/errcode"
 	"github.com/proofmill/proofmill/internal/redistest"
 	"github.com/proofmill/proofmill/scheduler"
+	"github.com/proofmill/proofmill/scheduler/conformance"
 	"github.com/proofmill/proofmill/scheduler/redisq"
 )
 
@@ -143,4 +144,22 @@ func BenchmarkCreateMinReplicas(b *testing.B) {
 			}
 		})
 	}
+}
+
+// The scheduler's conformance suite passes with every submission waiting
+// for a replica.
+func TestConformanceWithReplica(t *testing.T) {
+	master := redistest.StartWith(t, "--repl-diskless-sync-delay", "0")
+	startReplica(t, master)
+	var waiting func(t *testing.T, b conformance.Backend) conformance.Backend
+	waiting = func(t *testing.T, b conformance.Backend) conformance.Backend {
+		b.Store = redisq.NewStore(dial(t, master.Addr), redisq.StoreConfig{MinReplicas: 1, ReplicaTimeout: 5 * time.Second})
+		restart := b.Restart
+		b.Restart = func(t *testing.T) conformance.Backend { return waiting(t, restart(t)) }
+		return b
+	}
+	conformance.Run(t, func(t *testing.T) conformance.Backend {
+		flush(t, master.Addr)
+		return waiting(t, open(t, master.Addr))
+	})
 }
