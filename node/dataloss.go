@@ -3,7 +3,12 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -74,4 +79,34 @@ type checkedHealth struct {
 func (h checkedHealth) Check(ctx context.Context, req *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
 	h.before(ctx)
 	return h.Server.Check(ctx, req)
+}
+
+// generationFile is where a server remembers the Redis generation it saw
+// last, in its data folder.
+const generationFile = "redis-generation"
+
+// rememberGeneration compares Redis's generation with the one this server
+// saw last, to catch Redis losing its data while no proofmill process ran,
+// and then remembers the current one.
+func rememberGeneration(dataDir, redis string, gen *redisq.Generation, log *slog.Logger) error {
+	path := filepath.Join(dataDir, generationFile)
+	last, err := os.ReadFile(path)
+	switch {
+	case err == nil && strings.TrimSpace(string(last)) != gen.ID():
+		log.Error("Redis's generation is not the one this server saw last: Redis lost its data while no proofmill process was running (a restart without persistence, a flush), or --redis names another Redis; jobs accepted before may be gone",
+			"redis", redis, "last", strings.TrimSpace(string(last)), "now", gen.ID(), "file", path)
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("node: %w", err)
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return fmt.Errorf("node: data dir: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(gen.ID()+"\n"), 0o600); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	return nil
 }

@@ -116,3 +116,34 @@ func TestRedisDataLossReported(t *testing.T) {
 		}
 	}
 }
+
+// Redis loses its data while no server runs: the next start of a server
+// that saw it before says so in its log.
+func TestRedisDataLossWhileStoppedReported(t *testing.T) {
+	t.Parallel()
+	redis := redistest.StartWith(t, "--appendonly", "no")
+	dataDir := t.TempDir()
+	start := func(logs *proctest.Buffer) *node.Node {
+		return testnode.Start(t, func(c *node.Config) {
+			onRedis(redis.Addr, logs, true)(c)
+			c.DataDir = dataDir
+		})
+	}
+	const says = "Redis lost its data while no proofmill process was running"
+	var first, second, third proctest.Buffer
+	if err := start(&first).Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := start(&second).Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(first.String()+second.String(), says) {
+		t.Fatalf("a loss reported where there was none:\n%s%s", first.String(), second.String())
+	}
+	redis.Kill()
+	redis.Restart()
+	start(&third)
+	if !strings.Contains(third.String(), says) || !strings.Contains(third.String(), "level=ERROR") {
+		t.Fatalf("the start after the loss did not report it:\n%s", third.String())
+	}
+}

@@ -120,6 +120,11 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	if n.jobs.generation != nil && cfg.Role == Serve {
+		if err := rememberGeneration(cfg.DataDir, cfg.Redis, n.jobs.generation, n.log); err != nil {
+			return err
+		}
+	}
 	if n.jobs.generation != nil {
 		n.dataLoss = &dataLoss{gen: n.jobs.generation, log: n.log, redis: cfg.Redis, health: func() *health.Server { return n.health }}
 	}

@@ -25,8 +25,9 @@ var ErrDataLost = errcode.New(errcode.Unavailable, "Redis lost its data")
 
 // Generation is the id a process found (or wrote) at start.
 type Generation struct {
-	client redis.UniversalClient
-	id     string
+	client  redis.UniversalClient
+	id      string
+	created bool
 
 	mu   sync.Mutex
 	lost error // sticky: once lost, always lost for this process
@@ -38,18 +39,23 @@ type Generation struct {
 func (c *Conn) Generation(ctx context.Context) (*Generation, error) {
 	var b [16]byte
 	rand.Read(b[:])
-	if err := c.client.SetNX(ctx, generationKey, hex.EncodeToString(b[:]), 0).Err(); err != nil {
+	created, err := c.client.SetNX(ctx, generationKey, hex.EncodeToString(b[:]), 0).Result()
+	if err != nil {
 		return nil, fmt.Errorf("redisq: write the generation key: %w", unavailable(err))
 	}
 	id, err := c.client.Get(ctx, generationKey).Result()
 	if err != nil {
 		return nil, fmt.Errorf("redisq: read the generation key: %w", unavailable(err))
 	}
-	return &Generation{client: c.client, id: id}, nil
+	return &Generation{client: c.client, id: id, created: created}, nil
 }
 
 // ID is the generation this process remembers.
 func (g *Generation) ID() string { return g.id }
+
+// Created reports whether this process wrote the generation: Redis had
+// none (new, or emptied since a process last read it).
+func (g *Generation) Created() bool { return g.created }
 
 // Check reads the generation key again. It returns an error wrapping
 // ErrDataLost if the key vanished or changed (and from then on, without
