@@ -79,12 +79,14 @@ func New(cfg Config) (*Node, error) {
 }
 
 // Start opens and starts everything, in this order: the tenant table, the
-// GPU worker processes, the job store and queue, the prover (and preloaded
-// keys), the audit log, the scheduler (a server re-queues what a previous
-// process left unfinished), the metrics, the worker pool, then for a
-// server the gRPC listener, and the metrics endpoint and background loops.
-// If a step fails, what was opened is closed (by the path Shutdown takes)
-// and Start returns the error. ctx bounds the start (a Redis dial, GPU discovery),
+// GPU worker processes, the job store and queue (on Redis: its durability
+// settings checked, its generation read and, for a server, compared with
+// the one it saw last), the prover (and preloaded keys), the audit log,
+// the scheduler (a server re-queues what a previous process left
+// unfinished), the metrics, the worker pool, then for a server the gRPC
+// listener, and the metrics endpoint and background loops. If a step
+// fails, what was opened is closed (by the path Shutdown takes) and Start
+// returns the error. ctx bounds the start (a Redis dial, GPU discovery),
 // not the node's life.
 func (n *Node) Start(ctx context.Context) (err error) {
 	n.mu.Lock()
