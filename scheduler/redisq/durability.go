@@ -57,6 +57,9 @@ func readSettings(ctx context.Context, c redis.UniversalClient) (Settings, error
 	node := "redis"
 	if cl, ok := c.(*redis.Client); ok {
 		node = cl.Options().Addr
+		if node == "FailoverClient" { // go-redis's name for the client behind Sentinel
+			node = "the master behind Sentinel"
+		}
 	}
 	s := Settings{Node: node}
 	var cerr error
