@@ -66,3 +66,8 @@ func FlushAll(ctx context.Context, c *Conn) error { return c.client.FlushAll(ctx
 func Info(ctx context.Context, c *Conn, section string) (string, error) {
 	return c.client.Info(ctx, section).Result()
 }
+
+// ClusterInfo returns CLUSTER INFO: for tests and diagnostics.
+func ClusterInfo(ctx context.Context, c *Conn) (string, error) {
+	return c.client.ClusterInfo(ctx).Result()
+}
