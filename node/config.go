@@ -52,6 +52,18 @@ type Config struct {
 	// take before they are handed back. 0: 30s.
 	ShutdownTimeout time.Duration
 
+	// Redis durability.
+	// RedisVolatile starts on a Redis that may lose accepted jobs (no
+	// append-only file, an evicting maxmemory-policy, or settings that
+	// cannot be read), with a warning; false refuses to start on one.
+	RedisVolatile bool
+	// RedisMinReplicas is how many replicas must have a submission (Redis
+	// WAIT) before it is acknowledged; 0: none waited for.
+	RedisMinReplicas int
+	// RedisReplicaTimeout bounds that wait; fewer acknowledgements in time
+	// answer UNAVAILABLE. 0: 1s.
+	RedisReplicaTimeout time.Duration
+
 	// Proving.
 	KeysDir string // the key store; "": prover.DefaultKeyDir()
 	// Workers is how many proofs this process runs at once. 0 sizes it:
@@ -122,6 +134,8 @@ func (c Config) resolved() (Config, error) {
 		return usage("worker: --gpus is for serve; a worker proves on one --device")
 	case c.Role == Serve && c.Device != "":
 		return usage("serve: --device is for worker; serve proves on --gpus")
+	case c.RedisMinReplicas < 0 || c.RedisReplicaTimeout < 0:
+		return usage("--redis-min-replicas %d, --redis-replica-timeout %s: neither may be negative", c.RedisMinReplicas, c.RedisReplicaTimeout)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -25,6 +24,7 @@ type jobs struct {
 	conn       *redisq.Conn
 	redisStore *redisq.Store
 	redisQueue *redisq.Queue
+	generation *redisq.Generation // what this process found in Redis at start
 	consuming  bool
 	stopOnce   sync.Once
 }
@@ -48,18 +48,28 @@ func openEmbedded(dataDir string, weight func(tenant string) int, log *slog.Logg
 	return &jobs{store: store, queue: queue, counts: store.Counts, embedded: store}, nil
 }
 
-// openRedis connects to Redis; consume is how many jobs this process
-// proves at once (0: it only submits and reads).
-func openRedis(ctx context.Context, addr string, consume int, poll, retention time.Duration, tenants map[string]int, log *slog.Logger) (*jobs, error) {
+// openRedis connects to Redis, refuses one that would lose accepted jobs
+// (unless cfg.RedisVolatile), and reads its generation; consume is how
+// many jobs this process proves at once (0: it only submits and reads).
+func openRedis(ctx context.Context, cfg Config, consume int, tenants map[string]int) (*jobs, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	conn, err := redisq.Dial(ctx, addr)
+	conn, err := redisq.Dial(ctx, cfg.Redis)
 	if err != nil {
 		return nil, err
 	}
-	store := redisq.NewStore(conn, redisq.StoreConfig{Retention: retention})
-	queue := redisq.NewQueue(conn, redisq.QueueConfig{Concurrency: consume, Poll: poll, Tenants: tenants, Logger: log})
-	return &jobs{store: store, queue: queue, conn: conn, redisStore: store, redisQueue: queue}, nil
+	if err := redisq.CheckDurability(ctx, conn, redisq.DurabilityConfig{Volatile: cfg.RedisVolatile, Logger: cfg.Logger}); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	gen, err := conn.Generation(ctx)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	store := redisq.NewStore(conn, redisq.StoreConfig{Retention: cfg.Retention, MinReplicas: cfg.RedisMinReplicas, ReplicaTimeout: cfg.RedisReplicaTimeout})
+	queue := redisq.NewQueue(conn, redisq.QueueConfig{Concurrency: consume, Poll: cfg.Poll, Tenants: tenants, Logger: cfg.Logger})
+	return &jobs{store: store, queue: queue, conn: conn, redisStore: store, redisQueue: queue, generation: gen}, nil
 }
 
 func (j *jobs) shared() bool { return j.conn != nil }

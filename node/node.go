@@ -60,6 +60,7 @@ type Node struct {
 	listener   net.Listener
 	grpc       *grpc.Server
 	health     *health.Server
+	dataLoss   *dataLoss // on Redis: watches for Redis losing its data
 	metricsSrv *http.Server
 	metricsLis net.Listener
 	stopLoops  context.CancelFunc
@@ -80,12 +81,14 @@ func New(cfg Config) (*Node, error) {
 }
 
 // Start opens and starts everything, in this order: the tenant table, the
-// GPU worker processes, the job store and queue, the prover (and preloaded
-// keys), the audit log, the scheduler (a server re-queues what a previous
-// process left unfinished), the metrics, the worker pool, then for a
-// server the gRPC listener, and the metrics endpoint and background loops.
-// If a step fails, what was opened is closed (by the path Shutdown takes)
-// and Start returns the error. ctx bounds the start (a Redis dial, GPU discovery),
+// GPU worker processes, the job store and queue (on Redis: its durability
+// settings checked, its generation read and, for a server, compared with
+// the one it saw last), the prover (and preloaded keys), the audit log,
+// the scheduler (a server re-queues what a previous process left
+// unfinished), the metrics, the worker pool, then for a server the gRPC
+// listener, and the metrics endpoint and background loops. If a step
+// fails, what was opened is closed (by the path Shutdown takes) and Start
+// returns the error. ctx bounds the start (a Redis dial, GPU discovery),
 // not the node's life.
 func (n *Node) Start(ctx context.Context) (err error) {
 	n.mu.Lock()
@@ -117,12 +120,20 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	slots := cfg.slots(len(n.gpus))
 	if cfg.Redis != "" {
-		n.jobs, err = openRedis(ctx, cfg.Redis, slots, cfg.Poll, cfg.Retention, n.tenants.Weights(), n.log)
+		n.jobs, err = openRedis(ctx, cfg, slots, n.tenants.Weights())
 	} else {
 		n.jobs, err = openEmbedded(cfg.DataDir, n.tenants.Weight, n.log)
 	}
 	if err != nil {
 		return err
+	}
+	if n.jobs.generation != nil && cfg.Role == Serve {
+		if err := rememberGeneration(cfg.DataDir, cfg.Redis, n.jobs.generation, n.log); err != nil {
+			return err
+		}
+	}
+	if n.jobs.generation != nil {
+		n.dataLoss = &dataLoss{gen: n.jobs.generation, log: n.log, redis: cfg.Redis, health: func() *health.Server { return n.health }}
 	}
 	if err := n.startProver(); err != nil {
 		return err
@@ -238,7 +249,11 @@ func (n *Node) startAPI() error {
 	pb.RegisterProverServer(n.grpc, server.New(n.sched, n.prover, server.Config{
 		MaxInputBytes: cfg.MaxInputBytes, Logger: n.log, Devices: n.devices, Receipts: n.signer, Tenants: n.tenants}))
 	n.health = health.NewServer()
-	healthpb.RegisterHealthServer(n.grpc, n.health)
+	if n.dataLoss != nil {
+		healthpb.RegisterHealthServer(n.grpc, checkedHealth{Server: n.health, before: n.dataLoss.check})
+	} else {
+		healthpb.RegisterHealthServer(n.grpc, n.health)
+	}
 	reflection.Register(n.grpc)
 	lis := n.listener
 	n.loops.Add(1)
@@ -274,14 +289,22 @@ func (n *Node) startMetrics() error {
 	return nil
 }
 
-// startLoops starts the background loops: a server's housekeeping, and
-// its subscription to other processes' changes on Redis.
+// startLoops starts the background loops: on Redis, the watch for Redis
+// losing its data; a server's housekeeping, and its subscription to
+// other processes' changes on Redis.
 func (n *Node) startLoops() {
+	ctx, stop := context.WithCancel(context.Background())
+	n.stopLoops = stop
+	if n.dataLoss != nil {
+		n.loops.Add(1)
+		go func() {
+			defer n.loops.Done()
+			n.dataLoss.watch(ctx)
+		}()
+	}
 	if n.cfg.Role != Serve {
 		return
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	n.stopLoops = stop
 	n.loops.Add(1)
 	go func() {
 		defer n.loops.Done()

@@ -18,6 +18,9 @@ import (
 // nodeFlags are the flags serve and worker share, meaning the same in both.
 func nodeFlags(f *pflag.FlagSet, cfg *node.Config, role node.Role) {
 	f.StringVar(&cfg.Redis, "redis", os.Getenv("PROOFMILL_REDIS"), "share jobs through Redis at `addr` (host:port or URI, see README) ($PROOFMILL_REDIS)")
+	f.BoolVar(&cfg.RedisVolatile, "redis-volatile", false, "start on a Redis that may lose accepted jobs (appendonly no, an evicting maxmemory-policy, settings unreadable); refused without it")
+	f.IntVar(&cfg.RedisMinReplicas, "redis-min-replicas", 0, "acknowledge a submission only once this many Redis replicas have it (WAIT); 0: no wait")
+	f.DurationVar(&cfg.RedisReplicaTimeout, "redis-replica-timeout", time.Second, "how long a submission waits for --redis-min-replicas; fewer in time answer UNAVAILABLE")
 	f.IntVar(&cfg.Workers, "workers", envInt("PROOFMILL_WORKERS", 0), "proofs this process runs at once; 0 sizes to the machine (one per GPU; none for serve --redis), -1 none ($PROOFMILL_WORKERS)")
 	f.IntVar(&cfg.MaxAttempts, "max-attempts", 3, "tries per job for retryable failures; servers and workers sharing Redis should agree")
 	f.DurationVar(&cfg.Retention, "retention", 24*time.Hour, "how long finished jobs and their proofs are kept; servers and workers sharing Redis should agree")

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,10 +16,12 @@ import (
 
 // Server is one redis-server process.
 type Server struct {
-	Addr string // 127.0.0.1:port
-	dir  string
-	cmd  *exec.Cmd
-	t    testing.TB
+	Addr     string // 127.0.0.1:port
+	dir      string
+	extra    []string
+	sentinel string // for a Sentinel: what it monitors, "name host:port"
+	cmd      *exec.Cmd
+	t        testing.TB
 }
 
 // Start starts redis-server with append-only persistence (fsync on every
@@ -26,29 +29,64 @@ type Server struct {
 // does not skip, if redis-server is missing: .ci/run installs it.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return StartWith(t)
+}
+
+// StartWith starts redis-server as Start does, with extra config args
+// after the defaults, which they override: "--appendonly", "no" for a
+// Redis without persistence, "--replicaof", "127.0.0.1", port for a
+// replica. Restart passes them again.
+func StartWith(t testing.TB, extra ...string) *Server {
+	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatalf("redis-server is not installed (apt-get install -y redis-server; .ci/run does this): %v", err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	s := &Server{Addr: addr, dir: t.TempDir(), t: t}
+	s := &Server{Addr: freeAddr(t), dir: t.TempDir(), extra: extra, t: t}
 	s.Restart()
 	t.Cleanup(s.Stop)
 	return s
 }
 
+// StartSentinel starts a Sentinel that monitors master under name, with
+// quorum 1 and a master counted down after 1 s without answers.
+func StartSentinel(t testing.TB, name string, master *Server) *Server {
+	t.Helper()
+	s := &Server{Addr: freeAddr(t), dir: t.TempDir(), sentinel: name + " 127.0.0.1 " + master.Port(), t: t}
+	s.Restart()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+func freeAddr(t testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
 // Restart starts the server again (after Stop) on the same port and data.
 func (s *Server) Restart() {
 	s.t.Helper()
-	_, port, _ := net.SplitHostPort(s.Addr)
-	cmd := exec.Command("redis-server",
+	port, readyLine := s.Port(), "Ready to accept connections"
+	args := append([]string{
 		"--bind", "127.0.0.1", "--port", port, "--dir", s.dir,
 		"--appendonly", "yes", "--appendfsync", "always", "--save", "",
-		"--maxmemory-policy", "noeviction", "--protected-mode", "yes")
+		"--maxmemory-policy", "noeviction", "--protected-mode", "yes"}, s.extra...)
+	if s.sentinel != "" { // Sentinel rewrites its config file: it must have one
+		name, _, _ := strings.Cut(s.sentinel, " ")
+		conf := filepath.Join(s.dir, "sentinel.conf")
+		if _, err := os.Stat(conf); err != nil {
+			text := fmt.Sprintf("port %s\nbind 127.0.0.1\ndir %s\nsentinel monitor %s 1\nsentinel down-after-milliseconds %s 1000\nsentinel failover-timeout %s 10000\n",
+				port, s.dir, s.sentinel, name, name)
+			if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+				s.t.Fatal(err)
+			}
+		}
+		args, readyLine = []string{conf, "--sentinel"}, "+monitor master"
+	}
+	cmd := exec.Command("redis-server", args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		s.t.Fatal(err)
@@ -64,7 +102,7 @@ func (s *Server) Restart() {
 		var last string
 		for sc.Scan() {
 			last = sc.Text()
-			if strings.Contains(last, "Ready to accept connections") {
+			if strings.Contains(last, readyLine) {
 				ready <- nil
 				for sc.Scan() { // keep the pipe drained
 				}
@@ -83,19 +121,47 @@ func (s *Server) Restart() {
 	}
 }
 
-// Stop stops the server (SIGTERM: it finishes writing its append-only file).
+// Port is the server's port, as redis-server's arguments take it.
+func (s *Server) Port() string {
+	_, port, _ := net.SplitHostPort(s.Addr)
+	return port
+}
+
+// Kill stops the server at once (SIGKILL): what it had not written to
+// disk is lost, and without persistence everything is.
+func (s *Server) Kill() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	s.cmd.Process.Kill()
+	s.cmd.Wait()
+	s.cmd = nil
+}
+
+// Stop stops the server (SIGINT: it finishes writing its append-only
+// file). A replica refuses while it writes its first append-only file
+// after a sync ("Writing initial AOF, can't exit"): ask again until it
+// goes, for up to 10 s, then kill it.
 func (s *Server) Stop() {
 	if s.cmd == nil || s.cmd.Process == nil {
 		return
 	}
-	s.cmd.Process.Signal(os.Interrupt)
 	done := make(chan struct{})
 	go func() { s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		s.cmd.Process.Kill()
-		<-done
+	ask := time.NewTicker(200 * time.Millisecond)
+	defer ask.Stop()
+	deadline := time.After(10 * time.Second)
+	for stopped := false; !stopped; {
+		s.cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+			stopped = true
+		case <-ask.C:
+		case <-deadline:
+			s.cmd.Process.Kill()
+			<-done
+			stopped = true
+		}
 	}
 	s.cmd = nil
 }

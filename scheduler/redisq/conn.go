@@ -61,3 +61,13 @@ func (c *Conn) Close() error { return c.client.Close() }
 
 // FlushAll empties the Redis database: for tests.
 func FlushAll(ctx context.Context, c *Conn) error { return c.client.FlushAll(ctx).Err() }
+
+// Info returns a section of Redis's INFO: for tests and diagnostics.
+func Info(ctx context.Context, c *Conn, section string) (string, error) {
+	return c.client.Info(ctx, section).Result()
+}
+
+// ClusterInfo returns CLUSTER INFO: for tests and diagnostics.
+func ClusterInfo(ctx context.Context, c *Conn) (string, error) {
+	return c.client.ClusterInfo(ctx).Result()
+}

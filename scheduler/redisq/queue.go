@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
 
+	"github.com/proofmill/proofmill/errcode"
 	"github.com/proofmill/proofmill/scheduler"
 )
 
@@ -283,7 +285,7 @@ func (q *Queue) Len(ctx context.Context, p scheduler.Priority) (int, error) {
 	// asynq does not export: ask which queues exist first.
 	exist, err := q.inspector.Queues()
 	if err != nil {
-		return 0, fmt.Errorf("redisq: len: %w", unavailable(err))
+		return 0, lengthCheckFailed(q.names(p), err)
 	}
 	n := 0
 	for _, name := range q.names(p) {
@@ -295,11 +297,17 @@ func (q *Queue) Len(ctx context.Context, p scheduler.Priority) (int, error) {
 		}
 		info, err := q.inspector.GetQueueInfo(name)
 		if err != nil {
-			return 0, fmt.Errorf("redisq: len: %w", unavailable(err))
+			return 0, lengthCheckFailed([]string{name}, err)
 		}
 		n += info.Pending + info.Retry
 	}
 	return n, nil
+}
+
+// lengthCheckFailed says which queues' length could not be read, not
+// "job store unavailable".
+func lengthCheckFailed(names []string, err error) error {
+	return errcode.E("", errcode.Unavailable, fmt.Errorf("redisq: queue length check of %s failed: %w", strings.Join(names, ", "), err))
 }
 
 // Names are the asynq queues of priority p this process serves or fills:

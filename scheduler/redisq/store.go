@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/proofmill/proofmill/errcode"
 	"github.com/proofmill/proofmill/scheduler"
 )
 
@@ -35,12 +36,21 @@ func jobKeys(j *scheduler.Job) []string {
 // StoreConfig tunes a Store. The zero value is usable.
 type StoreConfig struct {
 	Retention time.Duration // how long finished jobs (and proofs) are kept; 0 means 24h
+	// MinReplicas is how many replicas must have a submission (a created
+	// job, or one put back in line) before Create or Update returns, as
+	// Redis's WAIT counts them; 0 waits for none.
+	MinReplicas int
+	// ReplicaTimeout bounds that wait; 0 means 1s. Fewer acknowledgements
+	// in time is an error wrapping ErrTooFewReplicas (Unavailable).
+	ReplicaTimeout time.Duration
 }
 
 // Store is a scheduler.Store on Redis.
 type Store struct {
-	client    redis.UniversalClient
-	retention time.Duration
+	client         redis.UniversalClient
+	retention      time.Duration
+	minReplicas    int
+	replicaTimeout time.Duration
 }
 
 // NewStore returns a Store over c.
@@ -48,7 +58,10 @@ func NewStore(c *Conn, cfg StoreConfig) *Store {
 	if cfg.Retention == 0 {
 		cfg.Retention = 24 * time.Hour
 	}
-	return &Store{client: c.client, retention: cfg.Retention}
+	if cfg.ReplicaTimeout == 0 {
+		cfg.ReplicaTimeout = time.Second
+	}
+	return &Store{client: c.client, retention: cfg.Retention, minReplicas: cfg.MinReplicas, replicaTimeout: cfg.ReplicaTimeout}
 }
 
 // A job is a hash: v (version), s (state), p (priority) and t (tenant), for
@@ -100,6 +113,9 @@ func (s *Store) Create(ctx context.Context, job *scheduler.Job) (*scheduler.Job,
 		job.Version, data, job.ID, job.Submitted.UnixNano(), changedChan, string(job.State), int(job.Priority), job.Tenant).Result()
 	switch {
 	case errors.Is(err, redis.Nil):
+		if err := s.replicated(ctx, job.ID); err != nil {
+			return nil, false, fmt.Errorf("redisq: create %s: %w", job.ID, s.uncreate(ctx, job, err))
+		}
 		return job, true, nil
 	case err != nil:
 		return nil, false, fmt.Errorf("redisq: create %s: %w", job.ID, unavailable(err))
@@ -145,6 +161,11 @@ func (s *Store) Update(ctx context.Context, job *scheduler.Job) error {
 	case n < 0:
 		return fmt.Errorf("redisq: update %s: %w", job.ID, scheduler.ErrNotFound)
 	}
+	if job.State == scheduler.Queued { // a resubmission, or a job put back in line
+		if err := s.replicated(ctx, job.ID); err != nil {
+			return fmt.Errorf("redisq: update %s: %w", job.ID, err)
+		}
+	}
 	return nil
 }
 
@@ -166,7 +187,8 @@ func (s *Store) CountQueued(ctx context.Context) (map[scheduler.Priority]int, er
 		cmds[p] = pipe.SCard(ctx, queuedPrefix+p.String())
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, fmt.Errorf("redisq: count queued: %w", unavailable(err))
+		// Not "job store unavailable": say it is the queue's length check.
+		return nil, errcode.E("", errcode.Unavailable, fmt.Errorf("redisq: queue length check failed: could not count the jobs waiting in the interactive and batch queues (%s*): %w", queuedPrefix, err))
 	}
 	out := make(map[scheduler.Priority]int, len(cmds))
 	for p, c := range cmds {
