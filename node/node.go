@@ -223,10 +223,14 @@ func (n *Node) startAPI() error {
 	if err != nil {
 		return err
 	}
-	if n.listener, err = net.Listen("tcp", cfg.Listen); err != nil {
+	lis, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
+	lis = cfg.Limits.Listener(lis, n.log)
+	n.listener = lis
 	opts := append(server.Interceptors(n.log, cfg.MaxInputBytes+64<<10), creds)
+	opts = append(opts, cfg.Limits.ServerOptions()...)
 	if n.tenants != nil {
 		opts = append(opts, server.Authenticate(n.tenants)...)
 	}
@@ -236,7 +240,6 @@ func (n *Node) startAPI() error {
 	n.health = health.NewServer()
 	healthpb.RegisterHealthServer(n.grpc, n.health)
 	reflection.Register(n.grpc)
-	lis := n.listener
 	n.loops.Add(1)
 	go func() {
 		defer n.loops.Done()
