@@ -8,6 +8,7 @@ import (
 
 	"github.com/proofmill/proofmill/circuits/input"
 	"github.com/proofmill/proofmill/errcode"
+	"github.com/proofmill/proofmill/server"
 	"github.com/proofmill/proofmill/worker"
 )
 
@@ -97,11 +98,25 @@ type Config struct {
 	// Audit is the audit log. "": audit.log in DataDir for a server, none
 	// for a worker.
 	Audit string
+	// Limits bound what one client can hold of the server: connections,
+	// calls per connection, handshake, idle and keepalive times, windows.
+	// Each zero field takes its DefaultLimits value.
+	Limits Limits
 
 	// holdWorkers starts the pool only at startWorkers: tests hold the
 	// queue still.
 	holdWorkers bool
 }
+
+// Limits are a server's per-client bounds (server.Limits).
+type Limits = server.Limits
+
+// DefaultLimits are the bounds a zero Limits field takes: 1,000
+// connections, 100 calls per connection, a 10 s handshake, GOAWAY after 5
+// minutes idle, a ping after 1 minute silent answered within 20 s,
+// clients' pings at most every 15 s, 64 KiB per call's window, 16 KiB of
+// metadata.
+var DefaultLimits = server.DefaultLimits
 
 // TLS is how a server secures its gRPC listener.
 type TLS struct {
@@ -136,6 +151,12 @@ func (c Config) resolved() (Config, error) {
 		return usage("serve: --device is for worker; serve proves on --gpus")
 	case c.RedisMinReplicas < 0 || c.RedisReplicaTimeout < 0:
 		return usage("--redis-min-replicas %d, --redis-replica-timeout %s: neither may be negative", c.RedisMinReplicas, c.RedisReplicaTimeout)
+	}
+	if c.Role == Serve {
+		var err error
+		if c.Limits, err = c.Limits.Resolved(); err != nil {
+			return c, err
+		}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

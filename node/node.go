@@ -236,12 +236,16 @@ func (n *Node) startAPI() error {
 	if err != nil {
 		return err
 	}
-	if n.listener, err = net.Listen("tcp", cfg.Listen); err != nil {
+	lis, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
+	lis = cfg.Limits.Listener(lis, n.log)
+	n.listener = lis
 	// Twice the input limit reaches the handler, which names the field and
 	// the limit; only larger messages get gRPC's own refusal.
 	opts := append(server.Interceptors(n.log, 2*cfg.MaxInputBytes+64<<10), creds)
+	opts = append(opts, cfg.Limits.ServerOptions()...)
 	if n.tenants != nil {
 		opts = append(opts, server.Authenticate(n.tenants)...)
 	}
@@ -255,7 +259,6 @@ func (n *Node) startAPI() error {
 		healthpb.RegisterHealthServer(n.grpc, n.health)
 	}
 	reflection.Register(n.grpc)
-	lis := n.listener
 	n.loops.Add(1)
 	go func() {
 		defer n.loops.Done()

@@ -133,13 +133,6 @@ type Scheduler struct {
 	late      lateJobs
 }
 
-// watch is closed when a job changes; n counts the callers waiting on it, so
-// the last one out removes it.
-type watch struct {
-	ch chan struct{}
-	n  int
-}
-
 // New returns a Scheduler over a store and a queue. Call Recover before
 // serving, to re-queue what a previous process left unfinished.
 func New(store Store, queue Queue, cfg Config) *Scheduler {
@@ -601,81 +594,6 @@ func (s *Scheduler) record(ctx context.Context, kind string, j *Job) error {
 		s.log.Error("scheduler: audit log", "job", j.ID, "event", kind, "err", err)
 	}
 	return err
-}
-
-// Notify wakes the watchers of a job; call it for changes that other
-// processes make.
-func (s *Scheduler) Notify(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if w, ok := s.changed[id]; ok {
-		close(w.ch)
-		delete(s.changed, id)
-	}
-}
-
-// WaitChange returns the job once its version is past version (at once if it
-// already is), or when ctx ends.
-func (s *Scheduler) WaitChange(ctx context.Context, id string, version uint64) (*Job, error) {
-	for {
-		j, changed, err := s.waitOnce(ctx, id, version)
-		if err != nil || !changed {
-			return j, err
-		}
-	}
-}
-
-// waitOnce registers a watch, reads the job, and waits for one change unless
-// the job is already past version; changed says whether to read again.
-func (s *Scheduler) waitOnce(ctx context.Context, id string, version uint64) (*Job, bool, error) {
-	s.mu.Lock()
-	w, ok := s.changed[id]
-	if !ok {
-		w = &watch{ch: make(chan struct{})}
-		s.changed[id] = w
-	}
-	w.n++
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		if w.n--; w.n == 0 && s.changed[id] == w {
-			delete(s.changed, id)
-		}
-		s.mu.Unlock()
-	}()
-	j, err := s.store.Get(ctx, id)
-	if err != nil {
-		return nil, false, err
-	}
-	if j.Version > version {
-		return j, false, nil
-	}
-	var poll <-chan time.Time
-	if s.cfg.Poll > 0 {
-		t := time.NewTimer(s.cfg.Poll)
-		defer t.Stop()
-		poll = t.C
-	}
-	select {
-	case <-w.ch:
-		return nil, true, nil
-	case <-poll:
-		return nil, true, nil
-	case <-ctx.Done():
-		return j, false, ctx.Err()
-	}
-}
-
-// Wait returns the job once it is terminal, or when ctx ends.
-func (s *Scheduler) Wait(ctx context.Context, id string) (*Job, error) {
-	var version uint64
-	for {
-		j, err := s.WaitChange(ctx, id, version)
-		if err != nil || j.State.Terminal() {
-			return j, err
-		}
-		version = j.Version
-	}
 }
 
 // Drain stops admitting jobs; running ones finish and queued ones stay in

@@ -204,6 +204,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"batch", "status"}, "--batch or --in is required"},
 		{[]string{"bench", "--profile", "huge"}, `unknown profile "huge"`},
 		{[]string{"worker"}, "--redis is required"},
+		{[]string{"serve", "--max-streams", "-1"}, "--max-streams -1: must not be negative"},
 	} {
 		code, stdout, stderr := proofmill(t, tc.args...)
 		if code != 2 || !strings.Contains(stderr, tc.mention) || !strings.Contains(stderr, "--help' for usage") {

@@ -67,7 +67,22 @@ func serveCmd(e *env) *cobra.Command {
 	f.StringVar(&cfg.TLS.KeyFile, "tls-key", os.Getenv("PROOFMILL_TLS_KEY"), "PEM `file` of the certificate's private key ($PROOFMILL_TLS_KEY)")
 	f.StringVar(&cfg.TLS.ClientCA, "client-ca", os.Getenv("PROOFMILL_CLIENT_CA"), "PEM `file` of the CA client certificates must chain to: mTLS ($PROOFMILL_CLIENT_CA)")
 	f.BoolVar(&cfg.TLS.Insecure, "insecure", false, "allow plaintext gRPC on a non-loopback --listen address (anyone on the network can read and submit)")
+	limitFlags(f, &cfg.Limits)
 	return c
+}
+
+// limitFlags are serve's per-client bounds (README: Limits per client).
+func limitFlags(f *pflag.FlagSet, l *node.Limits) {
+	d := node.DefaultLimits
+	f.IntVar(&l.MaxConnections, "max-connections", d.MaxConnections, "connections open at once; more are refused as they arrive; -1: no cap")
+	f.IntVar(&l.MaxStreams, "max-streams", d.MaxStreams, "calls open at once on one connection (HTTP/2 max concurrent streams); clients queue the rest")
+	f.DurationVar(&l.HandshakeTimeout, "handshake-timeout", d.HandshakeTimeout, "a new connection's TLS and HTTP/2 handshake must finish within this, or it is closed")
+	f.DurationVar(&l.IdleTimeout, "idle-timeout", d.IdleTimeout, "a connection without calls this long is sent GOAWAY; -1s: never")
+	f.DurationVar(&l.KeepaliveTime, "keepalive-time", d.KeepaliveTime, "ping a connection silent this long; -1s: never")
+	f.DurationVar(&l.KeepaliveTimeout, "keepalive-timeout", d.KeepaliveTimeout, "close a pinged connection that sends nothing within this")
+	f.DurationVar(&l.MinPingInterval, "min-ping-interval", d.MinPingInterval, "a client pinging more often is sent GOAWAY (too_many_pings)")
+	f.IntVar(&l.StreamWindow, "stream-window", d.StreamWindow, "`bytes` a client may send on one call before the server reads them (a fixed HTTP/2 window)")
+	f.IntVar(&l.MaxHeaderBytes, "max-header-bytes", d.MaxHeaderBytes, "largest metadata (HTTP/2 header list) of one call, in `bytes`")
 }
 
 func workerCmd(e *env) *cobra.Command {
