@@ -1,10 +1,14 @@
 package prover_test
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/proofmill/proofmill/internal/testkeys"
@@ -114,5 +118,51 @@ func editManifest(t *testing.T, dir string, edit func(*prover.Manifest)) {
 	data, _ = json.Marshal(m)
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A proving key damaged in its length fields, with the manifest's hash
+// recomputed to match (a copy gone wrong before it was hashed, or a
+// careless edit), is corrupt_keys naming the file: gnark's ReadDump would
+// allocate what the field says and panic (makeslice) or run out of memory.
+func TestKeyStoreRefusesCorruptProvingKeyHeader(t *testing.T) {
+	// Offsets in the dump: marker (8), domain (169), five points (448).
+	const wiresAt = 8 + 169 + 448
+	huge := []byte{0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+	cases := []struct {
+		name string
+		edit func([]byte) []byte
+	}{
+		{"wire count", func(b []byte) []byte { copy(b[wiresAt:], huge); return b }},
+		{"domain size", func(b []byte) []byte { copy(b[8:], []byte{0, 0, 0, 0, 0x08, 0, 0, 0}); return b }},
+		{"a point slice's length", func(b []byte) []byte {
+			wires := int(binary.BigEndian.Uint64(b[wiresAt:]))
+			at := wiresAt + 24 + 2*wires + 4 // G1.A's count
+			copy(b[at:], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f})
+			return b
+		}},
+		{"a compressed point flag", func(b []byte) []byte { b[8+169] |= 0b10 << 6; return b }},
+		{"truncated", func(b []byte) []byte { return b[:len(b)-1000] }},
+		{"a byte too many", func(b []byte) []byte { return append(b, 0) }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			store, dir := copyEntry(t)
+			path := filepath.Join(dir, "proving.key")
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data = c.edit(data)
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(data)
+			editManifest(t, dir, func(m *prover.Manifest) { m.SHA256["proving.key"] = hex.EncodeToString(sum[:]) })
+			_, err = store.Load("invoice-consistency/v1")
+			if !errors.Is(err, prover.ErrCorruptKeys) || !strings.Contains(err.Error(), path) {
+				t.Fatalf("got %v, want corrupt_keys naming %s", err, path)
+			}
+		})
 	}
 }
