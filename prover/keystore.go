@@ -49,6 +49,7 @@ const (
 	fileProvingKey   = "proving.key"   // gnark dump format, platform dependent
 	fileVerifyingKey = "verifying.key" // gnark raw (uncompressed) format
 	fileManifest     = "manifest.json"
+	dirCeremony      = "ceremony" // the transcript of a ceremony's keys
 )
 
 // Manifest describes one circuit's keys.
@@ -69,6 +70,9 @@ type Keys struct {
 	PK       groth16.ProvingKey
 	VK       groth16.VerifyingKey
 	Manifest Manifest
+	// transcript is, for keys a ceremony just made, the ceremony's files
+	// (relative name → path): Save keeps a copy under ceremony/.
+	transcript map[string]string
 }
 
 // VerifyingKeyHash is the hex SHA-256 of the verifying key file; it names
@@ -263,6 +267,11 @@ func (s KeyStore) Save(id string, k *Keys) error {
 		}
 		m.SHA256[f.name] = sum
 	}
+	for rel, src := range k.transcript {
+		if err := copyFile(filepath.Join(tmp, dirCeremony, filepath.FromSlash(rel)), src); err != nil {
+			return fmt.Errorf("prover: save %s: ceremony transcript: %w", id, err)
+		}
+	}
 	manifest, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return fmt.Errorf("prover: save %s: %w", id, err)
@@ -290,6 +299,20 @@ func writeFile(path string, write func(io.Writer) error) (string, error) {
 	bw := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
 	err = errors.Join(write(bw), bw.Flush(), f.Sync(), f.Close())
 	return hex.EncodeToString(h.Sum(nil)), err
+}
+
+// copyFile copies src to dst (making dst's folder), synced.
+func copyFile(dst, src string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	_, err = writeFile(dst, func(w io.Writer) error { _, err := io.Copy(w, in); return err })
+	return err
 }
 
 // Remove deletes a circuit's keys.

@@ -47,6 +47,10 @@ type Config struct {
 	// Production refuses keys that did not come from a ceremony (and
 	// makes none).
 	Production bool
+	// VerdictDir, under Production, remembers which key sets' ceremony
+	// transcripts verified, so a restart need not verify them again; "":
+	// every start verifies.
+	VerdictDir string
 	Logger     *slog.Logger // nil: slog.Default()
 }
 
@@ -59,6 +63,7 @@ type Prover struct {
 	onFall     func(device, reason string)
 	devSetup   bool
 	production bool
+	verdicts   verdicts
 	log        *slog.Logger
 
 	mu   sync.Mutex
@@ -91,7 +96,7 @@ func New(cfg Config) (*Prover, error) {
 			return nil, err
 		}
 	}
-	return &Prover{store: cfg.Store, backend: cfg.Backend, fallback: cfg.Fallback, onFall: cfg.OnFallback, devSetup: cfg.DevSetup && !cfg.Production, production: cfg.Production, log: cfg.Logger,
+	return &Prover{store: cfg.Store, backend: cfg.Backend, fallback: cfg.Fallback, onFall: cfg.OnFallback, devSetup: cfg.DevSetup && !cfg.Production, production: cfg.Production, verdicts: verdicts{cfg.VerdictDir}, log: cfg.Logger,
 		keys: map[string]func() (*Keys, error){}}, nil
 }
 
@@ -127,8 +132,8 @@ func (p *Prover) loadOrSetup(c *circuits.Circuit) (*Keys, error) {
 		if err = p.store.Save(c.ID, k); errors.Is(err, ErrKeysExist) {
 			k, err = p.store.Load(c.ID)
 		}
-	} else if err == nil && p.production && k.Manifest.Origin != OriginCeremony {
-		return nil, fmt.Errorf("prover: %s: %w: its keys are of origin %q; import keys from a ceremony (proofmill keys import)", c.ID, ErrDevelopmentKeys, k.Manifest.Origin)
+	} else if err == nil && p.production {
+		err = p.checkCeremony(c, k)
 	} else if err == nil && k.Manifest.Origin == OriginDevelopment {
 		p.log.Warn(DevelopmentKeyWarning, "circuit", c.ID)
 	}
