@@ -51,7 +51,10 @@ type Config struct {
 	// transcripts verified, so a restart need not verify them again; "":
 	// every start verifies.
 	VerdictDir string
-	Logger     *slog.Logger // nil: slog.Default()
+	// OnKeys, when set, is told the outcome of each load of a circuit's
+	// keys (nil: loaded): for health.
+	OnKeys func(circuit string, err error)
+	Logger *slog.Logger // nil: slog.Default()
 }
 
 // Prover proves and verifies registered circuits. It loads each circuit's
@@ -66,8 +69,11 @@ type Prover struct {
 	verdicts   verdicts
 	log        *slog.Logger
 
-	mu   sync.Mutex
-	keys map[string]func() (*Keys, error)
+	onKeys func(circuit string, err error)
+
+	mu    sync.Mutex
+	keys  map[string]func() (*Keys, error)
+	state map[string]keyState // by circuit id: the last load's outcome
 }
 
 // New returns a Prover for cfg.
@@ -91,13 +97,16 @@ func New(cfg Config) (*Prover, error) {
 	if cfg.OnFallback == nil {
 		cfg.OnFallback = func(string, string) {}
 	}
+	if cfg.OnKeys == nil {
+		cfg.OnKeys = func(string, error) {}
+	}
 	if cfg.Production {
 		if err := refuseDevelopmentKeys(cfg.Store); err != nil {
 			return nil, err
 		}
 	}
 	return &Prover{store: cfg.Store, backend: cfg.Backend, fallback: cfg.Fallback, onFall: cfg.OnFallback, devSetup: cfg.DevSetup && !cfg.Production, production: cfg.Production, verdicts: verdicts{cfg.VerdictDir}, log: cfg.Logger,
-		keys: map[string]func() (*Keys, error){}}, nil
+		onKeys: cfg.OnKeys, keys: map[string]func() (*Keys, error){}, state: map[string]keyState{}}, nil
 }
 
 // Store returns the prover's key store.
@@ -123,6 +132,13 @@ func (p *Prover) Keys(c *circuits.Circuit) (*Keys, error) {
 }
 
 func (p *Prover) loadOrSetup(c *circuits.Circuit) (*Keys, error) {
+	seen := p.store.fingerprint(c.ID) // before reading: a change meanwhile means another try
+	k, err := p.loadOrSetupOnce(c)
+	p.record(c, err, seen)
+	return k, err
+}
+
+func (p *Prover) loadOrSetupOnce(c *circuits.Circuit) (*Keys, error) {
 	start := time.Now()
 	k, err := p.store.Load(c.ID)
 	if errors.Is(err, ErrNoKeys) && p.devSetup {

@@ -199,7 +199,7 @@ func (s *Scheduler) Submit(ctx context.Context, req Request) (*Job, bool, error)
 	}
 	if s.cfg.VerifyingKey != nil {
 		if job.VerifyingKey, err = s.cfg.VerifyingKey(ctx, c.ID); err != nil {
-			return nil, false, fmt.Errorf("scheduler: verifying key of %s: %w", c.ID, err)
+			return nil, false, fmt.Errorf("scheduler: keys of %s: %w", c.ID, err)
 		}
 	}
 
