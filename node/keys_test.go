@@ -103,7 +103,11 @@ func dialRaw(t *testing.T, addr string) *grpc.ClientConn {
 // keys' code, instead of being accepted and failing its three attempts. A
 // proving key whose header is corrupt (its hash updated to match) no
 // longer crashes the server at start.
+//
+// ListCircuits compiles the circuits without keys for their size (slow
+// under -race), so this runs beside the other tests, as TestListCircuits.
 func TestUnusableKeysMakeTheCircuitUnavailable(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name    string
 		damage  func(t *testing.T, keys string) string // returns what the reason must name
@@ -138,7 +142,7 @@ func TestUnusableKeysMakeTheCircuitUnavailable(t *testing.T) {
 					t.Errorf("health of %q: %v, want %v", service, got, want)
 				}
 			}
-			ctx := timeout(t, time.Minute)
+			ctx := timeout(t, 10*time.Minute)
 			list, err := c.Circuits(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -159,10 +163,9 @@ func TestUnusableKeysMakeTheCircuitUnavailable(t *testing.T) {
 			if s := status.Convert(err); s.Code() != codes.FailedPrecondition || errcode.Of(err) != tc.code || !strings.Contains(s.Message(), mention) {
 				t.Fatalf("submission for unusable keys: %v, want FAILED_PRECONDITION %s naming %q", err, tc.code, mention)
 			}
-			// The other circuit still proves.
-			job, err := c.Prove(ctx, &pb.SubmitProofRequest{Circuit: poolID, InputJson: readExample(t, "abs-pool.json")})
-			if err != nil || job.GetState() != pb.JobState_JOB_STATE_SUCCEEDED {
-				t.Fatalf("the usable circuit: %v %v", job.GetState(), err)
+			// The other circuit still takes jobs.
+			if _, created, err := c.Submit(ctx, &pb.SubmitProofRequest{Circuit: poolID, InputJson: readExample(t, "abs-pool.json")}); err != nil || !created {
+				t.Fatalf("a submission for the usable circuit: created %v, %v", created, err)
 			}
 		})
 	}
@@ -198,7 +201,7 @@ func TestNoUsableCircuitIsNotServing(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := timeout(t, time.Minute)
-	if _, err := c.Prove(ctx, &pb.SubmitProofRequest{Circuit: poolID, InputJson: readExample(t, "abs-pool.json")}); err != nil {
+	if _, _, err := c.Submit(ctx, &pb.SubmitProofRequest{Circuit: poolID, InputJson: readExample(t, "abs-pool.json")}); err != nil {
 		t.Fatalf("a submission once keys are there: %v", err)
 	}
 	if got := health(t, conn, poolID); got != healthpb.HealthCheckResponse_SERVING {
@@ -206,5 +209,37 @@ func TestNoUsableCircuitIsNotServing(t *testing.T) {
 	}
 	if got := health(t, conn, ""); got != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("health once a circuit is usable: %v", got)
+	}
+}
+
+// serve --production does not take the manifest's word: development keys
+// whose manifest was edited to say "ceremony" stop the start with
+// development_keys, saying to import keys from a ceremony.
+func TestProductionRefusesAnEditedManifest(t *testing.T) {
+	keys := privateKeys(t, invoiceID)
+	path := filepath.Join(keys, filepath.FromSlash(invoiceID), "manifest.json")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(raw), `"origin": "development"`, `"origin": "ceremony"`, 1)
+	if edited == string(raw) {
+		t.Fatalf("no origin field to edit in %s", raw)
+	}
+	if err := os.WriteFile(path, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t)
+	cfg.KeysDir, cfg.Production, cfg.Preload = keys, true, "present"
+	n, err := node.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = n.Start(context.Background())
+	if err == nil {
+		n.Shutdown(context.Background())
+	}
+	if !errors.Is(err, prover.ErrDevelopmentKeys) || !strings.Contains(err.Error(), "keys import") {
+		t.Fatalf("production start with an edited manifest: %v, want development_keys saying to import", err)
 	}
 }

@@ -131,8 +131,8 @@ func (s KeyStore) Manifest(id string) (Manifest, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		return m, fmt.Errorf("prover: load %s: %w (run `proofmill keys setup --circuit %s`)", id, ErrNoKeys, id)
 	}
-	if err != nil {
-		return m, fmt.Errorf("prover: load %s: %w", id, err)
+	if err != nil { // unreadable: the circuit cannot be used until someone looks
+		return m, fmt.Errorf("prover: load %s: %w: %v", id, ErrCorruptKeys, err)
 	}
 	if err := json.Unmarshal(data, &m); err != nil {
 		return m, fmt.Errorf("prover: load %s: manifest: %w: %v", id, ErrCorruptKeys, err)

@@ -78,6 +78,13 @@ func TestKeyStoreDetectsDamage(t *testing.T) {
 		{"other circuit's manifest", func(t *testing.T, dir string) {
 			editManifest(t, dir, func(m *prover.Manifest) { m.Circuit = "abs-pool-16/v1" })
 		}, prover.ErrCorruptKeys},
+		{"unreadable manifest", func(t *testing.T, dir string) {
+			os.Remove(filepath.Join(dir, "manifest.json"))
+			os.Mkdir(filepath.Join(dir, "manifest.json"), 0o755) // read fails, as without permission (tests may run as root)
+		}, prover.ErrCorruptKeys},
+		{"manifest not JSON", func(t *testing.T, dir string) {
+			os.WriteFile(filepath.Join(dir, "manifest.json"), []byte(`{"circuit": `), 0o644)
+		}, prover.ErrCorruptKeys},
 		{"no entry", func(t *testing.T, dir string) { os.RemoveAll(dir) }, prover.ErrNoKeys},
 	}
 	for _, c := range cases {
