@@ -44,8 +44,9 @@ type Config struct {
 	// DevSetup makes a missing circuit's keys with groth16.Setup (development
 	// keys) and saves them, instead of failing with ErrNoKeys.
 	DevSetup bool
-	// Production refuses keys that did not come from a ceremony (and
-	// makes none).
+	// Production refuses keys unless their ceremony transcript, kept in
+	// the store by keys import, verifies and made them (VerifyCeremony);
+	// it makes none.
 	Production bool
 	// VerdictDir, under Production, remembers which key sets' ceremony
 	// transcripts verified, so a restart need not verify them again; "":

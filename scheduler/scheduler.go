@@ -70,9 +70,11 @@ type Config struct {
 	Retention   time.Duration // how long finished jobs (and proofs) are kept; 0 means 24h
 	Logger      *slog.Logger  // nil means slog.Default()
 	Now         func() time.Time
-	// VerifyingKey, when set, pins each job to the hash of the verifying
-	// key its proof must check against, so a worker with other keys refuses
-	// it. Nil pins nothing (workers share this process's keys).
+	// VerifyingKey, when set, is asked at each submission: an error (the
+	// circuit's keys cannot be used) refuses the job; a hash pins the job to
+	// the verifying key its proof must check against, so a worker with other
+	// keys refuses it; "" or nil pins nothing (workers share this process's
+	// keys).
 	VerifyingKey func(ctx context.Context, circuit string) (string, error)
 	// Audit, when set, records every job's submission (before it is
 	// stored), each attempt's start, and its end, whichever process makes
