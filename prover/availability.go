@@ -1,6 +1,8 @@
 package prover
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -15,11 +17,14 @@ type keyState struct {
 	seen string // the key folder's fingerprint when err was found
 }
 
-// fingerprint names the state of a circuit's key files (size and time of
-// each), so a failed load is tried again once someone changes them
-// (keys setup, keys import), and not on every submission before that.
+// fingerprint names the state of a circuit's key files (the manifest's
+// content, the size and time of each file), so a failed load is tried
+// again once someone changes them (keys setup, keys import), and not on
+// every submission before that.
 func (s KeyStore) fingerprint(id string) string {
-	out := ""
+	manifest, _ := os.ReadFile(filepath.Join(s.path(id), fileManifest))
+	sum := sha256.Sum256(manifest)
+	out := hex.EncodeToString(sum[:]) + ";"
 	for _, name := range []string{fileManifest, fileCircuit, fileProvingKey, fileVerifyingKey} {
 		if info, err := os.Stat(filepath.Join(s.path(id), name)); err == nil {
 			out += fmt.Sprintf("%s %d %d;", name, info.Size(), info.ModTime().UnixNano())

@@ -6,10 +6,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/proofmill/proofmill/internal/testkeys"
 	"github.com/proofmill/proofmill/prover"
@@ -171,5 +174,42 @@ func TestKeyStoreRefusesCorruptProvingKeyHeader(t *testing.T) {
 				t.Fatalf("got %v, want corrupt_keys naming %s", err, path)
 			}
 		})
+	}
+}
+
+// A failed load is remembered, so submissions are refused without
+// reloading, until the key files change: repaired keys are used with no
+// restart.
+func TestReadyUntilRepaired(t *testing.T) {
+	store, dir := copyEntry(t)
+	c := lookup(t, "invoice-consistency/v1")
+	p, err := prover.New(prover.Config{Store: store, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "proving.key")
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipByte(t, path)
+	if err := p.Ready(c); !errors.Is(err, prover.ErrCorruptKeys) {
+		t.Fatalf("ready with a damaged key: %v", err)
+	}
+	if err := p.KeysStatus(c); !errors.Is(err, prover.ErrCorruptKeys) {
+		t.Fatalf("status after a failed load: %v", err)
+	}
+	if err := os.WriteFile(path, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Minute) // a coarse clock could give the repair the damage's time
+	if err := os.Chtimes(path, later, later); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.KeysStatus(c); err != nil {
+		t.Fatalf("status once repaired: %v", err)
+	}
+	if err := p.Ready(c); err != nil {
+		t.Fatalf("ready once repaired: %v", err)
 	}
 }
