@@ -27,8 +27,12 @@ const (
 func checkDump(r io.ReaderAt, size int64, domain uint64) error {
 	c := dumpCursor{r: r, size: size}
 	c.skip(8, "marker")
-	if card := binary.BigEndian.Uint64(c.peek(8, "domain")); card != domain || card > dumpMaxCard {
-		return fmt.Errorf("domain of %d, the circuit's is %d", card, domain)
+	card := c.peek(8, "domain")
+	if c.err != nil {
+		return c.err
+	}
+	if n := binary.BigEndian.Uint64(card); n != domain || n > dumpMaxCard {
+		return fmt.Errorf("domain of %d, the circuit's is %d", n, domain)
 	}
 	c.skip(dumpDomain, "domain")
 	for i, n := range []int{dumpG1, dumpG1, dumpG1, dumpG2, dumpG2} {
