@@ -61,6 +61,7 @@ type Node struct {
 	grpc       *grpc.Server
 	health     *health.Server
 	dataLoss   *dataLoss // on Redis: watches for Redis losing its data
+	keyHealth  *keyHealth
 	metricsSrv *http.Server
 	metricsLis net.Listener
 	stopLoops  context.CancelFunc
@@ -153,6 +154,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		if err := n.startAPI(); err != nil {
 			return err
 		}
+		n.keyHealth.attach(n.prover, n.health)
 	}
 	if err := n.startMetrics(); err != nil {
 		return err
@@ -180,9 +182,13 @@ func (n *Node) startScheduler(ctx context.Context) (int, error) {
 		}
 		schedCfg.Audit = auditor{n.audit}
 	}
+	if cfg.Role == Serve {
+		// Refuse a job whose keys cannot be used, rather than fail its
+		// every attempt; on a shared queue also pin it to our keys.
+		schedCfg.VerifyingKey = n.admitKeys
+	}
 	if cfg.Role == Serve && n.jobs.shared() {
-		// Workers elsewhere prove with their own keys: pin each job to ours.
-		schedCfg.VerifyingKey, schedCfg.Poll = n.verifyingKey, 2*time.Second
+		schedCfg.Poll = 2 * time.Second
 	}
 	n.sched = scheduler.New(n.jobs.store, n.jobs.queue, schedCfg)
 	if cfg.Role != Serve {
@@ -195,8 +201,13 @@ func (n *Node) startScheduler(ctx context.Context) (int, error) {
 // the CPU; then loads the keys asked for.
 func (n *Node) startProver() error {
 	cfg := n.cfg
+	n.keyHealth = &keyHealth{log: n.log}
 	pcfg := prover.Config{Store: prover.KeyStore{Dir: cfg.KeysDir}, DevSetup: cfg.DevSetup, Production: cfg.Production,
-		Logger: n.log, OnFallback: func(device, reason string) { n.metrics.fellBack(device, reason) }}
+		Logger: n.log, OnFallback: func(device, reason string) { n.metrics.fellBack(device, reason) },
+		OnKeys: func(string, error) { n.keyHealth.refresh() }}
+	if cfg.Production {
+		pcfg.VerdictDir = filepath.Join(cfg.DataDir, "ceremony-verdicts")
+	}
 	switch {
 	case len(n.gpus) > 0:
 		pcfg.Backend = hwaccel.NewDevices(n.gpus)
@@ -214,7 +225,7 @@ func (n *Node) startProver() error {
 	if n.prover, err = prover.New(pcfg); err != nil {
 		return err
 	}
-	return preload(n.prover, cfg.Preload)
+	return preload(n.prover, cfg.Preload, n.log)
 }
 
 // startWorkers starts the pool and, on Redis, the consumer that feeds it.
@@ -465,6 +476,7 @@ func (n *Node) housekeeping(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
+		n.keyHealth.refresh() // keys set up or repaired since
 		if n.jobs.shared() {
 			if _, err := n.sched.Recover(ctx); err != nil && ctx.Err() == nil {
 				n.log.Error("requeue unfinished jobs", "err", err)
@@ -473,12 +485,20 @@ func (n *Node) housekeeping(ctx context.Context) {
 	}
 }
 
-// verifyingKey is the hash of the verifying key this server's proofs
-// check against: the one workers must prove with.
-func (n *Node) verifyingKey(_ context.Context, id string) (string, error) {
+// admitKeys is a submission's check of the circuit's keys: an error
+// (no_keys, corrupt_keys, development_keys) refuses the job at once. On a
+// shared queue it returns the hash of the verifying key this server's
+// proofs check against, the one workers must prove with; "" pins nothing.
+func (n *Node) admitKeys(_ context.Context, id string) (string, error) {
 	c, err := circuits.Lookup(id)
 	if err != nil {
 		return "", err
+	}
+	if err := n.prover.Ready(c); err != nil {
+		return "", err
+	}
+	if !n.jobs.shared() {
+		return "", nil // our own workers prove with these very keys
 	}
 	k, err := n.prover.Keys(c)
 	if err != nil {
@@ -487,16 +507,21 @@ func (n *Node) verifyingKey(_ context.Context, id string) (string, error) {
 	return k.VerifyingKeyHash(), nil
 }
 
-// preload loads keys at start: "present" (every circuit the store has
-// keys for), "none", or a comma list of ids.
-func preload(p *prover.Prover, which string) error {
+// preload loads keys at start: "present" (every circuit with a folder in
+// the key store), "none", or a comma list of ids. Keys named in the list
+// must load, and production refuses to start with keys that are not a
+// verified ceremony's; a "present" circuit whose keys are missing or
+// corrupt is marked unavailable (health, ListCircuits, submissions) and
+// the node starts without it.
+func preload(p *prover.Prover, which string, log *slog.Logger) error {
 	var ids []string
+	present := which == "present"
 	switch which {
 	case "none":
 	case "present":
 		for _, c := range circuits.All() {
-			if _, err := p.Store().Manifest(c.ID); err == nil {
-				ids = append(ids, c.ID)
+			if _, err := p.Store().Manifest(c.ID); !errors.Is(err, prover.ErrNoKeys) {
+				ids = append(ids, c.ID) // keys, or a manifest that cannot be read
 			}
 		}
 	default:
@@ -507,7 +532,12 @@ func preload(p *prover.Prover, which string) error {
 		if err != nil {
 			return err
 		}
-		if _, err := p.Keys(c); err != nil {
+		_, err = p.Keys(c)
+		switch {
+		case err == nil:
+		case present && !errors.Is(err, prover.ErrDevelopmentKeys):
+			log.Error("preload: keys unusable; the circuit is unavailable until they are repaired", "circuit", c.ID, "err", err)
+		default:
 			return err
 		}
 	}

@@ -285,14 +285,31 @@ func (c *Ceremony) Verify(beacon []byte) (*Keys, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Keys{CCS: c.ccs, PK: pk, VK: vk, Manifest: Manifest{Origin: OriginCeremony, Created: time.Now().UTC(),
-		Ceremony: &CeremonyRecord{Transcript: transcript, Contributions: [2]int{len(c.files(1)) - 1, len(files) - 1}}}}, nil
+	return &Keys{CCS: c.ccs, PK: pk, VK: vk, transcript: c.transcriptFiles(), Manifest: Manifest{Origin: OriginCeremony, Created: time.Now().UTC(),
+		Ceremony: &CeremonyRecord{Transcript: transcript, Beacon: hex.EncodeToString(beacon),
+			Contributions: [2]int{len(c.files(1)) - 1, len(files) - 1}}}}, nil
+}
+
+// transcriptFiles are the files Verify reads, by path relative to Dir: what
+// the key store keeps so that production can verify the keys again.
+func (c *Ceremony) transcriptFiles() map[string]string {
+	out := map[string]string{"ceremony.json": filepath.Join(c.Dir, "ceremony.json")}
+	for _, f := range append(append(c.files(1), filepath.Join(c.Dir, "srs.bin")), c.files(2)...) {
+		if rel, err := filepath.Rel(c.Dir, f); err == nil {
+			out[filepath.ToSlash(rel)] = f
+		}
+	}
+	return out
 }
 
 // CeremonyRecord is what a key store manifest says of a ceremony.
 type CeremonyRecord struct {
 	Transcript    string `json:"transcript_sha256"` // of every file in order, and the beacons
 	Contributions [2]int `json:"contributions"`     // per phase
+	// Beacon is phase 2's beacon, in hex (phase 1's is in ceremony.json):
+	// with the transcript kept in the key store's ceremony/ folder, enough
+	// to verify the keys again.
+	Beacon string `json:"beacon,omitempty"`
 }
 
 // transcript hashes every file's hash in order, then the beacons. Verify

@@ -32,7 +32,7 @@ var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
 var cubicCircuit = &circuits.Circuit{ID: "test-cubic/v1", New: func() frontend.Circuit { return &cubic{} }}
 
 // runCeremony runs init, three contributions, seal, three more.
-func runCeremony(t *testing.T, dir string) *Ceremony {
+func runCeremony(t testing.TB, dir string) *Ceremony {
 	t.Helper()
 	cer, err := NewCeremony(dir, cubicCircuit)
 	if err != nil {

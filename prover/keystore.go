@@ -49,6 +49,7 @@ const (
 	fileProvingKey   = "proving.key"   // gnark dump format, platform dependent
 	fileVerifyingKey = "verifying.key" // gnark raw (uncompressed) format
 	fileManifest     = "manifest.json"
+	dirCeremony      = "ceremony" // the transcript of a ceremony's keys
 )
 
 // Manifest describes one circuit's keys.
@@ -69,6 +70,9 @@ type Keys struct {
 	PK       groth16.ProvingKey
 	VK       groth16.VerifyingKey
 	Manifest Manifest
+	// transcript is, for keys a ceremony just made, the ceremony's files
+	// (relative name → path): Save keeps a copy under ceremony/.
+	transcript map[string]string
 }
 
 // VerifyingKeyHash is the hex SHA-256 of the verifying key file; it names
@@ -127,8 +131,8 @@ func (s KeyStore) Manifest(id string) (Manifest, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		return m, fmt.Errorf("prover: load %s: %w (run `proofmill keys setup --circuit %s`)", id, ErrNoKeys, id)
 	}
-	if err != nil {
-		return m, fmt.Errorf("prover: load %s: %w", id, err)
+	if err != nil { // unreadable: the circuit cannot be used until someone looks
+		return m, fmt.Errorf("prover: load %s: %w: %v", id, ErrCorruptKeys, err)
 	}
 	if err := json.Unmarshal(data, &m); err != nil {
 		return m, fmt.Errorf("prover: load %s: manifest: %w: %v", id, ErrCorruptKeys, err)
@@ -152,14 +156,17 @@ func (s KeyStore) Load(id string) (*Keys, error) {
 	}
 	k := &Keys{CCS: groth16.NewCS(ecc.BN254), PK: groth16.NewProvingKey(ecc.BN254), VK: groth16.NewVerifyingKey(ecc.BN254), Manifest: m}
 	for _, f := range []struct {
-		name string
-		read func(io.Reader) error
+		name  string
+		check func(io.ReaderAt, int64) error // nil: none
+		read  func(io.Reader) error
 	}{
-		{fileCircuit, func(r io.Reader) error { _, err := k.CCS.ReadFrom(r); return err }},
-		{fileProvingKey, func(r io.Reader) error { return k.PK.(*groth16bn254.ProvingKey).ReadDump(r) }},
-		{fileVerifyingKey, func(r io.Reader) error { _, err := k.VK.UnsafeReadFrom(r); return err }},
+		{fileCircuit, nil, func(r io.Reader) error { _, err := k.CCS.ReadFrom(r); return err }},
+		{fileProvingKey, func(r io.ReaderAt, size int64) error {
+			return checkDump(r, size, ecc.NextPowerOfTwo(uint64(k.CCS.GetNbConstraints())))
+		}, func(r io.Reader) error { return k.PK.(*groth16bn254.ProvingKey).ReadDump(r) }},
+		{fileVerifyingKey, nil, func(r io.Reader) error { _, err := k.VK.UnsafeReadFrom(r); return err }},
 	} {
-		if err := s.readChecked(id, f.name, m.SHA256[f.name], f.read); err != nil {
+		if err := s.readChecked(id, f.name, m.SHA256[f.name], f.check, f.read); err != nil {
 			return nil, err
 		}
 	}
@@ -177,16 +184,18 @@ func (s KeyStore) LoadVerifyingKey(id string) (groth16.VerifyingKey, string, err
 	}
 	vk := groth16.NewVerifyingKey(ecc.BN254)
 	sum := m.VerifyingKeyHash()
-	err = s.readChecked(id, fileVerifyingKey, sum, func(r io.Reader) error { _, err := vk.UnsafeReadFrom(r); return err })
+	err = s.readChecked(id, fileVerifyingKey, sum, nil, func(r io.Reader) error { _, err := vk.UnsafeReadFrom(r); return err })
 	return vk, sum, err
 }
 
-// readChecked hashes a file, compares it to want, and only then decodes it:
-// the dump formats trust their input.
-func (s KeyStore) readChecked(id, name, want string, decode func(io.Reader) error) error {
+// readChecked hashes a file, compares it to want, runs check (when set) over
+// it, and only then decodes it: the dump formats trust their input, and a
+// file whose hash was recomputed after damage must still fail as corrupt,
+// never panic. A panic in decode is one more sign of damage.
+func (s KeyStore) readChecked(id, name, want string, check func(io.ReaderAt, int64) error, decode func(io.Reader) error) (err error) {
 	path := filepath.Join(s.path(id), name)
 	fail := func(format string, args ...any) error {
-		return fmt.Errorf("prover: load %s: %s: %w: %s", id, name, ErrCorruptKeys, fmt.Sprintf(format, args...))
+		return fmt.Errorf("prover: load %s: %s: %w: %s", id, path, ErrCorruptKeys, fmt.Sprintf(format, args...))
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -200,9 +209,23 @@ func (s KeyStore) readChecked(id, name, want string, decode func(io.Reader) erro
 	if got := hex.EncodeToString(h.Sum(nil)); got != want {
 		return fail("sha256 %s, manifest says %s", got, want)
 	}
+	if check != nil {
+		info, err := f.Stat()
+		if err != nil {
+			return fail("%v", err)
+		}
+		if err := check(f, info.Size()); err != nil {
+			return fail("layout: %v", err)
+		}
+	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return fail("%v", err)
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fail("decode: %v", r)
+		}
+	}()
 	if err := decode(bufio.NewReaderSize(f, 1<<20)); err != nil {
 		return fail("decode: %v", err)
 	}
@@ -244,6 +267,11 @@ func (s KeyStore) Save(id string, k *Keys) error {
 		}
 		m.SHA256[f.name] = sum
 	}
+	for rel, src := range k.transcript {
+		if err := copyFile(filepath.Join(tmp, dirCeremony, filepath.FromSlash(rel)), src); err != nil {
+			return fmt.Errorf("prover: save %s: ceremony transcript: %w", id, err)
+		}
+	}
 	manifest, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return fmt.Errorf("prover: save %s: %w", id, err)
@@ -271,6 +299,20 @@ func writeFile(path string, write func(io.Writer) error) (string, error) {
 	bw := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
 	err = errors.Join(write(bw), bw.Flush(), f.Sync(), f.Close())
 	return hex.EncodeToString(h.Sum(nil)), err
+}
+
+// copyFile copies src to dst (making dst's folder), synced.
+func copyFile(dst, src string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	_, err = writeFile(dst, func(w io.Writer) error { _, err := io.Copy(w, in); return err })
+	return err
 }
 
 // Remove deletes a circuit's keys.

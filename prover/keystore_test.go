@@ -1,11 +1,18 @@
 package prover_test
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/proofmill/proofmill/internal/testkeys"
 	"github.com/proofmill/proofmill/prover"
@@ -74,6 +81,13 @@ func TestKeyStoreDetectsDamage(t *testing.T) {
 		{"other circuit's manifest", func(t *testing.T, dir string) {
 			editManifest(t, dir, func(m *prover.Manifest) { m.Circuit = "abs-pool-16/v1" })
 		}, prover.ErrCorruptKeys},
+		{"unreadable manifest", func(t *testing.T, dir string) {
+			os.Remove(filepath.Join(dir, "manifest.json"))
+			os.Mkdir(filepath.Join(dir, "manifest.json"), 0o755) // read fails, as without permission (tests may run as root)
+		}, prover.ErrCorruptKeys},
+		{"manifest not JSON", func(t *testing.T, dir string) {
+			os.WriteFile(filepath.Join(dir, "manifest.json"), []byte(`{"circuit": `), 0o644)
+		}, prover.ErrCorruptKeys},
 		{"no entry", func(t *testing.T, dir string) { os.RemoveAll(dir) }, prover.ErrNoKeys},
 	}
 	for _, c := range cases {
@@ -114,5 +128,88 @@ func editManifest(t *testing.T, dir string, edit func(*prover.Manifest)) {
 	data, _ = json.Marshal(m)
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A proving key damaged in its length fields, with the manifest's hash
+// recomputed to match (a copy gone wrong before it was hashed, or a
+// careless edit), is corrupt_keys naming the file: gnark's ReadDump would
+// allocate what the field says and panic (makeslice) or run out of memory.
+func TestKeyStoreRefusesCorruptProvingKeyHeader(t *testing.T) {
+	// Offsets in the dump: marker (8), domain (169), five points (448).
+	const wiresAt = 8 + 169 + 448
+	huge := []byte{0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+	cases := []struct {
+		name string
+		edit func([]byte) []byte
+	}{
+		{"wire count", func(b []byte) []byte { copy(b[wiresAt:], huge); return b }},
+		{"domain size", func(b []byte) []byte { copy(b[8:], []byte{0, 0, 0, 0, 0x08, 0, 0, 0}); return b }},
+		{"a point slice's length", func(b []byte) []byte {
+			wires := int(binary.BigEndian.Uint64(b[wiresAt:]))
+			at := wiresAt + 24 + 2*wires + 4 // G1.A's count
+			copy(b[at:], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f})
+			return b
+		}},
+		{"a compressed point flag", func(b []byte) []byte { b[8+169] |= 0b10 << 6; return b }},
+		{"truncated", func(b []byte) []byte { return b[:len(b)-1000] }},
+		{"a byte too many", func(b []byte) []byte { return append(b, 0) }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			store, dir := copyEntry(t)
+			path := filepath.Join(dir, "proving.key")
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data = c.edit(data)
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(data)
+			editManifest(t, dir, func(m *prover.Manifest) { m.SHA256["proving.key"] = hex.EncodeToString(sum[:]) })
+			_, err = store.Load("invoice-consistency/v1")
+			if !errors.Is(err, prover.ErrCorruptKeys) || !strings.Contains(err.Error(), path) {
+				t.Fatalf("got %v, want corrupt_keys naming %s", err, path)
+			}
+		})
+	}
+}
+
+// A failed load is remembered, so submissions are refused without
+// reloading, until the key files change: repaired keys are used with no
+// restart.
+func TestReadyUntilRepaired(t *testing.T) {
+	store, dir := copyEntry(t)
+	c := lookup(t, "invoice-consistency/v1")
+	p, err := prover.New(prover.Config{Store: store, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "proving.key")
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipByte(t, path)
+	if err := p.Ready(c); !errors.Is(err, prover.ErrCorruptKeys) {
+		t.Fatalf("ready with a damaged key: %v", err)
+	}
+	if err := p.KeysStatus(c); !errors.Is(err, prover.ErrCorruptKeys) {
+		t.Fatalf("status after a failed load: %v", err)
+	}
+	if err := os.WriteFile(path, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Minute) // a coarse clock could give the repair the damage's time
+	if err := os.Chtimes(path, later, later); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.KeysStatus(c); err != nil {
+		t.Fatalf("status once repaired: %v", err)
+	}
+	if err := p.Ready(c); err != nil {
+		t.Fatalf("ready once repaired: %v", err)
 	}
 }

@@ -44,10 +44,18 @@ type Config struct {
 	// DevSetup makes a missing circuit's keys with groth16.Setup (development
 	// keys) and saves them, instead of failing with ErrNoKeys.
 	DevSetup bool
-	// Production refuses keys that did not come from a ceremony (and
-	// makes none).
+	// Production refuses keys unless their ceremony transcript, kept in
+	// the store by keys import, verifies and made them (VerifyCeremony);
+	// it makes none.
 	Production bool
-	Logger     *slog.Logger // nil: slog.Default()
+	// VerdictDir, under Production, remembers which key sets' ceremony
+	// transcripts verified, so a restart need not verify them again; "":
+	// every start verifies.
+	VerdictDir string
+	// OnKeys, when set, is told the outcome of each load of a circuit's
+	// keys (nil: loaded): for health.
+	OnKeys func(circuit string, err error)
+	Logger *slog.Logger // nil: slog.Default()
 }
 
 // Prover proves and verifies registered circuits. It loads each circuit's
@@ -59,10 +67,14 @@ type Prover struct {
 	onFall     func(device, reason string)
 	devSetup   bool
 	production bool
+	verdicts   verdicts
 	log        *slog.Logger
 
-	mu   sync.Mutex
-	keys map[string]func() (*Keys, error)
+	onKeys func(circuit string, err error)
+
+	mu    sync.Mutex
+	keys  map[string]func() (*Keys, error)
+	state map[string]keyState // by circuit id: the last load's outcome
 }
 
 // New returns a Prover for cfg.
@@ -86,13 +98,16 @@ func New(cfg Config) (*Prover, error) {
 	if cfg.OnFallback == nil {
 		cfg.OnFallback = func(string, string) {}
 	}
+	if cfg.OnKeys == nil {
+		cfg.OnKeys = func(string, error) {}
+	}
 	if cfg.Production {
 		if err := refuseDevelopmentKeys(cfg.Store); err != nil {
 			return nil, err
 		}
 	}
-	return &Prover{store: cfg.Store, backend: cfg.Backend, fallback: cfg.Fallback, onFall: cfg.OnFallback, devSetup: cfg.DevSetup && !cfg.Production, production: cfg.Production, log: cfg.Logger,
-		keys: map[string]func() (*Keys, error){}}, nil
+	return &Prover{store: cfg.Store, backend: cfg.Backend, fallback: cfg.Fallback, onFall: cfg.OnFallback, devSetup: cfg.DevSetup && !cfg.Production, production: cfg.Production, verdicts: verdicts{cfg.VerdictDir}, log: cfg.Logger,
+		onKeys: cfg.OnKeys, keys: map[string]func() (*Keys, error){}, state: map[string]keyState{}}, nil
 }
 
 // Store returns the prover's key store.
@@ -118,6 +133,13 @@ func (p *Prover) Keys(c *circuits.Circuit) (*Keys, error) {
 }
 
 func (p *Prover) loadOrSetup(c *circuits.Circuit) (*Keys, error) {
+	seen := p.store.fingerprint(c.ID) // before reading: a change meanwhile means another try
+	k, err := p.loadOrSetupOnce(c)
+	p.record(c, err, seen)
+	return k, err
+}
+
+func (p *Prover) loadOrSetupOnce(c *circuits.Circuit) (*Keys, error) {
 	start := time.Now()
 	k, err := p.store.Load(c.ID)
 	if errors.Is(err, ErrNoKeys) && p.devSetup {
@@ -127,8 +149,8 @@ func (p *Prover) loadOrSetup(c *circuits.Circuit) (*Keys, error) {
 		if err = p.store.Save(c.ID, k); errors.Is(err, ErrKeysExist) {
 			k, err = p.store.Load(c.ID)
 		}
-	} else if err == nil && p.production && k.Manifest.Origin != OriginCeremony {
-		return nil, fmt.Errorf("prover: %s: %w: its keys are of origin %q; import keys from a ceremony (proofmill keys import)", c.ID, ErrDevelopmentKeys, k.Manifest.Origin)
+	} else if err == nil && p.production {
+		err = p.checkCeremony(c, k)
 	} else if err == nil && k.Manifest.Origin == OriginDevelopment {
 		p.log.Warn(DevelopmentKeyWarning, "circuit", c.ID)
 	}

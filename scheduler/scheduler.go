@@ -82,9 +82,11 @@ type Config struct {
 	Retention        time.Duration // how long finished jobs (and proofs) are kept; 0 means 24h
 	Logger           *slog.Logger  // nil means slog.Default()
 	Now              func() time.Time
-	// VerifyingKey, when set, pins each job to the hash of the verifying
-	// key its proof must check against, so a worker with other keys refuses
-	// it. Nil pins nothing (workers share this process's keys).
+	// VerifyingKey, when set, is asked at each submission: an error (the
+	// circuit's keys cannot be used) refuses the job; a hash pins the job to
+	// the verifying key its proof must check against, so a worker with other
+	// keys refuses it; "" or nil pins nothing (workers share this process's
+	// keys).
 	VerifyingKey func(ctx context.Context, circuit string) (string, error)
 	// Audit, when set, records every job's submission (before it is
 	// stored), each attempt's start, and its end, whichever process makes
@@ -219,7 +221,7 @@ func (s *Scheduler) Submit(ctx context.Context, req Request) (*Job, bool, error)
 	}
 	if s.cfg.VerifyingKey != nil {
 		if job.VerifyingKey, err = s.cfg.VerifyingKey(ctx, c.ID); err != nil {
-			return nil, false, fmt.Errorf("scheduler: verifying key of %s: %w", c.ID, err)
+			return nil, false, fmt.Errorf("scheduler: keys of %s: %w", c.ID, err)
 		}
 	}
 

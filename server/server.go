@@ -38,10 +38,12 @@ type Scheduler interface {
 	Wait(ctx context.Context, id string) (*scheduler.Job, error)
 }
 
-// Prover is the read-only prover side: verifying and exporting keys.
+// Prover is the read-only prover side: verifying and exporting keys, and
+// whether a circuit's keys can be used.
 type Prover interface {
 	VerifyFile(data []byte) (*prover.ProofFile, error)
 	Store() prover.KeyStore
+	KeysStatus(c *circuits.Circuit) error
 }
 
 // Config configures the handlers. The zero value is usable.
@@ -92,6 +94,9 @@ func (s *Server) ListCircuits(ctx context.Context, _ *pb.ListCircuitsRequest) (*
 			Constraints: int64(c.Constraints), KeyOrigin: c.Origin, VerifyingKeySha256: c.VerifyingKeyHash}
 		if c.Origin == prover.OriginDevelopment {
 			pc.Warning = prover.DevelopmentKeyWarning
+		}
+		if err := s.prover.KeysStatus(c.Circuit); err != nil {
+			pc.UnavailableCode, pc.UnavailableReason = string(errcode.Of(err)), err.Error()
 		}
 		out = append(out, pc)
 	}

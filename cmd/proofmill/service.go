@@ -62,7 +62,7 @@ func serveCmd(e *env) *cobra.Command {
 	f.IntVar(&cfg.MaxQueued, "max-queued", 10_000, "jobs waiting at once before RESOURCE_EXHAUSTED")
 	f.IntVar(&cfg.MaxInputBytes, "max-input", input.MaxDocumentBytes, "largest input_json in `bytes`; at most the document limit, the default (the same as for local prove)")
 	f.BoolVar(&cfg.DevSetup, "dev-setup", true, "make development keys for a circuit the key store lacks (with a warning)")
-	f.BoolVar(&cfg.Production, "production", false, "refuse keys not from a ceremony (keys import); implies --dev-setup=false")
+	f.BoolVar(&cfg.Production, "production", false, "accept only keys whose ceremony transcript, kept by keys import, verifies; implies --dev-setup=false")
 	f.StringVar(&cfg.TLS.CertFile, "tls-cert", os.Getenv("PROOFMILL_TLS_CERT"), "PEM certificate `file` of the server; with --tls-key, serve TLS ($PROOFMILL_TLS_CERT)")
 	f.StringVar(&cfg.TLS.KeyFile, "tls-key", os.Getenv("PROOFMILL_TLS_KEY"), "PEM `file` of the certificate's private key ($PROOFMILL_TLS_KEY)")
 	f.StringVar(&cfg.TLS.ClientCA, "client-ca", os.Getenv("PROOFMILL_CLIENT_CA"), "PEM `file` of the CA client certificates must chain to: mTLS ($PROOFMILL_CLIENT_CA)")

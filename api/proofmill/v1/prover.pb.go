@@ -191,8 +191,13 @@ type Circuit struct {
 	KeyOrigin          string                 `protobuf:"bytes,6,opt,name=key_origin,json=keyOrigin,proto3" json:"key_origin,omitempty"` // "development" or "ceremony"
 	Warning            string                 `protobuf:"bytes,7,opt,name=warning,proto3" json:"warning,omitempty"`                      // set for development keys
 	InputSchemaJson    string                 `protobuf:"bytes,8,opt,name=input_schema_json,json=inputSchemaJson,proto3" json:"input_schema_json,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Set while the circuit cannot be proven (its keys are missing, corrupt,
+	// or refused): the error code (no_keys, corrupt_keys, development_keys)
+	// a submission for it would get, and why. Empty when it can be.
+	UnavailableCode   string `protobuf:"bytes,9,opt,name=unavailable_code,json=unavailableCode,proto3" json:"unavailable_code,omitempty"`
+	UnavailableReason string `protobuf:"bytes,10,opt,name=unavailable_reason,json=unavailableReason,proto3" json:"unavailable_reason,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Circuit) Reset() {
@@ -277,6 +282,20 @@ func (x *Circuit) GetWarning() string {
 func (x *Circuit) GetInputSchemaJson() string {
 	if x != nil {
 		return x.InputSchemaJson
+	}
+	return ""
+}
+
+func (x *Circuit) GetUnavailableCode() string {
+	if x != nil {
+		return x.UnavailableCode
+	}
+	return ""
+}
+
+func (x *Circuit) GetUnavailableReason() string {
+	if x != nil {
+		return x.UnavailableReason
 	}
 	return ""
 }
@@ -1471,7 +1490,7 @@ var File_proofmill_v1_prover_proto protoreflect.FileDescriptor
 
 const file_proofmill_v1_prover_proto_rawDesc = "" +
 	"\n" +
-	"\x19proofmill/v1/prover.proto\x12\fproofmill.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x99\x02\n" +
+	"\x19proofmill/v1/prover.proto\x12\fproofmill.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf3\x02\n" +
 	"\aCircuit\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12 \n" +
@@ -1481,7 +1500,10 @@ const file_proofmill_v1_prover_proto_rawDesc = "" +
 	"\n" +
 	"key_origin\x18\x06 \x01(\tR\tkeyOrigin\x12\x18\n" +
 	"\awarning\x18\a \x01(\tR\awarning\x12*\n" +
-	"\x11input_schema_json\x18\b \x01(\tR\x0finputSchemaJson\"\x15\n" +
+	"\x11input_schema_json\x18\b \x01(\tR\x0finputSchemaJson\x12)\n" +
+	"\x10unavailable_code\x18\t \x01(\tR\x0funavailableCode\x12-\n" +
+	"\x12unavailable_reason\x18\n" +
+	" \x01(\tR\x11unavailableReason\"\x15\n" +
 	"\x13ListCircuitsRequest\"I\n" +
 	"\x14ListCircuitsResponse\x121\n" +
 	"\bcircuits\x18\x01 \x03(\v2\x15.proofmill.v1.CircuitR\bcircuits\"c\n" +
