@@ -10,11 +10,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	pb "github.com/proofmill/proofmill/api/proofmill/v1"
 	"github.com/proofmill/proofmill/scheduler/redisq"
 )
 
@@ -31,9 +33,13 @@ type dataLoss struct {
 	redis   string
 	health  func() *health.Server // nil result: no API (a worker)
 	once    sync.Once
+	lost    atomic.Bool // reported: health stays NOT_SERVING
 	mu      sync.Mutex
 	checked time.Time
 }
+
+// Lost reports whether Redis lost its data under this process; nil-safe.
+func (d *dataLoss) Lost() bool { return d != nil && d.lost.Load() }
 
 // watch checks every generationCheckEvery until ctx ends.
 func (d *dataLoss) watch(ctx context.Context) {
@@ -63,8 +69,10 @@ func (d *dataLoss) report(err error) {
 	d.once.Do(func() {
 		d.log.Error("Redis lost its data: jobs accepted before may be gone, and clients asking for them get NOT_FOUND; restore Redis from its backup or resubmit, run Redis with appendonly yes, then restart this process",
 			"redis", d.redis, "generation", d.gen.ID(), "err", err)
+		d.lost.Store(true)
 		if h := d.health(); h != nil {
 			h.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+			h.SetServingStatus(pb.Prover_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
 		}
 	})
 }

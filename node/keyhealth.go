@@ -20,6 +20,9 @@ import (
 // balancer.
 type keyHealth struct {
 	log *slog.Logger
+	// lost, when set, reports a fault of the whole server (Redis lost its
+	// data) that keeps it NOT_SERVING whatever its keys.
+	lost func() bool
 
 	mu     sync.Mutex
 	prover *prover.Prover  // nil until the prover is made
@@ -68,7 +71,7 @@ func (h *keyHealth) refresh() {
 		}
 	}
 	overall := healthpb.HealthCheckResponse_SERVING
-	if usable == 0 {
+	if usable == 0 || h.lost != nil && h.lost() {
 		overall = healthpb.HealthCheckResponse_NOT_SERVING
 	}
 	if none := usable == 0; none != h.none {

@@ -201,7 +201,7 @@ func (n *Node) startScheduler(ctx context.Context) (int, error) {
 // the CPU; then loads the keys asked for.
 func (n *Node) startProver() error {
 	cfg := n.cfg
-	n.keyHealth = &keyHealth{log: n.log}
+	n.keyHealth = &keyHealth{log: n.log, lost: n.dataLoss.Lost}
 	pcfg := prover.Config{Store: prover.KeyStore{Dir: cfg.KeysDir}, DevSetup: cfg.DevSetup, Production: cfg.Production,
 		Logger: n.log, OnFallback: func(device, reason string) { n.metrics.fellBack(device, reason) },
 		OnKeys: func(string, error) { n.keyHealth.refresh() }}
