@@ -144,8 +144,8 @@ func TestRedisWorkerDrainsOnSIGTERM(t *testing.T) {
 		if w.Err != nil || !strings.Contains(w.Logs(), "msg=stopped") {
 			t.Fatalf("worker exit: %v\n%s", w.Err, w.Logs())
 		}
-	case <-time.After(25 * time.Second):
-		t.Fatal("worker did not stop within its drain bound")
+	case <-time.After(2 * time.Minute): // a hang; past its 20 s bound it exits non-zero, which the case above fails
+		t.Fatal("worker did not exit after SIGTERM")
 	}
 	startWorker(t, "next worker", redis.Addr)
 	allComplete(t, c, ids)
