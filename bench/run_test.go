@@ -61,7 +61,7 @@ func TestCheckCatchesPlantedSlowdown(t *testing.T) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	measure := func(plant func(latency, cpu time.Duration)) []string {
 		t.Helper()
-		p := Profile{Name: "service", ServiceCircuit: "invoice-consistency/v1", Concurrency: []int{1, 2}, ProofsPerLevel: 8}
+		p := Profile{Name: "service", ServiceCircuit: "invoice-consistency/v1", Concurrency: []int{1, 2}, ProofsPerLevel: 5}
 		r, err := Run(t.Context(), Config{Profile: p, Out: t.TempDir(), KeysDir: testkeys.Dir(), Logger: quiet, plant: plant})
 		if err != nil {
 			t.Fatal(err)

@@ -49,7 +49,7 @@ func TestRedisServerAndTwoWorkers(t *testing.T) {
 		if err == nil && len(d) == 2 && strings.HasPrefix(d[0].GetId(), "worker:") && d[0].GetSlots() == 1 {
 			break
 		}
-		if time.Since(start) > 10*time.Second {
+		if time.Since(start) > time.Minute { // a bound on a hang, not a speed: a loaded machine delays beats
 			t.Fatalf("ListDevices: %v %v; want both worker processes", d, err)
 		}
 	}
