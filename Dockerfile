@@ -2,15 +2,16 @@
 # proofmill, CPU image: gnark's prover on the CPU, a static binary with no cgo.
 #
 # Build: docker build -t proofmill .
-# Run:   docker run -p 7420:7420 -p 7421:7421 \
-#          -v proofmill-data:/var/lib/proofmill/data \
-#          -v proofmill-keys:/var/lib/proofmill/keys proofmill
+# Run (README.md, "Images", has both steps in full):
+#   TLS from mounted files: -v "$PWD/tls:/etc/proofmill/tls:ro"
+#     -e PROOFMILL_TLS_CERT=/etc/proofmill/tls/tls.crt -e PROOFMILL_TLS_KEY=/etc/proofmill/tls/tls.key
+#     -e PROOFMILL_TLS_CA=/etc/proofmill/tls/ca.crt (the CA the health check trusts)
+#   or plaintext on a trusted network: -e PROOFMILL_INSECURE=1 (the log says INSECURE at start)
+#   With neither, serve refuses the 0.0.0.0 address and exits 2, saying so.
 # Other commands use the same volumes, e.g. `docker run ... proofmill keys setup --all`.
 # Bind-mounted folders must be writable by uid 65532.
 # `docker stop -t 35` gives running proofs the 30s --shutdown-timeout.
-#
-# The container listens on all interfaces (gRPC 7420, metrics 7421) without TLS.
-# Until proofmill supports TLS, the operator must handle TLS and network policy.
+# The health check is `proofmill health`: the gRPC health service on this container's port.
 
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
@@ -34,5 +35,7 @@ USER 65532:65532
 WORKDIR /var/lib/proofmill
 VOLUME ["/var/lib/proofmill/data", "/var/lib/proofmill/keys"]
 EXPOSE 7420 7421
+# start-period: loading the key store's proving keys (--preload) may take minutes.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=5m --retries=3 CMD ["/usr/local/bin/proofmill", "health"]
 ENTRYPOINT ["/usr/local/bin/proofmill"]
 CMD ["serve"]

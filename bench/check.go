@@ -6,21 +6,117 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/proofmill/proofmill/errcode"
 )
 
-// Service/raw throughput outside these bounds means a broken measurement,
-// not a slow service: the harness is not a performance gate.
+// The gate is on CPU time: a level's CPURatio (raw CPU time ÷ service CPU
+// time, the median of interleaved rounds, see serviceLevel) must be at
+// least minCPURatio. The service's own work costs a few percent beyond
+// proving; 20 % more work in the service path measures about 0.83. Wall
+// time on a shared machine swings by more than that from round to round,
+// so the throughput ratio (Ratio) is only held to [minSaneRatio,
+// maxSaneRatio]: outside, the measurement or the service is broken.
 const (
+	minCPURatio  = 0.9
 	minSaneRatio = 0.5
 	maxSaneRatio = 1.5
 )
 
-// Check lists what is missing or implausible in a report: every section
-// its profile asks for must be there, complete, with ordered statistics,
-// and the service/raw ratios within [0.5, 1.5].
-func Check(r *Report) []string {
+// Check lists what is missing, implausible or too slow in a report: the
+// problems of CheckComplete and of CheckSpeeds.
+func Check(r *Report) []string { return append(CheckComplete(r), CheckSpeeds(r)...) }
+
+// CheckSpeeds is the performance gate, on timings only: each service/raw
+// ratio within [minRatio, maxSaneRatio], and the largest synthetic size
+// and primitive size slower than the smallest. A busy machine moves both
+// sides of a ratio alike, so it holds there too; the tests, which must
+// not assert timings, use CheckComplete alone.
+func CheckSpeeds(r *Report) []string {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	p := r.Profile
+	if p.SyntheticMaxLog > p.SyntheticMinLog {
+		var first, last *SweepPoint
+		for i, s := range r.Sweep {
+			if !s.Synthetic || len(s.Prove) == 0 {
+				continue
+			}
+			if s.Constraints == 1<<p.SyntheticMinLog {
+				first = &r.Sweep[i]
+			}
+			if last == nil || s.Constraints > last.Constraints {
+				last = &r.Sweep[i]
+			}
+		}
+		if first != nil && last != first && last.Prove[0].Time.Median <= first.Prove[0].Time.Median {
+			bad("sweep: %s proved no slower than %s", last.Circuit, first.Circuit)
+		}
+	}
+	if r.Service != nil {
+		for _, l := range r.Service.Levels {
+			name := fmt.Sprintf("service at concurrency %d", l.Concurrency)
+			if l.CPURatio < minCPURatio {
+				bad("%s: raw/service CPU time %.2f below %.2f (rounds: %s): the service path does more work beyond proving than it should",
+					name, l.CPURatio, minCPURatio, ratios(l.Rounds, true))
+			}
+			if l.Ratio < minSaneRatio || l.Ratio > maxSaneRatio {
+				bad("%s: service/raw throughput %.2f outside [%.1f, %.1f] (rounds: %s)", name, l.Ratio, minSaneRatio, maxSaneRatio, ratios(l.Rounds, false))
+			}
+		}
+	}
+	type series struct{ first, last float64 }
+	prims := map[[3]string]*series{}
+	var keys [][3]string
+	for _, op := range []struct {
+		name         string
+		minLog, maxL int
+	}{{"msm-g1", p.MSMMinLog, p.MSMMaxLog}, {"ntt", p.NTTMinLog, p.NTTMaxLog}} {
+		if op.maxL <= op.minLog {
+			continue
+		}
+		for _, x := range r.Primitives {
+			if x.Op != op.name || (x.LogN != op.minLog && x.LogN != op.maxL) {
+				continue
+			}
+			k := [3]string{x.Op, x.Device, x.Inputs}
+			if prims[k] == nil {
+				prims[k] = &series{}
+				keys = append(keys, k)
+			}
+			if x.LogN == op.minLog {
+				prims[k].first = x.Time.Median
+			} else {
+				prims[k].last = x.Time.Median
+			}
+		}
+	}
+	for _, k := range keys {
+		if s := prims[k]; s.first > 0 && s.last > 0 && s.last <= s.first {
+			bad("primitives: %s on %s (%s): the largest size is no slower than the smallest", k[0], k[1], k[2])
+		}
+	}
+	return problems
+}
+
+// ratios are the rounds' ratios (see pairedRatio), for a message.
+func ratios(rounds []Round, cpu bool) string {
+	var b strings.Builder
+	for i, r := range rounds {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		fmt.Fprintf(&b, "%.2f", pairedRatio([]Round{r}, cpu))
+	}
+	return b.String()
+}
+
+// CheckComplete lists what is missing or inconsistent in a report, with no
+// judgement of speed: every section its profile asks for must be there,
+// complete, with ordered statistics, and each service ratio the median of
+// its rounds.
+func CheckComplete(r *Report) []string {
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	p := r.Profile
@@ -80,9 +176,6 @@ func Check(r *Report) []string {
 		if ok && last.Circuit == first.Circuit && p.SyntheticMaxLog > p.SyntheticMinLog {
 			bad("sweep: only one synthetic size measured")
 		}
-		if ok && len(first.Prove) > 0 && len(last.Prove) > 0 && last.Circuit != first.Circuit && last.Prove[0].Time.Median <= first.Prove[0].Time.Median {
-			bad("sweep: %s proved no slower than %s", last.Circuit, first.Circuit)
-		}
 	}
 
 	if p.ProofsPerLevel > 0 {
@@ -99,8 +192,13 @@ func Check(r *Report) []string {
 				if st := l.Stages; st.Running <= 0 || st.Queued < 0 || st.Around < 0 {
 					bad("%s: stages %+v missing or negative", name, st)
 				}
-				if l.Ratio < minSaneRatio || l.Ratio > maxSaneRatio {
-					bad("%s: service/raw ratio %.2f outside [%.1f, %.1f]", name, l.Ratio, minSaneRatio, maxSaneRatio)
+				switch {
+				case len(l.Rounds) < minPairs || len(l.Rounds)*l.Concurrency != l.Proofs:
+					bad("%s: %d rounds for %d proofs, want at least %d, of %d proofs each", name, len(l.Rounds), l.Proofs, minPairs, l.Concurrency)
+				case slices.ContainsFunc(l.Rounds, func(r Round) bool { return !(r.Raw > 0 && r.Service > 0 && r.RawCPU > 0 && r.ServiceCPU > 0) }):
+					bad("%s: a round's wall or CPU time is missing", name)
+				case l.Ratio != pairedRatio(l.Rounds, false) || l.CPURatio != pairedRatio(l.Rounds, true):
+					bad("%s: ratios %.2f and %.2f (CPU) are not its rounds'", name, l.Ratio, l.CPURatio)
 				}
 			}
 			if want := p.concurrency(); !slices.Equal(levels, want) {
@@ -122,7 +220,6 @@ func Check(r *Report) []string {
 				inputs = append(inputs, "device")
 			}
 			for _, in := range inputs {
-				var times []float64
 				for logN := op.minLog; logN <= op.maxL; logN++ {
 					i := slices.IndexFunc(r.Primitives, func(x Primitive) bool {
 						return x.Op == op.name && x.Device == d && x.Inputs == in && x.LogN == logN
@@ -132,10 +229,6 @@ func Check(r *Report) []string {
 						continue
 					}
 					problems = append(problems, checkStat(fmt.Sprintf("primitives: %s 2^%d on %s", op.name, logN, d), r.Primitives[i].Time, p.PrimitiveRuns)...)
-					times = append(times, r.Primitives[i].Time.Median)
-				}
-				if len(times) > 1 && times[len(times)-1] <= times[0] {
-					bad("primitives: %s on %s (%s): the largest size is no slower than the smallest", op.name, d, in)
 				}
 			}
 		}
@@ -174,13 +267,16 @@ func checkRun(name string, r LoopStats, proofs int) []string {
 	return nil
 }
 
-// CheckDir checks the report folder: its report.json, summary and charts.
-func CheckDir(dir string) (*Report, []string, error) {
+// CheckDir checks the report folder: its report.json (with Check), summary
+// and charts.
+func CheckDir(dir string) (*Report, []string, error) { return checkDir(dir, Check) }
+
+func checkDir(dir string, check func(*Report) []string) (*Report, []string, error) {
 	r, err := ReadReport(filepath.Join(dir, "report.json"))
 	if err != nil {
 		return nil, nil, err
 	}
-	problems := Check(r)
+	problems := check(r)
 	files := []string{"README.md"}
 	for _, c := range r.charts() {
 		files = append(files, filepath.Join("charts", c.file))

@@ -50,9 +50,13 @@ func completeReport(p Profile, gpus ...string) *Report {
 	}
 	r.Service = &ServiceReport{Circuit: p.ServiceCircuit, Constraints: 7578, Workers: 2}
 	for _, c := range p.concurrency() {
-		r.Service.Levels = append(r.Service.Levels, ServiceLevel{Concurrency: c, Proofs: p.ProofsPerLevel,
-			Raw: loop(8, p.ProofsPerLevel), Service: loop(7.8, p.ProofsPerLevel), Ratio: 7.8 / 8,
+		r.Service.Levels = append(r.Service.Levels, ServiceLevel{Concurrency: c, Proofs: 5 * c,
+			Raw: loop(8, 5*c), Service: loop(7.8, 5*c), Rounds: rounds(1.01, 0.95, 0.97, 0.99, 0.96),
 			Stages: ServiceStages{Queued: 0.001, Running: 0.12, Around: 0.004}})
+	}
+	for i := range r.Service.Levels {
+		l := &r.Service.Levels[i]
+		l.Ratio, l.CPURatio = pairedRatio(l.Rounds, false), pairedRatio(l.Rounds, true)
 	}
 	for _, op := range []struct {
 		name   string
@@ -74,6 +78,23 @@ func completeReport(p Profile, gpus ...string) *Report {
 	r.Load = &LoadReport{Jobs: p.QueuedJobs, SubmitPerSecond: 1500, SubmitP50: 0.005, SubmitP99: 0.009, HeapQueuedBytes: 1 << 20,
 		Streams: p.WatchStreams, StreamsOpen: 0.05, FanOut: 0.3, ClientInProcess: true}
 	return r
+}
+
+// setRatios gives a level these rounds and their median.
+func setRatios(l *ServiceLevel, ratios ...float64) {
+	l.Rounds = rounds(ratios...)
+	l.Proofs = len(ratios) * l.Concurrency
+	l.Ratio, l.CPURatio = pairedRatio(l.Rounds, false), pairedRatio(l.Rounds, true)
+}
+
+// rounds of 0.5 s raw proving (1 s of CPU) with these service/raw ratios,
+// of both wall and CPU time.
+func rounds(ratios ...float64) []Round {
+	var rs []Round
+	for _, x := range ratios {
+		rs = append(rs, Round{Raw: 0.5, Service: 0.5 / x, RawCPU: 1, ServiceCPU: 1 / x})
+	}
+	return rs
 }
 
 func TestCheckCompleteReport(t *testing.T) {
@@ -104,10 +125,27 @@ func TestCheckFindsProblems(t *testing.T) {
 		{"no GPU proofs", []string{"cuda:0"}, func(r *Report) { r.Sweep[0].Prove = r.Sweep[0].Prove[:1] }, "no proofs on cuda:0"},
 		{"no service", nil, func(r *Report) { r.Service = nil }, "service: missing"},
 		{"no stages", nil, func(r *Report) { r.Service.Levels[0].Stages = ServiceStages{} }, "stages"},
-		{"ratio too high", nil, func(r *Report) { r.Service.Levels[0].Ratio = 3 }, "ratio 3.00 outside"},
-		{"ratio too low", nil, func(r *Report) { r.Service.Levels[1].Ratio = 0.1 }, "ratio 0.10 outside"},
+		{"throughput ratio too high", nil, func(r *Report) { setRatios(&r.Service.Levels[0], 3, 3, 3, 3, 3) }, "throughput 3.00 outside [0.5, 1.5]"},
+		{"throughput ratio too low", nil, func(r *Report) { setRatios(&r.Service.Levels[1], 0.1, 0.1, 0.1, 0.1, 0.1) }, "throughput 0.10 outside"},
+		// 20 % more work in the service path: every round's ratio about 0.97/1.2.
+		{"service 20 % slower", nil, func(r *Report) { setRatios(&r.Service.Levels[0], 0.84, 0.79, 0.81, 0.83, 0.80) }, "CPU time 0.81 below 0.90"},
+		{"a busy machine's wall times", nil, func(r *Report) {
+			l := &r.Service.Levels[0]
+			for i, x := range []float64{0.6, 1.4, 0.7, 1.2, 0.8} { // wall times swing; CPU times hold
+				l.Rounds[i].Service = l.Rounds[i].Raw / x
+			}
+			l.Ratio = pairedRatio(l.Rounds, false)
+			r.Failures = []string{"marker"}
+		}, "marker"},
+		{"one slow round is not a regression", nil, func(r *Report) {
+			setRatios(&r.Service.Levels[0], 0.5, 0.98, 0.97, 0.99, 0.96)
+			r.Failures = []string{"marker"}
+		}, "marker"},
+		{"too few rounds", nil, func(r *Report) { setRatios(&r.Service.Levels[0], 0.97, 0.97) }, "2 rounds for 2 proofs, want at least 5"},
+		{"ratio not the rounds'", nil, func(r *Report) { r.Service.Levels[0].CPURatio = 1.2 }, "are not its rounds'"},
+		{"no CPU time", nil, func(r *Report) { r.Service.Levels[0].Rounds[2].RawCPU = 0 }, "wall or CPU time is missing"},
 		{"missing level", nil, func(r *Report) { r.Service.Levels = r.Service.Levels[:1] }, "concurrency levels [1], want [1 2]"},
-		{"latencies lost", nil, func(r *Report) { r.Service.Levels[0].Service.Latencies = nil }, "0 latencies for 4 proofs"},
+		{"latencies lost", nil, func(r *Report) { r.Service.Levels[0].Service.Latencies = nil }, "0 latencies for 5 proofs"},
 		{"percentiles out of order", nil, func(r *Report) { r.Service.Levels[0].Raw.P95 = 100 }, "percentiles missing or out of order"},
 		{"missing MSM size", nil, func(r *Report) { r.Primitives = r.Primitives[1:] }, "msm-g1 2^4 on cpu (host) missing"},
 		{"flat NTT", nil, func(r *Report) {
@@ -135,6 +173,9 @@ func TestCheckFindsProblems(t *testing.T) {
 			problems := Check(r)
 			if !strings.Contains(strings.Join(problems, "\n"), tc.wants) {
 				t.Fatalf("want a problem containing %q, got %q", tc.wants, problems)
+			}
+			if tc.wants == "marker" && len(problems) != 1 {
+				t.Fatalf("want only the marker, got %q", problems)
 			}
 		})
 	}

@@ -8,7 +8,8 @@
 //     memory, for the registered circuits and a synthetic circuit scaled by
 //     constraint count, on the CPU and on each GPU;
 //   - service: proofs through the embedded server over gRPC against raw
-//     groth16.Prove in the same run, at concurrency 1 to 2× cores;
+//     groth16.Prove in the same run, interleaved round by round, at
+//     concurrency 1 to 2× cores;
 //   - primitives: G1 MSM and NTT from 2^12 upwards, on the CPU and, in an
 //     icicle build, on GPUs with inputs on the host and on the device;
 //   - load: submissions per second and memory with 10,000 jobs queued, and
@@ -16,6 +17,7 @@
 //
 // A Profile sets the sizes and counts (Quick for CI, Full for GPU servers).
 // The harness starts the service through a ServiceStarter, so it measures
-// the same wiring `proofmill serve` runs. Check says whether a report is
-// complete and its ratios sane.
+// the same wiring `proofmill serve` runs. CheckComplete says whether a
+// report is complete; CheckSpeeds is the performance gate (the service's
+// CPU time against raw gnark's, sizes that scale).
 package bench

@@ -29,6 +29,34 @@ func summarize(ds []time.Duration) Stat {
 	return Stat{Median: seconds(med), Min: seconds(s[0]), Max: seconds(s[len(s)-1]), Runs: len(s)}
 }
 
+// median of xs; 0 for none.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 0 {
+		return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return s[len(s)/2]
+}
+
+// pairedRatio is the median over rounds measured in pairs of raw ÷
+// service, of wall times (service proofs/s ÷ raw proofs/s) or, with cpu,
+// of CPU times. Load lasting longer than a round moves both of its sides
+// alike and cancels.
+func pairedRatio(rounds []Round, cpu bool) float64 {
+	rs := make([]float64, len(rounds))
+	for i, r := range rounds {
+		rs[i] = r.Raw / r.Service
+		if cpu {
+			rs[i] = r.RawCPU / r.ServiceCPU
+		}
+	}
+	return median(rs)
+}
+
 // percentile of sorted latencies, nearest rank.
 func percentile(sorted []float64, p float64) float64 {
 	if len(sorted) == 0 {

@@ -59,16 +59,33 @@ type ServiceReport struct {
 	Levels      []ServiceLevel `json:"levels"`
 }
 
-// ServiceLevel is one concurrency level: Concurrency clients (or raw
-// provers) in a closed loop, Proofs proofs in all.
+// ServiceLevel is one concurrency level: rounds of Concurrency raw
+// provers at once and Concurrency clients at once, Proofs proofs in all
+// on each side.
 type ServiceLevel struct {
 	Concurrency int       `json:"concurrency"`
 	Proofs      int       `json:"proofs"`
 	Raw         LoopStats `json:"raw"`
 	Service     LoopStats `json:"service"`
-	Ratio       float64   `json:"ratio"` // service proofs/s ÷ raw proofs/s
+	// Ratio is service proofs/s ÷ raw proofs/s and CPURatio raw CPU time
+	// ÷ service CPU time, each the median of its rounds' (see
+	// pairedRatio). On a shared machine wall time swings with the
+	// neighbours' load; the CPU time a proof takes barely does.
+	Ratio    float64 `json:"ratio"`
+	CPURatio float64 `json:"cpu_ratio"`
+	Rounds   []Round `json:"rounds"`
 	// Where the service's time went, medians from the jobs' timestamps.
 	Stages ServiceStages `json:"stages"`
+}
+
+// Round is Concurrency raw proofs at once and Concurrency service proofs
+// at once, measured back to back: their wall times, and the CPU time the
+// process spent in each (the embedded server's included).
+type Round struct {
+	Raw        float64 `json:"raw"`
+	Service    float64 `json:"service"`
+	RawCPU     float64 `json:"raw_cpu"`
+	ServiceCPU float64 `json:"service_cpu"`
 }
 
 // ServiceStages splits a service proof's latency.

@@ -34,6 +34,12 @@ type Config struct {
 	Version string
 	// Logger gets a line as each step starts. Nil: slog.Default().
 	Logger *slog.Logger
+
+	// plant, for tests, runs after each service proof, given its latency
+	// and the process's CPU time over it (÷ concurrency: about one
+	// proof's): it adds work to the service side, a regression the check
+	// must catch.
+	plant func(latency, cpu time.Duration)
 }
 
 type harness struct {

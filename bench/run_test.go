@@ -5,8 +5,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/proofmill/proofmill/internal/testkeys"
 )
@@ -28,17 +30,69 @@ func TestTinyProfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if problems := Check(r); len(problems) > 0 {
+	// Complete, not fast: a test on a shared machine judges no timings.
+	if problems := CheckComplete(r); len(problems) > 0 {
 		t.Fatalf("report problems: %q\nserver log: %s", problems, serverLog.String())
 	}
 	if r.Service.Workers < 1 || r.Load.Jobs != 200 || len(r.Sweep) != 3 {
 		t.Fatalf("service %+v load %+v sweep %d points", r.Service, r.Load, len(r.Sweep))
 	}
-	if _, problems, err := CheckDir(out); err != nil || len(problems) > 0 {
+	if problems, err := checkFolder(out); err != nil || len(problems) > 0 {
 		t.Fatalf("the report folder: %v %q", err, problems)
 	}
 	os.Remove(filepath.Join(out, "charts", "latency-cdf.svg"))
-	if _, problems, err := CheckDir(out); err != nil || !strings.Contains(strings.Join(problems, "\n"), "latency-cdf.svg missing") {
+	if problems, err := checkFolder(out); err != nil || !strings.Contains(strings.Join(problems, "\n"), "latency-cdf.svg missing") {
 		t.Fatalf("a report without a chart: %v %q", err, problems)
 	}
+}
+
+// checkFolder is CheckDir without the speed gate.
+func checkFolder(dir string) ([]string, error) {
+	_, problems, err := checkDir(dir, CheckComplete)
+	return problems, err
+}
+
+// TestCheckCatchesPlantedSlowdown measures the service section twice on
+// this machine, busy or not: as it is, which the speed gate passes, and
+// with 20 % more work in the service path (after each service proof, a
+// fifth of its CPU time spent again), which the gate must fail at every
+// level.
+func TestCheckCatchesPlantedSlowdown(t *testing.T) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	measure := func(plant func(latency, cpu time.Duration)) []string {
+		t.Helper()
+		p := Profile{Name: "service", ServiceCircuit: "invoice-consistency/v1", Concurrency: []int{1, 2}, ProofsPerLevel: 5}
+		r, err := Run(t.Context(), Config{Profile: p, Out: t.TempDir(), KeysDir: testkeys.Dir(), Logger: quiet, plant: plant})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if problems := CheckComplete(r); len(problems) > 0 {
+			t.Fatalf("report problems: %q", problems)
+		}
+		for _, l := range r.Service.Levels {
+			t.Logf("plant %v: concurrency %d: CPU %.3f (rounds %s), throughput %.3f (rounds %s)", plant != nil, l.Concurrency,
+				l.CPURatio, ratios(l.Rounds, true), l.Ratio, ratios(l.Rounds, false))
+		}
+		return CheckSpeeds(r)
+	}
+	if problems := measure(nil); len(problems) > 0 {
+		t.Fatalf("the speed gate failed the service as it is: %q", problems)
+	}
+	problems := measure(func(_, cpu time.Duration) { burnCPU(cpu / 5) })
+	if n := strings.Count(strings.Join(problems, "\n"), "CPU time"); n != 2 {
+		t.Fatalf("the speed gate missed 20 %% more work in the service path at %d of 2 levels: %q", 2-n, problems)
+	}
+}
+
+// burnCPU spins until this thread has used d more CPU time.
+func burnCPU(d time.Duration) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	x := 1.0
+	for start := threadCPU(); threadCPU()-start < d; {
+		for range 10_000 {
+			x = x*1.0000001 + 1e-9
+		}
+	}
+	_ = x
 }

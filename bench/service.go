@@ -115,7 +115,7 @@ func closedLoop(ctx context.Context, conc, total int, one func(ctx context.Conte
 }
 
 // serviceOverhead proves the service circuit through the server and raw,
-// level by level, raw first at each level.
+// level by level, interleaved (see serviceLevel).
 func (h *harness) serviceOverhead(ctx context.Context) error {
 	id := h.profile.ServiceCircuit
 	fail := func(step string, err error) error { return fmt.Errorf("bench: service %s: %s: %w", id, step, err) }
@@ -168,29 +168,73 @@ func (h *harness) serviceOverhead(ctx context.Context) error {
 	res := &ServiceReport{Circuit: id, Constraints: keys.CCS.GetNbConstraints(), Workers: svc.Workers()}
 	for _, conc := range h.profile.concurrency() {
 		h.logf("service %s at concurrency %d", id, conc)
-		total := max(h.profile.ProofsPerLevel, conc)
-		lvl := ServiceLevel{Concurrency: conc, Proofs: total}
-		lat, wall, err := closedLoop(ctx, conc, total, func(context.Context, int) error {
+		lvl, err := h.serviceLevel(ctx, conc, func(ctx context.Context) error {
 			_, err := groth16.Prove(keys.CCS, keys.PK, full)
 			return err
+		}, func(ctx context.Context, i int) (*pb.Job, error) {
+			return prove(ctx, fmt.Sprintf("bench-%d-%d-%d", nonce, conc, i))
 		})
 		if err != nil {
-			return fail("raw prove", err)
+			return fail("prove", err)
 		}
-		lvl.Raw = newRun(lat, wall)
-		jobs := make([]*pb.Job, total)
-		lat, wall, err = closedLoop(ctx, conc, total, func(ctx context.Context, i int) (err error) {
-			jobs[i], err = prove(ctx, fmt.Sprintf("bench-%d-%d-%d", nonce, conc, i))
-			return err
-		})
-		if err != nil {
-			return fail("service prove", err)
-		}
-		lvl.Service = newRun(lat, wall)
-		lvl.Stages = stages(jobs, lat)
-		lvl.Ratio = lvl.Service.PerSecond / lvl.Raw.PerSecond
 		res.Levels = append(res.Levels, lvl)
 	}
 	h.report.Service = res
 	return nil
+}
+
+// minPairs is the fewest rounds a level has: its ratio is their median.
+const minPairs = 5
+
+// serviceLevel measures one concurrency level in rounds, raw and service
+// interleaved (raw first in even rounds, service first in odd ones): each
+// round proves conc at once raw, and conc at once through the service, so
+// whatever else loads the machine in that moment loads both sides alike.
+// The level's ratios are pairedRatio's of the rounds.
+func (h *harness) serviceLevel(ctx context.Context, conc int, raw func(context.Context) error,
+	service func(context.Context, int) (*pb.Job, error)) (ServiceLevel, error) {
+	rounds := max((h.profile.ProofsPerLevel+conc-1)/conc, minPairs)
+	lvl := ServiceLevel{Concurrency: conc, Proofs: rounds * conc}
+	jobs := make([]*pb.Job, 0, lvl.Proofs)
+	var rawLat, svcLat []time.Duration
+	var rawWall, svcWall time.Duration
+	for r := range rounds {
+		var round Round
+		runRaw := func() error {
+			cpu := processCPU()
+			lat, wall, err := closedLoop(ctx, conc, conc, func(ctx context.Context, _ int) error { return raw(ctx) })
+			round.Raw, round.RawCPU = wall.Seconds(), (processCPU() - cpu).Seconds()
+			rawLat, rawWall = append(rawLat, lat...), rawWall+wall
+			return err
+		}
+		runService := func() error {
+			got := make([]*pb.Job, conc)
+			cpu := processCPU()
+			lat, wall, err := closedLoop(ctx, conc, conc, func(ctx context.Context, i int) (err error) {
+				start, cpu := time.Now(), processCPU()
+				if got[i], err = service(ctx, r*conc+i); err == nil && h.cfg.plant != nil {
+					h.cfg.plant(time.Since(start), (processCPU()-cpu)/time.Duration(conc))
+				}
+				return err
+			})
+			round.Service, round.ServiceCPU = wall.Seconds(), (processCPU() - cpu).Seconds()
+			jobs, svcLat, svcWall = append(jobs, got...), append(svcLat, lat...), svcWall+wall
+			return err
+		}
+		first, second := runRaw, runService
+		if r%2 == 1 {
+			first, second = runService, runRaw
+		}
+		if err := first(); err != nil {
+			return lvl, err
+		}
+		if err := second(); err != nil {
+			return lvl, err
+		}
+		lvl.Rounds = append(lvl.Rounds, round)
+	}
+	lvl.Raw, lvl.Service = newRun(rawLat, rawWall), newRun(svcLat, svcWall)
+	lvl.Stages = stages(jobs, svcLat)
+	lvl.Ratio, lvl.CPURatio = pairedRatio(lvl.Rounds, false), pairedRatio(lvl.Rounds, true)
+	return lvl, nil
 }

@@ -162,8 +162,8 @@ func (r *Report) Headline() []string {
 			}
 		}
 		l1 := s.Levels[0]
-		hs = append(hs, fmt.Sprintf("service/raw throughput: %.2f at concurrency %d, %.2f at %d (%s, %d constraints)",
-			l1.Ratio, l1.Concurrency, best.Ratio, best.Concurrency, s.Circuit, s.Constraints),
+		hs = append(hs, fmt.Sprintf("service/raw throughput: %.2f at concurrency %d, %.2f at %d (%s, %d constraints); raw/service CPU time %.2f at concurrency %d",
+			l1.Ratio, l1.Concurrency, best.Ratio, best.Concurrency, s.Circuit, s.Constraints, l1.CPURatio, l1.Concurrency),
 			fmt.Sprintf("proofs/s through the service: %.2f at best (raw gnark %.2f at the same concurrency); p50 latency %s at concurrency 1, %s raw",
 				best.Service.PerSecond, best.Raw.PerSecond, formatSeconds(l1.Service.P50), formatSeconds(l1.Raw.P50)))
 	}
@@ -252,17 +252,17 @@ func (r *Report) Markdown() []byte {
 	}
 
 	if s := r.Service; s != nil {
-		fmt.Fprintf(&b, "## Service vs raw gnark\n\n%s (%d constraints). Raw: `groth16.Prove` on the same keys and witness, N at once. Service: N clients each submitting over gRPC to the embedded server (%d proving slots) and waiting for the verified proof. Ratio: service proofs/s ÷ raw proofs/s.\n\n",
-			s.Circuit, s.Constraints, s.Workers)
+		fmt.Fprintf(&b, "## Service vs raw gnark\n\n%s (%d constraints). Raw: `groth16.Prove` on the same keys and witness, N at once. Service: N clients each submitting over gRPC to the embedded server (%d proving slots) and waiting for the verified proof. Raw and service alternate, in rounds of N proofs each. Ratio: service proofs/s ÷ raw proofs/s; CPU: raw CPU time ÷ service CPU time (the check's gate, at least %.2f); each the median of the rounds'.\n\n",
+			s.Circuit, s.Constraints, s.Workers, minCPURatio)
 		var rows [][]string
 		for _, l := range s.Levels {
 			rows = append(rows, []string{fmt.Sprint(l.Concurrency), fmt.Sprint(l.Proofs), fmt.Sprintf("%.2f", l.Raw.PerSecond),
-				fmt.Sprintf("%.2f", l.Service.PerSecond), fmt.Sprintf("%.2f", l.Ratio),
+				fmt.Sprintf("%.2f", l.Service.PerSecond), fmt.Sprintf("%.2f", l.Ratio), fmt.Sprintf("%.2f", l.CPURatio),
 				fmt.Sprintf("%s / %s / %s", formatSeconds(l.Service.P50), formatSeconds(l.Service.P95), formatSeconds(l.Service.P99)),
 				fmt.Sprintf("%s / %s / %s", formatSeconds(l.Raw.P50), formatSeconds(l.Raw.P95), formatSeconds(l.Raw.P99)),
 				fmt.Sprintf("%s / %s / %s", formatSeconds(l.Stages.Queued), formatSeconds(l.Stages.Running), formatSeconds(l.Stages.Around))})
 		}
-		table(&b, []string{"concurrency", "proofs", "raw proofs/s", "service proofs/s", "ratio", "service p50 / p95 / p99", "raw p50 / p95 / p99",
+		table(&b, []string{"concurrency", "proofs", "raw proofs/s", "service proofs/s", "ratio", "CPU", "service p50 / p95 / p99", "raw p50 / p95 / p99",
 			"service: queued / running / around (medians)"}, rows)
 		b.WriteString("Running is a job's time in a worker (witness, prove, verify, store): compare it with raw p50. Around is the rest: gRPC, admission, the watch's notice.\n\n")
 		b.WriteString("![throughput vs concurrency](charts/throughput-vs-concurrency.svg)\n\n![latency CDF](charts/latency-cdf.svg)\n\n")

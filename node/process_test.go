@@ -114,8 +114,8 @@ func TestGracefulShutdownLosesNothing(t *testing.T) {
 		if p.Err != nil {
 			t.Fatalf("exit after SIGTERM: %v\n%s", p.Err, p.Logs())
 		}
-	case <-time.After(45 * time.Second):
-		t.Fatal("server did not stop within its shutdown bound")
+	case <-time.After(2 * time.Minute): // a hang; past its 30 s bound it exits non-zero, which the case above fails
+		t.Fatal("server did not exit after SIGTERM")
 	}
 	c.Close()
 	_, c2 := startServe(t, data, addr)

@@ -54,7 +54,7 @@ func TestRedisServerAndTwoWorkers(t *testing.T) {
 		if err == nil && len(d) == 2 && strings.HasPrefix(d[0].GetId(), "worker:") && d[0].GetSlots() == 1 {
 			break
 		}
-		if time.Since(start) > 10*time.Second {
+		if time.Since(start) > time.Minute { // a bound on a hang, not a speed: a loaded machine delays beats
 			t.Fatalf("ListDevices: %v %v; want both worker processes", d, err)
 		}
 	}
@@ -149,8 +149,8 @@ func TestRedisWorkerDrainsOnSIGTERM(t *testing.T) {
 		if w.Err != nil || !strings.Contains(w.Logs(), "msg=stopped") {
 			t.Fatalf("worker exit: %v\n%s", w.Err, w.Logs())
 		}
-	case <-time.After(25 * time.Second):
-		t.Fatal("worker did not stop within its drain bound")
+	case <-time.After(2 * time.Minute): // a hang; past its 20 s bound it exits non-zero, which the case above fails
+		t.Fatal("worker did not exit after SIGTERM")
 	}
 	startWorker(t, "next worker", redis.Addr)
 	allComplete(t, c, ids)

@@ -24,12 +24,12 @@ func (t TLS) credentials(listen string, log *slog.Logger) (grpc.ServerOption, er
 			return nil, errcode.Errorf(errcode.Usage, "--client-ca needs --tls-cert and --tls-key")
 		}
 		if !client.IsLoopback(listen) && !t.Insecure {
-			return nil, errcode.Errorf(errcode.Usage, "refusing plaintext gRPC on %s: give --tls-cert and --tls-key, listen on loopback, or pass --insecure", listen)
+			return nil, errcode.Errorf(errcode.Usage, "refusing plaintext gRPC on %s: give --tls-cert and --tls-key ($PROOFMILL_TLS_CERT, $PROOFMILL_TLS_KEY), listen on loopback, or pass --insecure (PROOFMILL_INSECURE=1) on a trusted network", listen)
 		}
 		if client.IsLoopback(listen) {
 			log.Warn("no TLS: serving plaintext gRPC on loopback only", "listen", listen)
 		} else {
-			log.Warn("no TLS: serving plaintext gRPC on the network (--insecure)", "listen", listen)
+			log.Warn("INSECURE: plaintext gRPC on the network, no TLS: anyone who can reach this address can read proofs and submit jobs (--insecure or PROOFMILL_INSECURE=1; use only on a trusted network)", "listen", listen)
 		}
 		return grpc.Creds(insecure.NewCredentials()), nil
 	}

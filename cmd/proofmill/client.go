@@ -34,7 +34,7 @@ func (r *remote) add(c *cobra.Command, addr string) {
 	f.StringVar(&r.CAFile, "tls-ca", os.Getenv("PROOFMILL_TLS_CA"), "PEM `file` of the CA that signed the server's certificate; implies --tls ($PROOFMILL_TLS_CA)")
 	f.StringVar(&r.CertFile, "tls-cert", os.Getenv("PROOFMILL_TLS_CERT"), "PEM client certificate `file` for mTLS; implies --tls ($PROOFMILL_TLS_CERT)")
 	f.StringVar(&r.KeyFile, "tls-key", os.Getenv("PROOFMILL_TLS_KEY"), "PEM `file` of the client certificate's key ($PROOFMILL_TLS_KEY)")
-	f.StringVar(&r.ServerName, "tls-server-name", "", "`name` to check in the server's certificate (default: the host dialed)")
+	f.StringVar(&r.ServerName, "tls-server-name", os.Getenv("PROOFMILL_TLS_SERVER_NAME"), "`name` to check in the server's certificate (default: the host dialed) ($PROOFMILL_TLS_SERVER_NAME)")
 	f.StringVar(&r.Token, "token", os.Getenv("PROOFMILL_TOKEN"), "API `token` of your tenant ($PROOFMILL_TOKEN)")
 	f.StringVar(&r.ServiceKey, "service-key", os.Getenv("PROOFMILL_SERVICE_KEY"), "`file` with the key receipts must be signed with (hex or PEM); default: the key the server states ($PROOFMILL_SERVICE_KEY)")
 }

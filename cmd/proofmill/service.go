@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net"
 	"os"
 	"time"
 
@@ -66,7 +68,7 @@ func serveCmd(e *env) *cobra.Command {
 	f.StringVar(&cfg.TLS.CertFile, "tls-cert", os.Getenv("PROOFMILL_TLS_CERT"), "PEM certificate `file` of the server; with --tls-key, serve TLS ($PROOFMILL_TLS_CERT)")
 	f.StringVar(&cfg.TLS.KeyFile, "tls-key", os.Getenv("PROOFMILL_TLS_KEY"), "PEM `file` of the certificate's private key ($PROOFMILL_TLS_KEY)")
 	f.StringVar(&cfg.TLS.ClientCA, "client-ca", os.Getenv("PROOFMILL_CLIENT_CA"), "PEM `file` of the CA client certificates must chain to: mTLS ($PROOFMILL_CLIENT_CA)")
-	f.BoolVar(&cfg.TLS.Insecure, "insecure", false, "allow plaintext gRPC on a non-loopback --listen address (anyone on the network can read and submit)")
+	f.BoolVar(&cfg.TLS.Insecure, "insecure", os.Getenv("PROOFMILL_INSECURE") == "1", "allow plaintext gRPC on a non-loopback --listen address (anyone on the network can read and submit) (PROOFMILL_INSECURE=1)")
 	limitFlags(f, &cfg.Limits)
 	return c
 }
@@ -107,6 +109,34 @@ on that GPU here; serve --gpus runs "worker --device ID --stdio" for each of its
 	f.StringVar(&cfg.Device, "device", "", "prove on this device (cuda:N); the CPU proves what it cannot (default: the CPU only)")
 	f.BoolVar(&stdio, "stdio", false, "serve one --device to a parent process over stdin/stdout (serve --gpus runs this)")
 	alias(c, "concurrency", "workers", "drain-timeout", "shutdown-timeout")
+	return c
+}
+
+// healthCmd is a container's health check: exit 0 when the server answers
+// SERVING. Its default address is this machine's $PROOFMILL_LISTEN port,
+// so inside an image it finds the server with no flags.
+func healthCmd(e *env) *cobra.Command {
+	var r remote
+	c := &cobra.Command{Use: "health", Short: "Exit 0 when a server's gRPC health check answers SERVING (for container health checks)", Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cl, err := r.dial()
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
+			defer cancel()
+			if err := cl.Health(ctx); err != nil {
+				return err
+			}
+			fmt.Fprintln(e.stdout, "SERVING")
+			return nil
+		}}
+	addr := "127.0.0.1:7420"
+	if _, port, err := net.SplitHostPort(os.Getenv("PROOFMILL_LISTEN")); err == nil {
+		addr = net.JoinHostPort("127.0.0.1", port)
+	}
+	r.add(c, envOr("PROOFMILL_SERVER", addr))
 	return c
 }
 

@@ -102,9 +102,19 @@ func (p *Process) Count(s string) int { return strings.Count(p.Logs(), s) }
 // logs are shown if the test failed.
 func Start(t testing.TB, name string, args ...string) *Process {
 	t.Helper()
+	return StartCmd(t, name, nil, args...)
+}
+
+// StartCmd is Start with edit applied to the command before it starts:
+// its environment, its working directory.
+func StartCmd(t testing.TB, name string, edit func(*exec.Cmd), args ...string) *Process {
+	t.Helper()
 	p := &Process{logs: &Buffer{}, Exited: make(chan struct{})}
 	p.Cmd = exec.Command(Binary(t), args...)
 	p.Cmd.Stderr, p.Cmd.Stdout = p.logs, p.logs
+	if edit != nil {
+		edit(p.Cmd)
+	}
 	if err := p.Cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
