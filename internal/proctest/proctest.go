@@ -22,6 +22,9 @@ import (
 )
 
 var (
+	keyOnce   sync.Once
+	keyDir    string
+	keyErr    error
 	buildOnce sync.Once
 	binDir    string
 	binPath   string
@@ -58,19 +61,25 @@ func Cleanup() {
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
+	if keyDir != "" {
+		os.RemoveAll(keyDir)
+	}
 }
 
 // ServiceKey is the receipt key file the servers and workers of one test
-// binary share (the binary's folder holds it): a worker must sign with the
-// servers' key.
+// binary share, in processes or in the test's own: a worker must sign
+// with the servers' key.
 func ServiceKey(t testing.TB) string {
 	t.Helper()
-	Binary(t)
-	path := filepath.Join(binDir, "receipt.key")
-	if _, _, err := receipt.LoadOrCreateKey(path); err != nil {
-		t.Fatal(err)
+	keyOnce.Do(func() {
+		if keyDir, keyErr = os.MkdirTemp("", "proofmill-service-key-"); keyErr == nil {
+			_, _, keyErr = receipt.LoadOrCreateKey(filepath.Join(keyDir, "receipt.key"))
+		}
+	})
+	if keyErr != nil {
+		t.Fatal(keyErr)
 	}
-	return path
+	return filepath.Join(keyDir, "receipt.key")
 }
 
 // FreeAddr is a free loopback address.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proofmill/proofmill/internal/proctest"
 	"github.com/proofmill/proofmill/internal/testkeys"
 	"github.com/proofmill/proofmill/node"
 )
@@ -19,6 +20,7 @@ func Config(t testing.TB) node.Config {
 	return node.Config{
 		Listen: "127.0.0.1:0", DataDir: t.TempDir(), KeysDir: testkeys.Dir(), Workers: 1, Retention: time.Hour,
 		DevSetup: true, Preload: "none", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		ReceiptKey: proctest.ServiceKey(t), // servers and workers of a test sign alike
 	}
 }
 
