@@ -180,12 +180,12 @@ func TestListCircuits(t *testing.T) {
 	}
 }
 
-// 200 distinct jobs submitted at once, interactive and batch: all complete
+// 64 distinct jobs submitted at once (16 at a time), interactive and batch: all complete
 // and every proof verifies.
 func TestConcurrentSubmissions(t *testing.T) {
 	_, c := startNode(t, func(cfg *node.Config) { cfg.Workers = 2 })
 	ctx := timeout(t, 10*time.Minute)
-	const jobs = 200
+	const jobs = 64
 	ids := make([]string, jobs)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 16)

@@ -232,6 +232,21 @@ func (s KeyStore) readChecked(id, name, want string, check func(io.ReaderAt, int
 	return nil
 }
 
+// keyFile is one file of a key set, and how it is written.
+type keyFile struct {
+	name  string
+	write func(io.Writer) error
+}
+
+// files are the key set's files, in the store's formats.
+func (k *Keys) files() []keyFile {
+	return []keyFile{
+		{fileCircuit, func(w io.Writer) error { _, err := k.CCS.WriteTo(w); return err }},
+		{fileProvingKey, func(w io.Writer) error { return k.PK.(*groth16bn254.ProvingKey).WriteDump(w) }},
+		{fileVerifyingKey, func(w io.Writer) error { _, err := k.VK.WriteRawTo(w); return err }},
+	}
+}
+
 // Save writes a circuit's keys atomically: into a temporary folder that is
 // renamed into place, so readers never see a half-written entry. Existing
 // keys are never replaced: Save returns ErrKeysExist.
@@ -253,14 +268,7 @@ func (s KeyStore) Save(id string, k *Keys) error {
 	m.Circuit, m.Constraints, m.Platform = id, k.CCS.GetNbConstraints(), runtime.GOARCH
 	m.PublicInputs = k.VK.NbPublicWitness()
 	m.SHA256 = map[string]string{}
-	for _, f := range []struct {
-		name  string
-		write func(io.Writer) error
-	}{
-		{fileCircuit, func(w io.Writer) error { _, err := k.CCS.WriteTo(w); return err }},
-		{fileProvingKey, func(w io.Writer) error { return k.PK.(*groth16bn254.ProvingKey).WriteDump(w) }},
-		{fileVerifyingKey, func(w io.Writer) error { _, err := k.VK.WriteRawTo(w); return err }},
-	} {
+	for _, f := range k.files() {
 		sum, err := writeFile(filepath.Join(tmp, f.name), f.write)
 		if err != nil {
 			return fmt.Errorf("prover: save %s: %s: %w", id, f.name, err)

@@ -13,8 +13,6 @@ import (
 	"path/filepath"
 	"time"
 
-	groth16bn254 "github.com/consensys/gnark/backend/groth16/bn254"
-
 	"github.com/proofmill/proofmill/circuits"
 )
 
@@ -52,14 +50,7 @@ func (s KeyStore) VerifyCeremony(c *circuits.Circuit, k *Keys) error {
 	if got := made.Manifest.Ceremony.Transcript; got != m.Ceremony.Transcript {
 		return refuse("the transcript in %s hashes to %s, the manifest says %s", dir, got, m.Ceremony.Transcript)
 	}
-	for _, f := range []struct {
-		name  string
-		write func(io.Writer) error
-	}{
-		{fileCircuit, func(w io.Writer) error { _, err := made.CCS.WriteTo(w); return err }},
-		{fileProvingKey, func(w io.Writer) error { return made.PK.(*groth16bn254.ProvingKey).WriteDump(w) }},
-		{fileVerifyingKey, func(w io.Writer) error { _, err := made.VK.WriteRawTo(w); return err }},
-	} {
+	for _, f := range made.files() {
 		h := sha256.New()
 		if err := f.write(h); err != nil {
 			return fmt.Errorf("prover: %s: %w", c.ID, err)
