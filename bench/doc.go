@@ -16,7 +16,7 @@
 //     1,000 concurrent WatchJob streams.
 //
 // A Profile sets the sizes and counts (Quick for CI, Full for GPU servers).
-// The harness starts the service through a ServiceStarter, so it measures
+// The harness starts the service as a node.Node, so it measures
 // the same wiring `proofmill serve` runs. CheckComplete says whether a
 // report is complete; CheckSpeeds is the performance gate (the service's
 // CPU time against raw gnark's, sizes that scale).
