@@ -39,6 +39,7 @@ type Log struct {
 	mu   sync.Mutex
 	f    *os.File
 	prev string
+	size int64 // the file's length after the last whole line
 	now  func() time.Time
 }
 
@@ -58,7 +59,12 @@ func Open(path string) (*Log, error) {
 		f.Close()
 		return nil, fmt.Errorf("audit: %s: %w", path, err)
 	}
-	return &Log{f: f, prev: prev, now: time.Now}, nil
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	return &Log{f: f, prev: prev, size: st.Size(), now: time.Now}, nil
 }
 
 // Close closes the file, releasing its lock.
@@ -74,13 +80,21 @@ func (l *Log) Append(r Record) error {
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
-	if _, err := l.f.Write(append(line, '\n')); err != nil {
+	line = append(line, '\n')
+	_, err = l.f.Write(line)
+	if err == nil {
+		err = l.f.Sync()
+	}
+	if err != nil {
+		// A line cut short (a full disk) would break the chain for every
+		// line after it: cut it off, so the log ends at its last whole line.
+		if terr := l.f.Truncate(l.size); terr != nil {
+			return fmt.Errorf("audit: %w (and cutting off the partial line: %v)", err, terr)
+		}
 		return fmt.Errorf("audit: %w", err)
 	}
-	if err := l.f.Sync(); err != nil {
-		return fmt.Errorf("audit: %w", err)
-	}
-	l.prev = lineHash(line)
+	l.size += int64(len(line))
+	l.prev = lineHash(line[:len(line)-1])
 	return nil
 }
 
