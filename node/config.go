@@ -45,7 +45,7 @@ type Config struct {
 	// Redis keeps jobs in Redis at this address (see redisq.Dial), shared
 	// with other servers and workers; "": the embedded journal (serve only).
 	Redis       string
-	MaxQueued   int           // jobs waiting before RESOURCE_EXHAUSTED; 0: 10,000
+	MaxQueued   int           // jobs waiting at each priority before RESOURCE_EXHAUSTED; 0: 10,000
 	MaxAttempts int           // tries per job for retryable failures; 0: 3
 	Retention   time.Duration // how long finished jobs are kept; 0: 24h
 	Poll        time.Duration // how often an idle Redis consumer looks for jobs; 0: redisq's default (50ms)
@@ -172,6 +172,9 @@ func (c Config) resolved() (Config, error) {
 		c.MaxInputBytes = input.MaxDocumentBytes
 	case c.MaxInputBytes < 0 || c.MaxInputBytes > input.MaxDocumentBytes:
 		return usage("--max-input %d: from 1 to %d bytes, the largest document a circuit decodes", c.MaxInputBytes, input.MaxDocumentBytes)
+	}
+	if c.MaxQueued == 0 {
+		c.MaxQueued = 10_000
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 30 * time.Second

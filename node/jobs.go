@@ -68,7 +68,8 @@ func openRedis(ctx context.Context, cfg Config, consume int, tenants map[string]
 		conn.Close()
 		return nil, err
 	}
-	store := redisq.NewStore(conn, redisq.StoreConfig{Retention: cfg.Retention, MinReplicas: cfg.RedisMinReplicas, ReplicaTimeout: cfg.RedisReplicaTimeout})
+	store := redisq.NewStore(conn, redisq.StoreConfig{Retention: cfg.Retention, MinReplicas: cfg.RedisMinReplicas, ReplicaTimeout: cfg.RedisReplicaTimeout,
+		MaxQueued: cfg.MaxQueued})
 	queue := redisq.NewQueue(conn, redisq.QueueConfig{Concurrency: consume, Poll: cfg.Poll, Tenants: tenants, Logger: cfg.Logger})
 	return &jobs{store: store, queue: queue, conn: conn, redisStore: store, redisQueue: queue, generation: gen}, nil
 }

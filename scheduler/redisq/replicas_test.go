@@ -48,7 +48,10 @@ func TestMinReplicasWaitsForReplica(t *testing.T) {
 	t.Parallel()
 	master := redistest.StartWith(t, "--repl-diskless-sync-delay", "0") // sync a replica at once
 	replica := startReplica(t, master)
-	s := redisq.NewStore(dial(t, master.Addr), redisq.StoreConfig{MinReplicas: 1, ReplicaTimeout: 500 * time.Millisecond})
+	// A wait long enough for a busy machine while the replica is up (a
+	// hang bound, not a speed), and a short one for when it is gone.
+	s := redisq.NewStore(dial(t, master.Addr), redisq.StoreConfig{MinReplicas: 1, ReplicaTimeout: 20 * time.Second})
+	down := redisq.NewStore(dial(t, master.Addr), redisq.StoreConfig{MinReplicas: 1, ReplicaTimeout: 500 * time.Millisecond})
 	onReplica := redisq.NewStore(dial(t, replica.Addr), redisq.StoreConfig{})
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
@@ -72,7 +75,7 @@ func TestMinReplicasWaitsForReplica(t *testing.T) {
 	}
 
 	replica.Stop()
-	_, _, err = s.Create(ctx, replicaJob("unreplicated"))
+	_, _, err = down.Create(ctx, replicaJob("unreplicated"))
 	if !errors.Is(err, redisq.ErrTooFewReplicas) || errcode.Of(err) != errcode.Unavailable || !errcode.Retryable(err) ||
 		!strings.Contains(err.Error(), "0 of the 1 required") {
 		t.Fatalf("create without a replica: %v (%s); want a retryable Unavailable naming the replicas", err, errcode.Of(err))
@@ -81,12 +84,12 @@ func TestMinReplicasWaitsForReplica(t *testing.T) {
 		t.Fatalf("the unacknowledged job stayed: %v", err)
 	}
 	j.Version++
-	if err := s.Update(ctx, j); !errors.Is(err, redisq.ErrTooFewReplicas) {
+	if err := down.Update(ctx, j); !errors.Is(err, redisq.ErrTooFewReplicas) {
 		t.Fatalf("update without a replica: %v", err)
 	}
 
 	replica.Restart()
-	startCtx, cancelStart := context.WithTimeout(ctx, 20*time.Second)
+	startCtx, cancelStart := context.WithTimeout(ctx, 40*time.Second)
 	defer cancelStart()
 	for {
 		_, created, err := s.Create(startCtx, replicaJob("unreplicated"))
@@ -153,7 +156,7 @@ func TestConformanceWithReplica(t *testing.T) {
 	startReplica(t, master)
 	var waiting func(t *testing.T, b conformance.Backend) conformance.Backend
 	waiting = func(t *testing.T, b conformance.Backend) conformance.Backend {
-		b.Store = redisq.NewStore(dial(t, master.Addr), redisq.StoreConfig{MinReplicas: 1, ReplicaTimeout: 5 * time.Second})
+		b.Store = redisq.NewStore(dial(t, master.Addr), redisq.StoreConfig{MinReplicas: 1, ReplicaTimeout: 20 * time.Second})
 		restart := b.Restart
 		b.Restart = func(t *testing.T) conformance.Backend { return waiting(t, restart(t)) }
 		return b
@@ -162,4 +165,44 @@ func TestConformanceWithReplica(t *testing.T) {
 		flush(t, master.Addr)
 		return waiting(t, open(t, master.Addr))
 	})
+}
+
+// Two servers sharing Redis, 16 submitters each, never pass the queue
+// bound together: the count and the write are one script. Each priority
+// has its bound.
+func TestQueueBoundHoldsAcrossServers(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	const bound = 10
+	stores := []*redisq.Store{
+		redisq.NewStore(dial(t, srv.Addr), redisq.StoreConfig{MaxQueued: bound}),
+		redisq.NewStore(dial(t, srv.Addr), redisq.StoreConfig{MaxQueued: bound}),
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	errs := make(chan error, 64)
+	for i := range 64 {
+		go func() {
+			_, _, err := stores[i%2].Create(ctx, replicaJob(fmt.Sprintf("bounded-%d", i)))
+			errs <- err
+		}()
+	}
+	full := 0
+	for range 64 {
+		switch err := <-errs; {
+		case errors.Is(err, scheduler.ErrQueueFull):
+			full++
+		case err != nil:
+			t.Fatal(err)
+		}
+	}
+	n, err := stores[0].CountQueued(ctx)
+	if err != nil || n[scheduler.Interactive] != bound || full != 64-bound {
+		t.Fatalf("%v waiting (%v), %d refused; want %d waiting, %d refused", n, err, full, bound, 64-bound)
+	}
+	batch := replicaJob("bounded-batch")
+	batch.Priority = scheduler.Batch
+	if _, created, err := stores[1].Create(ctx, batch); err != nil || !created {
+		t.Fatalf("a batch job with the interactive line full: %v %v", created, err)
+	}
 }

@@ -44,7 +44,7 @@ func TestSentinelFailoverKeepsAcknowledgedJobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	acked := redisq.NewStore(c, redisq.StoreConfig{MinReplicas: 1})
+	acked := redisq.NewStore(c, redisq.StoreConfig{MinReplicas: 1, ReplicaTimeout: 20 * time.Second}) // a hang bound for a busy machine
 	var ids []string
 	for i := range 20 {
 		id := fmt.Sprintf("before-failover-%d", i)

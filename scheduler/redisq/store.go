@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -43,6 +44,10 @@ type StoreConfig struct {
 	// ReplicaTimeout bounds that wait; 0 means 1s. Fewer acknowledgements
 	// in time is an error wrapping ErrTooFewReplicas (Unavailable).
 	ReplicaTimeout time.Duration
+	// MaxQueued bounds the jobs waiting at each priority, checked in the
+	// same script that creates a job, so servers sharing Redis never pass
+	// it together; 0: no bound here.
+	MaxQueued int
 }
 
 // Store is a scheduler.Store on Redis.
@@ -51,6 +56,7 @@ type Store struct {
 	retention      time.Duration
 	minReplicas    int
 	replicaTimeout time.Duration
+	maxQueued      int
 }
 
 // NewStore returns a Store over c.
@@ -61,18 +67,23 @@ func NewStore(c *Conn, cfg StoreConfig) *Store {
 	if cfg.ReplicaTimeout == 0 {
 		cfg.ReplicaTimeout = time.Second
 	}
-	return &Store{client: c.client, retention: cfg.Retention, minReplicas: cfg.MinReplicas, replicaTimeout: cfg.ReplicaTimeout}
+	return &Store{client: c.client, retention: cfg.Retention, minReplicas: cfg.MinReplicas, replicaTimeout: cfg.ReplicaTimeout,
+		maxQueued: cfg.MaxQueued}
 }
 
 // A job is a hash: v (version), s (state), p (priority) and t (tenant), for
 // reads that need no more, and d (the job as JSON).
 //
 // createScript: KEYS jobKeys; ARGV version, data, id, score, channel,
-// state, priority, tenant. Returns the stored data if the job exists, else
+// state, priority, tenant, max queued (0: none). Returns the stored data if
+// the job exists, an error QUEUEFULL if its priority's line is full, else
 // nil.
 var createScript = redis.NewScript(`
 local existing = redis.call('HGET', KEYS[1], 'd')
 if existing then return existing end
+if ARGV[6] == 'queued' and tonumber(ARGV[9]) > 0 and redis.call('SCARD', KEYS[4 + tonumber(ARGV[7])]) >= tonumber(ARGV[9]) then
+  return redis.error_reply('QUEUEFULL')
+end
 redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2], 's', ARGV[6], 'p', ARGV[7], 't', ARGV[8])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3])
@@ -110,8 +121,11 @@ func (s *Store) Create(ctx context.Context, job *scheduler.Job) (*scheduler.Job,
 		return nil, false, fmt.Errorf("redisq: create %s: %w", job.ID, err)
 	}
 	res, err := createScript.Run(ctx, s.client, jobKeys(job),
-		job.Version, data, job.ID, job.Submitted.UnixNano(), changedChan, string(job.State), int(job.Priority), job.Tenant).Result()
+		job.Version, data, job.ID, job.Submitted.UnixNano(), changedChan, string(job.State), int(job.Priority), job.Tenant,
+		s.maxQueued).Result()
 	switch {
+	case err != nil && strings.Contains(err.Error(), "QUEUEFULL"):
+		return nil, false, fmt.Errorf("redisq: create %s: %w: %d %s jobs waiting", job.ID, scheduler.ErrQueueFull, s.maxQueued, job.Priority)
 	case errors.Is(err, redis.Nil):
 		if err := s.replicated(ctx, job.ID); err != nil {
 			return nil, false, fmt.Errorf("redisq: create %s: %w", job.ID, s.uncreate(ctx, job, err))
