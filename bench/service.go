@@ -49,7 +49,11 @@ func (h *harness) startService(ctx context.Context, opt serviceOptions) (*node.N
 		return nil, nil, nil, err
 	}
 	cfg := node.Config{Listen: "127.0.0.1:0", DataDir: dir, KeysDir: h.cfg.KeysDir, DevSetup: true, Preload: opt.Preload,
-		MaxQueued: opt.MaxQueued, Retention: time.Hour, Version: h.cfg.Version, Logger: h.serviceLog}
+		MaxQueued: opt.MaxQueued, Retention: time.Hour, Version: h.cfg.Version, Logger: h.serviceLog,
+		// The load section watches 1,000 jobs over its one connection, as
+		// a fleet of clients would over many: past the default of 100
+		// streams a connection, gRPC would queue the rest.
+		Limits: node.Limits{MaxStreams: 4096}}
 	if cfg.Preload == "" {
 		cfg.Preload = "none"
 	}
