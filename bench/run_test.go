@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -52,35 +53,40 @@ func checkFolder(dir string) ([]string, error) {
 	return problems, err
 }
 
-// TestCheckCatchesPlantedSlowdown measures the service section twice on
-// this machine, busy or not: as it is, which the speed gate passes, and
-// with 20 % more work in the service path (after each service proof, a
-// fifth of its CPU time spent again), which the gate must fail at every
-// level.
-func TestCheckCatchesPlantedSlowdown(t *testing.T) {
+// BenchmarkPlantedSlowdown shows that the speed gate catches a real 20 %
+// regression: it measures the service section twice on this machine, busy
+// or not, as it is (which the gate must pass) and with 20 % more work in
+// the service path (after each service proof, a fifth of its CPU time
+// spent again, which the gate must fail at every level). It judges speed,
+// so it is a benchmark, run by hand, never in the test suite:
+//
+//	go test ./bench -run '^$' -bench PlantedSlowdown -benchtime 1x
+func BenchmarkPlantedSlowdown(b *testing.B) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	measure := func(plant func(latency, cpu time.Duration)) []string {
-		t.Helper()
+	measure := func(name string, plant func(latency, cpu time.Duration)) []string {
 		p := Profile{Name: "service", ServiceCircuit: "invoice-consistency/v1", Concurrency: []int{1, 2}, ProofsPerLevel: 5}
-		r, err := Run(t.Context(), Config{Profile: p, Out: t.TempDir(), KeysDir: testkeys.Dir(), Logger: quiet, plant: plant})
+		r, err := Run(b.Context(), Config{Profile: p, Out: b.TempDir(), KeysDir: testkeys.Dir(), Logger: quiet, plant: plant})
 		if err != nil {
-			t.Fatal(err)
+			b.Fatal(err)
 		}
 		if problems := CheckComplete(r); len(problems) > 0 {
-			t.Fatalf("report problems: %q", problems)
+			b.Fatalf("report problems: %q", problems)
 		}
 		for _, l := range r.Service.Levels {
-			t.Logf("plant %v: concurrency %d: CPU %.3f (rounds %s), throughput %.3f (rounds %s)", plant != nil, l.Concurrency,
+			b.Logf("%s: concurrency %d: CPU %.3f (rounds %s), throughput %.3f (rounds %s)", name, l.Concurrency,
 				l.CPURatio, ratios(l.Rounds, true), l.Ratio, ratios(l.Rounds, false))
+			b.ReportMetric(l.CPURatio, fmt.Sprintf("cpu-ratio-%s-c%d", name, l.Concurrency))
 		}
 		return CheckSpeeds(r)
 	}
-	if problems := measure(nil); len(problems) > 0 {
-		t.Fatalf("the speed gate failed the service as it is: %q", problems)
-	}
-	problems := measure(func(_, cpu time.Duration) { burnCPU(cpu / 5) })
-	if n := strings.Count(strings.Join(problems, "\n"), "CPU time"); n != 2 {
-		t.Fatalf("the speed gate missed 20 %% more work in the service path at %d of 2 levels: %q", 2-n, problems)
+	for range b.N {
+		if problems := measure("as-is", nil); len(problems) > 0 {
+			b.Fatalf("the speed gate failed the service as it is: %q", problems)
+		}
+		problems := measure("planted", func(_, cpu time.Duration) { burnCPU(cpu / 5) })
+		if n := strings.Count(strings.Join(problems, "\n"), "CPU time"); n != 2 {
+			b.Fatalf("the speed gate missed 20 %% more work in the service path at %d of 2 levels: %q", 2-n, problems)
+		}
 	}
 }
 
