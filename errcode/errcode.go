@@ -30,6 +30,10 @@ const (
 	TooLarge     Code = "too_large"      // a message over the server's size limit
 	BadProofFile Code = "bad_proof_file" // a malformed or inconsistent proof file
 	KeyReused    Code = "key_reused"     // an idempotency key already used for a different request
+	// SealedInvalid: a sealed input does not open under the input key it
+	// names: sealed to another key, changed, or for another tenant or circuit.
+	SealedInvalid   Code = "sealed_invalid"
+	InputKeyUnknown Code = "input_key_unknown" // a sealed input names no input key the service publishes
 
 	Unsatisfied    Code = "unsatisfied"     // the statement does not hold
 	ProofRejected  Code = "proof_rejected"  // a proof fails verification
@@ -38,11 +42,15 @@ const (
 
 	UnknownCircuit Code = "unknown_circuit"
 
-	NoKeys          Code = "no_keys"          // the key store has none for the circuit
-	CorruptKeys     Code = "corrupt_keys"     // a key store entry fails its checksums
-	KeysExist       Code = "keys_exist"       // keys already there, and not to be replaced
-	DevelopmentKeys Code = "development_keys" // keys not from a ceremony, where production needs one
-	KeyMismatch     Code = "key_mismatch"     // a worker's keys are not the job's
+	NoKeys          Code = "no_keys"           // the key store has none for the circuit
+	CorruptKeys     Code = "corrupt_keys"      // a key store entry fails its checksums
+	KeysExist       Code = "keys_exist"        // keys already there, and not to be replaced
+	DevelopmentKeys Code = "development_keys"  // keys not from a ceremony, where production needs one
+	KeyMismatch     Code = "key_mismatch"      // a worker's keys are not the job's
+	InputKeyMissing Code = "input_key_missing" // a worker lacks the input key a sealed job names
+	// DataKey: a job's input, encrypted at rest, cannot be decrypted here:
+	// its tenant's data key is missing, or wrapped by another master key.
+	DataKey Code = "data_key"
 
 	QueueFull        Code = "queue_full"
 	TenantQuota      Code = "tenant_quota"

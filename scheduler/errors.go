@@ -12,6 +12,8 @@ var (
 	ErrInvalidKey   = errcode.New(errcode.BadRequest, "invalid idempotency key")
 	ErrPastDeadline = errcode.New(errcode.BadRequest, "deadline already passed")
 	ErrBadPriority  = errcode.New(errcode.BadRequest, "unknown priority")
+	// ErrSealedRequest: a sealed input the server can tell is malformed.
+	ErrSealedRequest = errcode.New(errcode.BadRequest, "malformed sealed input")
 	// ErrKeyReused: the idempotency key names a job made for another
 	// circuit or statement.
 	ErrKeyReused = errcode.New(errcode.KeyReused, "idempotency key already used for a different request")

@@ -57,7 +57,19 @@ type Job struct {
 	ID      string `json:"id"`
 	Tenant  string `json:"tenant,omitempty"` // who submitted it; "" without tenants
 	Circuit string `json:"circuit"`
-	Witness []byte `json:"witness"` // the admitted statement's full witness (circuits.Statement)
+	// The job's input, while it has one: a job holds at most one of these,
+	// and none once it ended (see DropInput). Retention keeps results only.
+	//
+	// Witness is the admitted statement's full witness (circuits.Statement)
+	// in the clear: in memory, and stored only by a scheduler without
+	// Config.Inputs.
+	Witness []byte `json:"witness,omitempty"`
+	// EncryptedWitness is the witness as stored where Config.Inputs
+	// encrypts inputs at rest.
+	EncryptedWitness *Ciphertext `json:"encrypted_witness,omitempty"`
+	// Sealed is an input the client sealed to an input key: only a worker
+	// holding that key opens it, and admits it then.
+	Sealed *SealedInput `json:"sealed_input,omitempty"`
 	// LegacyInput is the JSON input of a job stored before jobs kept their
 	// witness: read, and admitted again by the worker; never written.
 	LegacyInput    []byte    `json:"input,omitempty"`
@@ -100,6 +112,27 @@ type Receipt struct {
 	Version   string `json:"version"`   // proofmill's version in the signer
 	SignedAt  string `json:"signed_at"` // RFC 3339 UTC, as signed
 	Signature []byte `json:"signature"`
+}
+
+// Ciphertext is a job's witness encrypted at rest (package vault makes
+// them): under a key of the job's own, which a version of its tenant's data
+// key wraps. The job's id and tenant are bound to both.
+type Ciphertext struct {
+	KeyVersion int    `json:"key_version"` // the tenant's data-key version that wraps JobKey
+	JobKey     []byte `json:"job_key"`     // nonce ‖ AES-256-GCM of the job's key
+	Data       []byte `json:"data"`        // nonce ‖ AES-256-GCM of the witness, under the job's key
+}
+
+// SealedInput is a client's input sealed to an input key (HPKE; see
+// package api/sealed for the exact bytes).
+type SealedInput struct {
+	KeyID string `json:"key_id"`
+	Data  []byte `json:"data"` // the HPKE encapsulated key ‖ ciphertext
+}
+
+// DropInput forgets the job's input, in every form it has.
+func (j *Job) DropInput() {
+	j.Witness, j.EncryptedWitness, j.Sealed, j.LegacyInput = nil, nil, nil, nil
 }
 
 // Class is what a queue orders jobs by: whose they are, and how urgent.

@@ -63,6 +63,13 @@ type Auditor interface {
 	Record(ctx context.Context, ev Event) error
 }
 
+// InputCipher encrypts jobs' witnesses at rest (package vault is one).
+// The job's id and tenant are bound to each ciphertext.
+type InputCipher interface {
+	Encrypt(ctx context.Context, tenant, job string, witness []byte) (*Ciphertext, error)
+	Decrypt(ctx context.Context, tenant, job string, c *Ciphertext) ([]byte, error)
+}
+
 // Notary signs the receipt of a job whose proof this process has just
 // verified: the job is succeeded, with its result, public inputs, verifying
 // key and backend set.
@@ -95,6 +102,10 @@ type Config struct {
 	// Notary, when set, signs each success where the worker reports it,
 	// and the receipt is stored with the result.
 	Notary Notary
+	// Inputs, when set, encrypts every admitted witness before it is
+	// stored. Without it witnesses are stored in the clear: for tests of
+	// the scheduler alone; a node always sets it.
+	Inputs InputCipher
 	// Poll, when set, rereads a watched job this often: for stores that
 	// other processes change, in case a change notice is lost. 0 means
 	// watches wake only on Notify and this scheduler's own writes.
@@ -103,8 +114,11 @@ type Config struct {
 
 // Request is a proof request as a client makes it.
 type Request struct {
-	Circuit        string
-	Input          []byte
+	Circuit string
+	Input   []byte // the circuit's JSON input; or, instead:
+	// Sealed is the input sealed by the client: admission waits for the
+	// worker that opens it, and the idempotency key is bound to its bytes.
+	Sealed         *SealedInput
 	Priority       Priority
 	Deadline       time.Time // zero: none
 	IdempotencyKey string    // empty: derived from circuit and inputs
@@ -202,23 +216,35 @@ func (s *Scheduler) Submit(ctx context.Context, req Request) (*Job, bool, error)
 	if !req.Deadline.IsZero() && !req.Deadline.After(now) {
 		return nil, false, fmt.Errorf("scheduler: %w: %s", ErrPastDeadline, req.Deadline.Format(time.RFC3339))
 	}
-	st, err := c.Admit(req.Input) // admission: the statement must hold
-	if err != nil {
-		return nil, false, err
-	}
+	job := &Job{Tenant: req.Tenant, Circuit: c.ID, Priority: req.Priority, Deadline: req.Deadline, IdempotencyKey: req.IdempotencyKey,
+		State: Queued, Submitted: now, Version: 1}
 	id := "key:" + req.IdempotencyKey
-	if req.IdempotencyKey == "" {
-		id = c.JobKey(st)
+	if req.Sealed != nil {
+		if err := checkSealed(req); err != nil {
+			return nil, false, err
+		}
+		// The server cannot read the statement: the key is bound to the
+		// ciphertext, and a job without a key is named by it.
+		job.Sealed = &SealedInput{KeyID: req.Sealed.KeyID, Data: req.Sealed.Data}
+		job.Statement = statementDigest(c.ID, append([]byte("sealed\x00"+req.Sealed.KeyID+"\x00"), req.Sealed.Data...))
+		if req.IdempotencyKey == "" {
+			id = "sealed:" + job.Statement
+		}
+	} else {
+		st, err := c.Admit(req.Input) // admission: the statement must hold
+		if err != nil {
+			return nil, false, err
+		}
+		job.Witness, job.Statement = st.Witness, statementDigest(c.ID, st.Witness)
+		if req.IdempotencyKey == "" {
+			id = c.JobKey(st)
+		}
 	}
 	if req.Tenant != "" {
 		id = "tenant:" + req.Tenant + "\x00" + id
 	}
 	sum := sha256.Sum256([]byte(id))
-	job := &Job{
-		ID: hex.EncodeToString(sum[:16]), Tenant: req.Tenant, Circuit: c.ID, Witness: st.Witness, Priority: req.Priority,
-		Deadline: req.Deadline, IdempotencyKey: req.IdempotencyKey, Statement: statementDigest(c.ID, st.Witness),
-		State: Queued, Submitted: now, Version: 1,
-	}
+	job.ID = hex.EncodeToString(sum[:16])
 	if s.cfg.VerifyingKey != nil {
 		if job.VerifyingKey, err = s.cfg.VerifyingKey(ctx, c.ID); err != nil {
 			return nil, false, fmt.Errorf("scheduler: keys of %s: %w", c.ID, err)
@@ -266,6 +292,12 @@ func (s *Scheduler) admit(ctx context.Context, job *Job, tenantMax int) (*Job, b
 		}
 	}
 	fresh := job.clone()
+	if s.cfg.Inputs != nil && len(fresh.Witness) > 0 {
+		if fresh.EncryptedWitness, err = s.cfg.Inputs.Encrypt(ctx, fresh.Tenant, fresh.ID, fresh.Witness); err != nil {
+			return nil, false, fmt.Errorf("scheduler: submit: encrypting the input: %w", err)
+		}
+		fresh.Witness = nil
+	}
 	if err := s.record(ctx, EventSubmitted, fresh); err != nil {
 		return nil, false, fmt.Errorf("scheduler: submit: audit log: %w", err)
 	}
@@ -564,8 +596,44 @@ func (s *Scheduler) Finish(ctx context.Context, id string, o Outcome) error {
 	return nil
 }
 
+// finish ends a job, and forgets its input: only results are retained.
 func (s *Scheduler) finish(j *Job, state State, kind errcode.Code, reason string) {
 	j.State, j.ErrorKind, j.Error, j.Finished = state, string(kind), reason, s.cfg.Now()
+	j.DropInput()
+}
+
+// Witness returns a job's admitted witness, decrypted if it is encrypted
+// at rest; nil for a job whose input is sealed or legacy JSON (the worker
+// admits those) or gone. The caller keeps it in memory only.
+func (s *Scheduler) Witness(ctx context.Context, j *Job) ([]byte, error) {
+	if j.EncryptedWitness == nil {
+		return j.Witness, nil
+	}
+	if s.cfg.Inputs == nil {
+		return nil, errcode.Errorf(errcode.DataKey, "job %s: its input is encrypted at rest and this process has no data keys", j.ID)
+	}
+	return s.cfg.Inputs.Decrypt(ctx, j.Tenant, j.ID, j.EncryptedWitness)
+}
+
+// MaxSealedBytes bounds a sealed input: the largest document the circuits
+// take (input.MaxDocumentBytes) and HPKE's overhead, with room to spare.
+const MaxSealedBytes = 4<<20 + 4096
+
+var keyIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+
+// checkSealed checks what the server can see of a sealed input.
+func checkSealed(req Request) error {
+	switch {
+	case len(req.Input) > 0:
+		return fmt.Errorf("scheduler: %w: give the input or a sealed input, not both", ErrSealedRequest)
+	case !keyIDPattern.MatchString(req.Sealed.KeyID):
+		return fmt.Errorf("scheduler: %w: sealed_input.key_id must be 1 to 64 of A-Z a-z 0-9 . _ : -", ErrSealedRequest)
+	case len(req.Sealed.Data) == 0:
+		return fmt.Errorf("scheduler: %w: sealed_input.ciphertext is empty", ErrSealedRequest)
+	case len(req.Sealed.Data) > MaxSealedBytes:
+		return errcode.Errorf(errcode.TooLarge, "scheduler: sealed_input.ciphertext is %d bytes, over the %d-byte limit", len(req.Sealed.Data), MaxSealedBytes)
+	}
+	return nil
 }
 
 // save writes a changed job (was is its state before the change), wakes

@@ -38,7 +38,7 @@ func (s *Scheduler) Notify(id string) {
 
 // WaitChange returns the job once its version is past version (at once if it
 // already is), or when ctx ends. Its watchers share one read per change:
-// the job returned is a copy without its Witness (or LegacyInput), whose
+// the job returned is a copy without its input, whose
 // Result and PublicInputs are shared and must not be modified.
 func (s *Scheduler) WaitChange(ctx context.Context, id string, version uint64) (*Job, error) {
 	w := s.watch(id)
@@ -105,7 +105,7 @@ func (s *Scheduler) readWatched(ctx context.Context, id string) (*Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	j.Witness, j.LegacyInput = nil, nil
+	j.DropInput()
 	return j, nil
 }
 

@@ -394,7 +394,8 @@ func (s *Store) Unfinished(_ context.Context) ([]*scheduler.Job, error) {
 			if _, err := decode(k, v, &j); err != nil {
 				s.damaged(string(k), err)
 			} else if !j.State.Terminal() {
-				j.Witness, j.LegacyInput, j.Result = nil, nil, nil
+				j.DropInput()
+				j.Result = nil
 				jobs = append(jobs, &j)
 			}
 			return nil
