@@ -231,12 +231,12 @@ func TestRecords(t *testing.T) {
 func TestRunThroughRedisRestart(t *testing.T) {
 	redis := redistest.Start(t)
 	addr := proctest.FreeAddr(t)
-	srv := proctest.Start(t, "server", "serve", "--redis", redis.Addr, "--listen", addr, "--metrics", "",
-		"--data", t.TempDir(), "--keys", testkeys.Dir(), "--preload", "invoice-consistency/v1", "--dev-setup=false",
-		"--receipt-key", proctest.ServiceKey(t))
+	srv := proctest.Start(t, "server", append([]string{"serve", "--redis", redis.Addr, "--listen", addr, "--metrics", "",
+		"--data", t.TempDir(), "--keys", testkeys.Dir(), "--preload", "invoice-consistency/v1", "--dev-setup=false"},
+		proctest.ServiceKeyFlags(t)...)...)
 	proctest.Dial(t, srv, addr)
-	w := proctest.Start(t, "worker", "worker", "--redis", redis.Addr, "--keys", testkeys.Dir(), "--workers", "1",
-		"--preload", "invoice-consistency/v1", "--receipt-key", proctest.ServiceKey(t))
+	w := proctest.Start(t, "worker", append([]string{"worker", "--redis", redis.Addr, "--keys", testkeys.Dir(), "--workers", "1",
+		"--preload", "invoice-consistency/v1"}, proctest.ServiceKeyFlags(t)...)...)
 	w.WaitForLog(t, "worker ready")
 	dir := t.TempDir()
 	in, out, records := filepath.Join(dir, "requests.jsonl"), filepath.Join(dir, "proofs.jsonl"), filepath.Join(dir, "batches")

@@ -238,3 +238,50 @@ func BenchmarkStartLatency(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkEncryptionAtRest compares invoice proofs/s through a server
+// that encrypts inputs at rest with one that keeps them in the clear, in
+// alternating rounds of the same run, so that a busy machine slows both
+// alike. One iteration is a round of 8 jobs on each.
+//
+//	go test ./node -run '^$' -bench EncryptionAtRest -benchtime 6x
+func BenchmarkEncryptionAtRest(b *testing.B) {
+	const id, perRound = "invoice-consistency/v1", 8
+	_, plain := startNode(b, func(cfg *node.Config) { cfg.Preload = id; node.PlainInputsAtRest(cfg) })
+	_, encrypted := startNode(b, func(cfg *node.Config) { cfg.Preload = id })
+	next := nextInvoice(b)
+	round := func(c *client.Client) time.Duration {
+		start := time.Now()
+		ctx := context.Background()
+		ids := make([]string, perRound)
+		for i := range ids {
+			j, _, err := c.Submit(ctx, &pb.SubmitProofRequest{Circuit: id, InputJson: next(0)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ids[i] = j.GetId()
+		}
+		for _, jid := range ids {
+			if j, err := c.Wait(ctx, jid); err != nil || j.GetState() != pb.JobState_JOB_STATE_SUCCEEDED {
+				b.Fatalf("%v %v", j, err)
+			}
+		}
+		return time.Since(start)
+	}
+	round(plain) // warm both: keys, connections
+	round(encrypted)
+	var inClear, atRest time.Duration
+	for i := 0; b.Loop(); i++ {
+		if i%2 == 0 { // alternate which goes first
+			inClear += round(plain)
+			atRest += round(encrypted)
+		} else {
+			atRest += round(encrypted)
+			inClear += round(plain)
+		}
+	}
+	jobs := float64(b.N * perRound)
+	b.ReportMetric(jobs/inClear.Seconds(), "clear-proofs/s")
+	b.ReportMetric(jobs/atRest.Seconds(), "encrypted-proofs/s")
+	b.ReportMetric(inClear.Seconds()/atRest.Seconds(), "encrypted/clear")
+}

@@ -98,6 +98,30 @@ type Config struct {
 	// Audit is the audit log. "": audit.log in DataDir for a server, none
 	// for a worker.
 	Audit string
+	// Documents at rest and sealed (see package vault and api/sealed).
+	// MasterKey is the file of the master key wrapping the data keys that
+	// encrypt inputs at rest. "": master.key in DataDir, made with a
+	// warning if missing (serve); a worker must be given the servers' key,
+	// unless it has a Tenant whose jobs come sealed.
+	MasterKey string
+	// MasterKeyText is the master key itself, in base64
+	// ($PROOFMILL_MASTER_KEY); it wins over MasterKey.
+	MasterKeyText string
+	// OldMasterKeys only unwrap: data keys an earlier master key wraps,
+	// while `keys data-key rotate --rewrap` moves them to MasterKey.
+	OldMasterKeys []string
+	// DataKeyRotation (serve) makes every tenant's next data key this
+	// often, so that stale copies of ended jobs' inputs become unreadable
+	// once their keys are destroyed; 0: only by `keys data-key rotate`.
+	// Versions no unfinished job uses are destroyed either way.
+	DataKeyRotation time.Duration
+	// InputKeys are the HPKE input keys sealed inputs open with. A server
+	// publishes the first (GetInputKey); "" or none: input.key in DataDir,
+	// made if missing. A worker opens the sealed jobs of any it holds.
+	InputKeys []string
+	// Tenant (worker) dedicates the worker to one tenant of the table: it
+	// consumes that tenant's queues only.
+	Tenant string
 	// Limits bound what one client can hold of the server: connections,
 	// calls per connection, handshake, idle and keepalive times, windows.
 	// Each zero field takes its DefaultLimits value.
@@ -106,6 +130,8 @@ type Config struct {
 	// holdWorkers starts the pool only at startWorkers: tests hold the
 	// queue still.
 	holdWorkers bool
+	// plainInputs stores witnesses unencrypted: tests' control only.
+	plainInputs bool
 }
 
 // Limits are a server's per-client bounds (server.Limits).
@@ -149,6 +175,12 @@ func (c Config) resolved() (Config, error) {
 		return usage("worker: --gpus is for serve; a worker proves on one --device")
 	case c.Role == Serve && c.Device != "":
 		return usage("serve: --device is for worker; serve proves on --gpus")
+	case c.Role == Serve && c.Tenant != "":
+		return usage("serve: --tenant is for worker: a worker on one tenant's machines")
+	case c.Tenant != "" && c.Tenants == "":
+		return usage("worker: --tenant %s needs the servers' --tenants table, which names the tenant's queues", c.Tenant)
+	case c.DataKeyRotation < 0:
+		return usage("--data-key-rotation %s may not be negative", c.DataKeyRotation)
 	case c.RedisMinReplicas < 0 || c.RedisReplicaTimeout < 0:
 		return usage("--redis-min-replicas %d, --redis-replica-timeout %s: neither may be negative", c.RedisMinReplicas, c.RedisReplicaTimeout)
 	}
@@ -184,6 +216,9 @@ func (c Config) resolved() (Config, error) {
 	}
 	if c.Role == Serve && c.Audit == "" {
 		c.Audit = filepath.Join(c.DataDir, "audit.log")
+	}
+	if c.Role == Serve && (len(c.InputKeys) == 0 || c.InputKeys[0] == "") {
+		c.InputKeys = append([]string{filepath.Join(c.DataDir, "input.key")}, c.InputKeys[min(1, len(c.InputKeys)):]...)
 	}
 	if c.ReceiptKey == "" {
 		c.ReceiptKey = filepath.Join(c.DataDir, "receipt.key")

@@ -6,3 +6,8 @@ func HoldWorkers(c *Config) { c.holdWorkers = true }
 
 // StartWorkers starts a held pool.
 func (n *Node) StartWorkers() error { return n.startWorkers() }
+
+// PlainInputsAtRest stores witnesses in the clear: the control of the
+// tests that look for documents at rest, and the baseline of the
+// encryption benchmark.
+func PlainInputsAtRest(c *Config) { c.plainInputs = true }

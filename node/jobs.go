@@ -9,9 +9,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/proofmill/proofmill/errcode"
 	"github.com/proofmill/proofmill/scheduler"
 	"github.com/proofmill/proofmill/scheduler/embedded"
 	"github.com/proofmill/proofmill/scheduler/redisq"
+	"github.com/proofmill/proofmill/tenants"
+	"github.com/proofmill/proofmill/vault"
 )
 
 // jobs is where a node keeps jobs: the embedded journal and in-memory
@@ -19,6 +22,7 @@ import (
 type jobs struct {
 	store  scheduler.Store
 	queue  scheduler.Queue
+	ring   vault.Ring                                                 // where the wrapped data keys are
 	counts func(ctx context.Context) (map[scheduler.State]int, error) // nil: not known cheaply
 
 	embedded   *embedded.Store
@@ -46,13 +50,18 @@ func openEmbedded(dataDir string, weight func(tenant string) int, log *slog.Logg
 		return nil, err
 	}
 	queue := embedded.NewQueue(embedded.QueueConfig{Weight: weight, Drop: store.Damaged})
-	return &jobs{store: store, queue: queue, counts: store.Counts, embedded: store}, nil
+	return &jobs{store: store, queue: queue, ring: vault.FileRing{Path: DataKeysPath(dataDir)}, counts: store.Counts, embedded: store}, nil
 }
 
 // openRedis connects to Redis, refuses one that would lose accepted jobs
 // (unless cfg.RedisVolatile), and reads its generation; consume is how
-// many jobs this process proves at once (0: it only submits and reads).
-func openRedis(ctx context.Context, cfg Config, consume int, tenants map[string]int) (*jobs, error) {
+// many jobs this process proves at once (0: it only submits and reads),
+// from the tenants' queues as the table weighs them (cfg.Tenant's only,
+// for a tenant's worker; none of a tenant that has its own workers, else).
+func openRedis(ctx context.Context, cfg Config, consume int, table *tenants.Table) (*jobs, error) {
+	if cfg.Tenant != "" && table.Find(cfg.Tenant) == nil {
+		return nil, errcode.Errorf(errcode.Usage, "worker: --tenant %s is not in the tenant table %s", cfg.Tenant, cfg.Tenants)
+	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	conn, err := redisq.Dial(ctx, cfg.Redis)
@@ -70,8 +79,9 @@ func openRedis(ctx context.Context, cfg Config, consume int, tenants map[string]
 	}
 	store := redisq.NewStore(conn, redisq.StoreConfig{Retention: cfg.Retention, MinReplicas: cfg.RedisMinReplicas, ReplicaTimeout: cfg.RedisReplicaTimeout,
 		MaxQueued: cfg.MaxQueued})
-	queue := redisq.NewQueue(conn, redisq.QueueConfig{Concurrency: consume, Poll: cfg.Poll, Tenants: tenants, Logger: cfg.Logger})
-	return &jobs{store: store, queue: queue, conn: conn, redisStore: store, redisQueue: queue, generation: gen}, nil
+	queue := redisq.NewQueue(conn, redisq.QueueConfig{Concurrency: consume, Poll: cfg.Poll, Tenants: table.Weights(),
+		Dedicated: table.Dedicated(), Only: cfg.Tenant, Logger: cfg.Logger})
+	return &jobs{store: store, queue: queue, ring: store, conn: conn, redisStore: store, redisQueue: queue, generation: gen}, nil
 }
 
 func (j *jobs) shared() bool { return j.conn != nil }

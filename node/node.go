@@ -51,6 +51,7 @@ type Node struct {
 	signer     *receipt.Signer
 	tenants    *tenants.Table
 	jobs       *jobs
+	privacy    *privacy
 	gpus       []*hwaccel.Isolated
 	prover     *prover.Prover
 	audit      *audit.Log
@@ -121,11 +122,14 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	slots := cfg.slots(len(n.gpus))
 	if cfg.Redis != "" {
-		n.jobs, err = openRedis(ctx, cfg, slots, n.tenants.Weights())
+		n.jobs, err = openRedis(ctx, cfg, slots, n.tenants)
 	} else {
 		n.jobs, err = openEmbedded(cfg.DataDir, n.tenants.Weight, n.log)
 	}
 	if err != nil {
+		return err
+	}
+	if n.privacy, err = openPrivacy(cfg, n.jobs.ring, n.tenants, n.log); err != nil {
 		return err
 	}
 	if n.jobs.generation != nil && cfg.Role == Serve {
@@ -144,7 +148,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return err
 	}
 	n.metrics = newMetrics(metricsSources{Waiting: n.sched.Waiting, Counts: n.jobs.counts, Busy: n.busy, Slots: n.slots})
-	n.pool = worker.New(n.sched, n.prover, worker.Config{Slots: slots, Logger: n.log, Observe: n.metrics.observe})
+	n.pool = worker.New(n.sched, n.prover, worker.Config{Slots: slots, Logger: n.log, Observe: n.metrics.observe, InputKeys: n.privacy})
 	if !cfg.holdWorkers {
 		if err := n.startWorkers(); err != nil {
 			return err
@@ -171,7 +175,10 @@ func (n *Node) Start(ctx context.Context) (err error) {
 func (n *Node) startScheduler(ctx context.Context) (int, error) {
 	cfg := n.cfg
 	schedCfg := scheduler.Config{MaxQueued: cfg.MaxQueued, MaxAttempts: cfg.MaxAttempts, Retention: cfg.Retention, Logger: n.log,
-		Notary: server.Notary{Signer: n.signer}}
+		Notary: server.Notary{Signer: n.signer}, Inputs: n.privacy.cipher()}
+	if cfg.plainInputs {
+		schedCfg.Inputs = nil
+	}
 	if cfg.Audit != "" {
 		if err := os.MkdirAll(filepath.Dir(cfg.Audit), 0o700); err != nil {
 			return 0, fmt.Errorf("node: %w", err)
@@ -262,7 +269,7 @@ func (n *Node) startAPI() error {
 	}
 	n.grpc = grpc.NewServer(opts...)
 	pb.RegisterProverServer(n.grpc, server.New(n.sched, n.prover, server.Config{
-		MaxInputBytes: cfg.MaxInputBytes, Logger: n.log, Devices: n.devices, Receipts: n.signer, Tenants: n.tenants}))
+		MaxInputBytes: cfg.MaxInputBytes, Logger: n.log, Devices: n.devices, Receipts: n.signer, Tenants: n.tenants /*MERGE: InputKeys: n.privacy*/}))
 	n.health = health.NewServer()
 	if n.dataLoss != nil {
 		healthpb.RegisterHealthServer(n.grpc, checkedHealth{Server: n.health, before: n.dataLoss.check})
@@ -465,6 +472,7 @@ func (n *Node) busy() int {
 func (n *Node) housekeeping(ctx context.Context) {
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
+	rotation := rotationClock{every: n.cfg.DataKeyRotation}
 	for {
 		if k, err := n.sched.Expire(ctx); err != nil {
 			n.log.Error("expire finished jobs", "err", err)
@@ -477,6 +485,7 @@ func (n *Node) housekeeping(ctx context.Context) {
 			return
 		}
 		n.keyHealth.refresh() // keys set up or repaired since
+		n.privacy.retire(ctx, n.jobs.store, rotation.due(time.Now()), n.log)
 		if n.jobs.shared() {
 			if _, err := n.sched.Recover(ctx); err != nil && ctx.Err() == nil {
 				n.log.Error("requeue unfinished jobs", "err", err)

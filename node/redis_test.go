@@ -25,16 +25,17 @@ import (
 func startRedisServe(t testing.TB, redisAddr string) *client.Client {
 	t.Helper()
 	addr := proctest.FreeAddr(t)
-	p := proctest.Start(t, "server", "serve", "--redis", redisAddr, "--listen", addr, "--metrics", "",
-		"--data", t.TempDir(), "--keys", testkeys.Dir(), "--preload", "invoice-consistency/v1", "--dev-setup=false",
-		"--receipt-key", proctest.ServiceKey(t))
+	p := proctest.Start(t, "server", append([]string{"serve", "--redis", redisAddr, "--listen", addr, "--metrics", "",
+		"--data", t.TempDir(), "--keys", testkeys.Dir(), "--preload", "invoice-consistency/v1", "--dev-setup=false"},
+		proctest.ServiceKeyFlags(t)...)...)
 	return proctest.Dial(t, p, addr)
 }
 
 func startWorker(t testing.TB, name, redisAddr string, extra ...string) *proctest.Process {
 	t.Helper()
 	args := append([]string{"worker", "--redis", redisAddr, "--keys", testkeys.Dir(), "--workers", "1",
-		"--preload", "invoice-consistency/v1", "--shutdown-timeout", "20s", "--receipt-key", proctest.ServiceKey(t)}, extra...)
+		"--preload", "invoice-consistency/v1", "--shutdown-timeout", "20s"}, proctest.ServiceKeyFlags(t)...)
+	args = append(args, extra...)
 	p := proctest.Start(t, name, args...)
 	p.WaitForLog(t, "worker ready")
 	return p

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -38,7 +39,17 @@ type Tenant struct {
 	// CertCommonNames are the subject common names of its client
 	// certificates (mTLS; the certificates must chain to --client-ca).
 	CertCommonNames []string `json:"cert_common_names,omitempty"`
+	// InputKey is the file of the tenant's own input key (the public half,
+	// as `proofmill keys input-key new` writes it; relative to the table's
+	// folder): its documents stay on its own machines. Its clients must
+	// seal to this key (plain input_json is refused), and its jobs run only
+	// on workers started with --tenant and the private half: shared workers
+	// skip its queues. "": the tenant seals to the service's key, if at all.
+	InputKey string `json:"input_key,omitempty"`
 }
+
+// Dedicated reports whether the tenant's jobs run on its own workers only.
+func (t *Tenant) Dedicated() bool { return t != nil && t.InputKey != "" }
 
 var (
 	// ErrUnauthenticated: the caller presented no credential a tenant owns.
@@ -78,6 +89,11 @@ func Load(path string) (*Table, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&file); err != nil {
 		return nil, errcode.E("", errcode.BadRequest, fmt.Errorf("tenants: %s: %w", path, err))
+	}
+	for _, t := range file.Tenants {
+		if t != nil && t.InputKey != "" && !filepath.IsAbs(t.InputKey) {
+			t.InputKey = filepath.Join(filepath.Dir(path), t.InputKey)
+		}
 	}
 	t, err := New(file.Tenants)
 	if err != nil {
@@ -124,6 +140,25 @@ func New(list []*Tenant) (*Table, error) {
 		return nil, errors.New("no tenants")
 	}
 	return ts, nil
+}
+
+// Find returns a tenant by id; nil if there is none (or no table).
+func (ts *Table) Find(id string) *Tenant {
+	if ts == nil {
+		return nil
+	}
+	return ts.byID[id]
+}
+
+// Dedicated lists the tenants whose jobs only their own workers run.
+func (ts *Table) Dedicated() []string {
+	var ids []string
+	for _, t := range ts.All() {
+		if t.Dedicated() {
+			ids = append(ids, t.ID)
+		}
+	}
+	return ids
 }
 
 // All lists the tenants in table order.

@@ -21,6 +21,16 @@ import (
 type Jobs interface {
 	Next(ctx context.Context) (*scheduler.Job, error)
 	Finish(ctx context.Context, id string, o scheduler.Outcome) error
+	// Witness decrypts a job's witness where it is encrypted at rest.
+	Witness(ctx context.Context, j *scheduler.Job) ([]byte, error)
+}
+
+// InputKeys opens sealed inputs with the input keys this worker holds.
+type InputKeys interface {
+	// Open returns the plaintext input sealed to keyID for the tenant and
+	// circuit: an error coded InputKeyMissing when this worker lacks the
+	// key (another may hold it), SealedInvalid when it does not open.
+	Open(keyID, tenant, circuit string, sealed []byte) ([]byte, error)
 }
 
 // Prover proves an admitted statement's witness; *prover.Prover is one.
@@ -37,6 +47,9 @@ type Config struct {
 	// throughput measured on 2 cores).
 	Slots  int
 	Logger *slog.Logger // nil means slog.Default()
+	// InputKeys opens sealed jobs; nil: this worker holds no input keys,
+	// and hands sealed jobs back for one that does.
+	InputKeys InputKeys
 	// Observe, when set, is called after every attempt (for metrics).
 	Observe func(job *scheduler.Job, o scheduler.Outcome, took time.Duration)
 }
@@ -181,6 +194,34 @@ func (p *Pool) report(ctx context.Context, id string, o scheduler.Outcome) {
 	}
 }
 
+// witness is the job's admitted witness: decrypted, or for a sealed job
+// opened and admitted here (the server could not read it), with the same
+// error kinds and rule names as admission at the server.
+func (p *Pool) witness(ctx context.Context, c *circuits.Circuit, job *scheduler.Job) ([]byte, error) {
+	var input []byte
+	switch {
+	case job.Sealed != nil:
+		if p.cfg.InputKeys == nil {
+			return nil, errcode.Errorf(errcode.InputKeyMissing, "the job is sealed to input key %s and this worker holds no input keys (--input-key)", job.Sealed.KeyID)
+		}
+		plain, err := p.cfg.InputKeys.Open(job.Sealed.KeyID, job.Tenant, c.ID, job.Sealed.Data)
+		if err != nil {
+			return nil, err
+		}
+		defer clear(plain)
+		input = plain
+	case len(job.LegacyInput) > 0: // stored before jobs kept their witness
+		input = job.LegacyInput
+	default:
+		return p.jobs.Witness(ctx, job)
+	}
+	st, err := c.Admit(input)
+	if err != nil {
+		return nil, err
+	}
+	return st.Witness, nil
+}
+
 // run proves one job; a panic becomes a retryable failure. Errors keep
 // their codes: the scheduler decides from them whether to retry.
 func (p *Pool) run(ctx context.Context, job *scheduler.Job) (o scheduler.Outcome) {
@@ -205,14 +246,12 @@ func (p *Pool) run(ctx context.Context, job *scheduler.Job) (o scheduler.Outcome
 			return scheduler.Outcome{Err: fmt.Errorf("%w: the job needs verifying key %.12s…, this worker has %.12s…", ErrKeyMismatch, job.VerifyingKey, have)}
 		}
 	}
-	witness := job.Witness
-	if len(witness) == 0 && len(job.LegacyInput) > 0 { // stored before jobs kept their witness
-		st, err := c.Admit(job.LegacyInput)
-		if err != nil {
-			return scheduler.Outcome{Err: err}
-		}
-		witness = st.Witness
+	witness, err := p.witness(ctx, c, job)
+	if err != nil {
+		p.log.Warn("worker: the job's input cannot be used", "job", job.ID, "circuit", job.Circuit, "kind", errcode.Of(err), "err", err)
+		return scheduler.Outcome{Err: err}
 	}
+	defer clear(witness) // the plaintext lives as long as the proof, in memory only
 	proof, err := p.prover.ProveWitness(ctx, c, witness)
 	if err != nil {
 		p.log.Warn("worker: attempt failed", "job", job.ID, "circuit", job.Circuit, "kind", errcode.Of(err), "err", err)

@@ -129,7 +129,8 @@ func verifyCmd(e *env) *cobra.Command {
 
 func keysCmd(e *env) *cobra.Command {
 	keys := group("keys", "Development keys, verifying-key exports, MPC ceremonies and their import", keysSetupCmd(e), keysExportCmd(e),
-		ceremonyStep(e, "import", "Verify a ceremony and save its keys in the key store (origin: ceremony)"))
+		ceremonyStep(e, "import", "Verify a ceremony and save its keys in the key store (origin: ceremony)"),
+		dataKeyCmd(e), masterKeyCmd(e))
 	ceremony := group("ceremony", "A Groth16 MPC ceremony of one circuit, over a folder passed between the parties")
 	for _, step := range prover.CeremonySteps {
 		ceremony.AddCommand(ceremonyStep(e, step.Name, step.Does))

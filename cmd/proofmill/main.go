@@ -149,6 +149,14 @@ func envOr(name, def string) string {
 	return def
 }
 
+// envList is a comma-separated list in the environment; nil if unset.
+func envList(name string) []string {
+	if v := os.Getenv(name); v != "" {
+		return strings.Split(v, ",")
+	}
+	return nil
+}
+
 // writeOutput writes to the file at path, or stdout for "-".
 func writeOutput(e *env, path string, write func(io.Writer) error) error {
 	if path == "-" || path == "" {

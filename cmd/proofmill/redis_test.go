@@ -15,7 +15,7 @@ func TestRedisWithoutPersistenceRefusedByCLI(t *testing.T) {
 	redis := redistest.StartWith(t, "--appendonly", "no")
 	for _, args := range [][]string{
 		{"serve", "--redis", redis.Addr, "--listen", "127.0.0.1:0", "--metrics", "", "--data", t.TempDir(), "--keys", testkeys.Dir(), "--preload", "none"},
-		{"worker", "--redis", redis.Addr, "--keys", testkeys.Dir(), "--preload", "none", "--workers", "1", "--receipt-key", proctest.ServiceKey(t)},
+		append([]string{"worker", "--redis", redis.Addr, "--keys", testkeys.Dir(), "--preload", "none", "--workers", "1"}, proctest.ServiceKeyFlags(t)...),
 	} {
 		code, _, stderr := proofmill(t, args...)
 		if code != 2 || !strings.Contains(stderr, "appendonly yes") || !strings.Contains(stderr, "--redis-volatile") {

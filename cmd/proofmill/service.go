@@ -35,6 +35,9 @@ func nodeFlags(f *pflag.FlagSet, cfg *node.Config, role node.Role) {
 	f.StringVar(&cfg.ReceiptKey, "receipt-key", os.Getenv("PROOFMILL_RECEIPT_KEY"), "Ed25519 private key `file` (PKCS #8 PEM) that signs receipts where proofs are verified; "+
 		map[node.Role]string{node.Serve: "made if missing; servers and workers sharing Redis share it", node.Worker: "the servers' key, required"}[role]+
 		" (default receipt.key in --data) ($PROOFMILL_RECEIPT_KEY)")
+	masterKeyFlags(f, cfg, map[node.Role]string{node.Serve: "master.key in --data, made if missing", node.Worker: "none: required unless --tenant's jobs come sealed"}[role])
+	f.StringSliceVar(&cfg.InputKeys, "input-key", envList("PROOFMILL_INPUT_KEY"), "HPKE input key `file` that opens sealed inputs; repeatable. "+
+		map[node.Role]string{node.Serve: "The first is the one GetInputKey publishes (default input.key in --data, made if missing)", node.Worker: "Sealed jobs need their key here"}[role]+" ($PROOFMILL_INPUT_KEY)")
 	f.StringVar(&cfg.Audit, "audit", os.Getenv("PROOFMILL_AUDIT"), "append-only, hash-chained audit log `file` (default "+
 		map[node.Role]string{node.Serve: "audit.log in --data", node.Worker: "none"}[role]+") ($PROOFMILL_AUDIT)")
 }
@@ -69,8 +72,18 @@ func serveCmd(e *env) *cobra.Command {
 	f.StringVar(&cfg.TLS.KeyFile, "tls-key", os.Getenv("PROOFMILL_TLS_KEY"), "PEM `file` of the certificate's private key ($PROOFMILL_TLS_KEY)")
 	f.StringVar(&cfg.TLS.ClientCA, "client-ca", os.Getenv("PROOFMILL_CLIENT_CA"), "PEM `file` of the CA client certificates must chain to: mTLS ($PROOFMILL_CLIENT_CA)")
 	f.BoolVar(&cfg.TLS.Insecure, "insecure", os.Getenv("PROOFMILL_INSECURE") == "1", "allow plaintext gRPC on a non-loopback --listen address (anyone on the network can read and submit) (PROOFMILL_INSECURE=1)")
+	f.DurationVar(&cfg.DataKeyRotation, "data-key-rotation", 24*time.Hour, "make each tenant's next data key this often, so that stale copies of ended jobs' inputs become unreadable; 0: only by `keys data-key rotate`")
 	limitFlags(f, &cfg.Limits)
 	return c
+}
+
+// masterKeyFlags name the master key that wraps the data keys; the key
+// itself may come in $PROOFMILL_MASTER_KEY, never on the command line.
+func masterKeyFlags(f *pflag.FlagSet, cfg *node.Config, def string) {
+	cfg.MasterKeyText = os.Getenv("PROOFMILL_MASTER_KEY")
+	f.StringVar(&cfg.MasterKey, "master-key", os.Getenv("PROOFMILL_MASTER_KEY_FILE"), "`file` of the master key (base64) wrapping the data keys that encrypt inputs at rest; "+
+		"$PROOFMILL_MASTER_KEY holds the key itself instead (default "+def+") ($PROOFMILL_MASTER_KEY_FILE)")
+	f.StringSliceVar(&cfg.OldMasterKeys, "old-master-key", nil, "`file` of an earlier master key, to unwrap data keys until `keys data-key rotate --rewrap` moves them; repeatable")
 }
 
 // limitFlags are serve's per-client bounds (README: Limits per client).
@@ -107,6 +120,7 @@ on that GPU here; serve --gpus runs "worker --device ID --stdio" for each of its
 	nodeFlags(f, &cfg, node.Worker)
 	f.DurationVar(&cfg.Poll, "poll", 50*time.Millisecond, "how often an idle worker looks for jobs: the wait from submission to start (asynq polls Redis)")
 	f.StringVar(&cfg.Device, "device", "", "prove on this device (cuda:N); the CPU proves what it cannot (default: the CPU only)")
+	f.StringVar(&cfg.Tenant, "tenant", os.Getenv("PROOFMILL_TENANT"), "prove only this tenant's jobs (its queues in --tenants): a worker on the tenant's own machines ($PROOFMILL_TENANT)")
 	f.BoolVar(&stdio, "stdio", false, "serve one --device to a parent process over stdin/stdout (serve --gpus runs this)")
 	alias(c, "concurrency", "workers", "drain-timeout", "shutdown-timeout")
 	return c

@@ -18,7 +18,9 @@ import (
 	"time"
 
 	"github.com/proofmill/proofmill/api/receipt"
+	"github.com/proofmill/proofmill/api/sealed"
 	"github.com/proofmill/proofmill/client"
+	"github.com/proofmill/proofmill/vault"
 )
 
 var (
@@ -69,17 +71,40 @@ func Cleanup() {
 // ServiceKey is the receipt key file the servers and workers of one test
 // binary share, in processes or in the test's own: a worker must sign
 // with the servers' key.
-func ServiceKey(t testing.TB) string {
+func ServiceKey(t testing.TB) string { return serviceKeys(t, "receipt.key") }
+
+// MasterKey is the master key file they share: a worker decrypts the
+// inputs servers encrypted.
+func MasterKey(t testing.TB) string { return serviceKeys(t, "master.key") }
+
+// InputKey is the input key file they share: servers publish it, workers
+// open sealed inputs with it.
+func InputKey(t testing.TB) string { return serviceKeys(t, "input.key") }
+
+// ServiceKeyFlags are the flags that give a serve or worker process the
+// three.
+func ServiceKeyFlags(t testing.TB) []string {
+	return []string{"--receipt-key", ServiceKey(t), "--master-key", MasterKey(t), "--input-key", InputKey(t)}
+}
+
+func serviceKeys(t testing.TB, name string) string {
 	t.Helper()
 	keyOnce.Do(func() {
-		if keyDir, keyErr = os.MkdirTemp("", "proofmill-service-key-"); keyErr == nil {
-			_, _, keyErr = receipt.LoadOrCreateKey(filepath.Join(keyDir, "receipt.key"))
+		if keyDir, keyErr = os.MkdirTemp("", "proofmill-service-key-"); keyErr != nil {
+			return
 		}
+		if _, _, keyErr = receipt.LoadOrCreateKey(filepath.Join(keyDir, "receipt.key")); keyErr != nil {
+			return
+		}
+		if _, _, keyErr = vault.LoadOrCreateMasterKey(filepath.Join(keyDir, "master.key")); keyErr != nil {
+			return
+		}
+		_, _, keyErr = sealed.LoadOrCreateKey(filepath.Join(keyDir, "input.key"))
 	})
 	if keyErr != nil {
 		t.Fatal(keyErr)
 	}
-	return filepath.Join(keyDir, "receipt.key")
+	return filepath.Join(keyDir, name)
 }
 
 // FreeAddr is a free loopback address.

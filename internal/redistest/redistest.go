@@ -121,6 +121,9 @@ func (s *Server) Restart() {
 	}
 }
 
+// Dir is the server's working folder: its AOF (appendonlydir) and RDB.
+func (s *Server) Dir() string { return s.dir }
+
 // Port is the server's port, as redis-server's arguments take it.
 func (s *Server) Port() string {
 	_, port, _ := net.SplitHostPort(s.Addr)

@@ -20,7 +20,8 @@ func Config(t testing.TB) node.Config {
 	return node.Config{
 		Listen: "127.0.0.1:0", DataDir: t.TempDir(), KeysDir: testkeys.Dir(), Workers: 1, Retention: time.Hour,
 		DevSetup: true, Preload: "none", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		ReceiptKey: proctest.ServiceKey(t), // servers and workers of a test sign alike
+		// Servers and workers of a test sign, encrypt and open alike.
+		ReceiptKey: proctest.ServiceKey(t), MasterKey: proctest.MasterKey(t), InputKeys: []string{proctest.InputKey(t)},
 	}
 }
 

@@ -51,7 +51,13 @@ type QueueConfig struct {
 	// server and worker the same tenants, or a worker that lacks one never
 	// serves its queues.
 	Tenants map[string]int
-	Logger  *slog.Logger // nil means slog.Default()
+	// Dedicated are tenants whose queues only their own workers consume:
+	// a consumer without Only skips them.
+	Dedicated []string
+	// Only, when set, makes a consumer serve that one tenant's queues
+	// (which Tenants must list): a worker on the tenant's own machines.
+	Only   string
+	Logger *slog.Logger // nil means slog.Default()
 }
 
 // errHandBack returns a task to the queue without counting a failure.
@@ -94,6 +100,9 @@ func NewQueue(c *Conn, cfg QueueConfig) *Queue {
 		// weight, drawn at random for each task rather than counted.
 		queues := map[string]int{}
 		for _, tenant := range q.tenants() {
+			if (cfg.Only != "" && tenant != cfg.Only) || (cfg.Only == "" && slices.Contains(cfg.Dedicated, tenant)) {
+				continue
+			}
 			w := max(1, cfg.Tenants[tenant])
 			queues[QueueName(scheduler.Class{Tenant: tenant, Priority: scheduler.Interactive})] = w * scheduler.InteractiveShare
 			queues[QueueName(scheduler.Class{Tenant: tenant, Priority: scheduler.Batch})] = w
