@@ -134,6 +134,17 @@ func (s *Signer) Sign(st Statement, at time.Time) (*pb.Receipt, error) {
 	return r, nil
 }
 
+// SignMessage signs msg, a statement other than a receipt (a published
+// input key, package api/sealed), with the service key. Each such format
+// has a first line of its own, so nothing signed here reads as a receipt;
+// a message starting like one is refused with a panic, as a bug.
+func (s *Signer) SignMessage(msg []byte) []byte {
+	if strings.HasPrefix(string(msg), "proofmill receipt ") {
+		panic("receipt: SignMessage of a message that starts as a receipt")
+	}
+	return ed25519.Sign(s.key, msg)
+}
+
 // Verify checks j's receipt under pub: the hashes are recomputed from the
 // job's public inputs and proof, so a changed proof, input, circuit, key
 // hash, backend or job id fails as surely as a changed signature.

@@ -188,3 +188,23 @@ func TestParsePublicKey(t *testing.T) {
 		}
 	}
 }
+
+// SignMessage signs other statements with the service key, and refuses
+// one that would read as a receipt.
+func TestSignMessage(t *testing.T) {
+	s := NewSigner(testKey(t), "test")
+	msg := []byte("proofmill input key v1\nkey_id: ik1-00\n")
+	sig := s.SignMessage(msg)
+	if !ed25519.Verify(s.PublicKey(), msg, sig) {
+		t.Fatal("the signature does not verify under the service key")
+	}
+	if ed25519.Verify(s.PublicKey(), []byte("proofmill input key v1\nkey_id: ik1-01\n"), sig) {
+		t.Fatal("the signature verifies over another message")
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("a message starting as a receipt was signed")
+		}
+	}()
+	s.SignMessage([]byte(header + "\njob: j-1\n"))
+}
