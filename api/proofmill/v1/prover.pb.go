@@ -510,10 +510,15 @@ type SubmitProofRequest struct {
 	// The latest time the job may start; unset means none.
 	Deadline *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=deadline,proto3" json:"deadline,omitempty"`
 	// Resubmitting with the same key returns the same job. Unset: a hash of
-	// the circuit and the canonical inputs.
+	// the circuit and the canonical inputs (with sealed_input, of its
+	// ciphertext).
 	IdempotencyKey string `protobuf:"bytes,5,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The input sealed end to end to the input key GetInputKey publishes,
+	// instead of input_json (setting both is bad_request): only a worker
+	// holding that key reads it, and checks the statement then.
+	SealedInput   *SealedInput `protobuf:"bytes,6,opt,name=sealed_input,json=sealedInput,proto3" json:"sealed_input,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubmitProofRequest) Reset() {
@@ -581,6 +586,69 @@ func (x *SubmitProofRequest) GetIdempotencyKey() string {
 	return ""
 }
 
+func (x *SubmitProofRequest) GetSealedInput() *SealedInput {
+	if x != nil {
+		return x.SealedInput
+	}
+	return nil
+}
+
+// SealedInput is a circuit's JSON input sealed with HPKE (RFC 9180, base
+// mode, single shot, no AAD) in GetInputKey's suite, with HPKE's info
+// binding the key, the tenant and the circuit. The exact bytes are defined
+// in api/sealed (and in the README).
+type SealedInput struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	KeyId         string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"` // the input key's id, as GetInputKey states it
+	Ciphertext    []byte                 `protobuf:"bytes,2,opt,name=ciphertext,proto3" json:"ciphertext,omitempty"`    // the encapsulated key, then the ciphertext
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SealedInput) Reset() {
+	*x = SealedInput{}
+	mi := &file_proofmill_v1_prover_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SealedInput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SealedInput) ProtoMessage() {}
+
+func (x *SealedInput) ProtoReflect() protoreflect.Message {
+	mi := &file_proofmill_v1_prover_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SealedInput.ProtoReflect.Descriptor instead.
+func (*SealedInput) Descriptor() ([]byte, []int) {
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SealedInput) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *SealedInput) GetCiphertext() []byte {
+	if x != nil {
+		return x.Ciphertext
+	}
+	return nil
+}
+
 type SubmitProofResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Job           *Job                   `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
@@ -591,7 +659,7 @@ type SubmitProofResponse struct {
 
 func (x *SubmitProofResponse) Reset() {
 	*x = SubmitProofResponse{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[6]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -603,7 +671,7 @@ func (x *SubmitProofResponse) String() string {
 func (*SubmitProofResponse) ProtoMessage() {}
 
 func (x *SubmitProofResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[6]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -616,7 +684,7 @@ func (x *SubmitProofResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitProofResponse.ProtoReflect.Descriptor instead.
 func (*SubmitProofResponse) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{6}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SubmitProofResponse) GetJob() *Job {
@@ -643,7 +711,7 @@ type PublicInput struct {
 
 func (x *PublicInput) Reset() {
 	*x = PublicInput{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[7]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -655,7 +723,7 @@ func (x *PublicInput) String() string {
 func (*PublicInput) ProtoMessage() {}
 
 func (x *PublicInput) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[7]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -668,7 +736,7 @@ func (x *PublicInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublicInput.ProtoReflect.Descriptor instead.
 func (*PublicInput) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{7}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *PublicInput) GetName() string {
@@ -712,7 +780,7 @@ type Job struct {
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[8]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -724,7 +792,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[8]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -737,7 +805,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{8}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Job) GetId() string {
@@ -873,7 +941,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[9]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -885,7 +953,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[9]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -898,7 +966,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{9}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Receipt) GetKeyId() string {
@@ -959,7 +1027,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[10]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -971,7 +1039,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[10]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -984,7 +1052,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{10}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetJobRequest) GetId() string {
@@ -1003,7 +1071,7 @@ type WatchJobRequest struct {
 
 func (x *WatchJobRequest) Reset() {
 	*x = WatchJobRequest{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[11]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1015,7 +1083,7 @@ func (x *WatchJobRequest) String() string {
 func (*WatchJobRequest) ProtoMessage() {}
 
 func (x *WatchJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[11]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1028,7 +1096,7 @@ func (x *WatchJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchJobRequest.ProtoReflect.Descriptor instead.
 func (*WatchJobRequest) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{11}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *WatchJobRequest) GetId() string {
@@ -1047,7 +1115,7 @@ type CancelJobRequest struct {
 
 func (x *CancelJobRequest) Reset() {
 	*x = CancelJobRequest{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[12]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1059,7 +1127,7 @@ func (x *CancelJobRequest) String() string {
 func (*CancelJobRequest) ProtoMessage() {}
 
 func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[12]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1072,7 +1140,7 @@ func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobRequest.ProtoReflect.Descriptor instead.
 func (*CancelJobRequest) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{12}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CancelJobRequest) GetId() string {
@@ -1092,7 +1160,7 @@ type VerifyProofRequest struct {
 
 func (x *VerifyProofRequest) Reset() {
 	*x = VerifyProofRequest{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[13]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1104,7 +1172,7 @@ func (x *VerifyProofRequest) String() string {
 func (*VerifyProofRequest) ProtoMessage() {}
 
 func (x *VerifyProofRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[13]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1117,7 +1185,7 @@ func (x *VerifyProofRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyProofRequest.ProtoReflect.Descriptor instead.
 func (*VerifyProofRequest) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{13}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *VerifyProofRequest) GetProofJson() []byte {
@@ -1146,7 +1214,7 @@ type VerifyProofResponse struct {
 
 func (x *VerifyProofResponse) Reset() {
 	*x = VerifyProofResponse{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[14]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1158,7 +1226,7 @@ func (x *VerifyProofResponse) String() string {
 func (*VerifyProofResponse) ProtoMessage() {}
 
 func (x *VerifyProofResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[14]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1171,7 +1239,7 @@ func (x *VerifyProofResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyProofResponse.ProtoReflect.Descriptor instead.
 func (*VerifyProofResponse) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{14}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *VerifyProofResponse) GetValid() bool {
@@ -1220,7 +1288,7 @@ type Device struct {
 
 func (x *Device) Reset() {
 	*x = Device{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[15]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1232,7 +1300,7 @@ func (x *Device) String() string {
 func (*Device) ProtoMessage() {}
 
 func (x *Device) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[15]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1245,7 +1313,7 @@ func (x *Device) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Device.ProtoReflect.Descriptor instead.
 func (*Device) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{15}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Device) GetId() string {
@@ -1326,7 +1394,7 @@ type ListDevicesRequest struct {
 
 func (x *ListDevicesRequest) Reset() {
 	*x = ListDevicesRequest{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[16]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1338,7 +1406,7 @@ func (x *ListDevicesRequest) String() string {
 func (*ListDevicesRequest) ProtoMessage() {}
 
 func (x *ListDevicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[16]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1351,7 +1419,7 @@ func (x *ListDevicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevicesRequest.ProtoReflect.Descriptor instead.
 func (*ListDevicesRequest) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{16}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{17}
 }
 
 type ListDevicesResponse struct {
@@ -1363,7 +1431,7 @@ type ListDevicesResponse struct {
 
 func (x *ListDevicesResponse) Reset() {
 	*x = ListDevicesResponse{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[17]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1375,7 +1443,7 @@ func (x *ListDevicesResponse) String() string {
 func (*ListDevicesResponse) ProtoMessage() {}
 
 func (x *ListDevicesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[17]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1388,7 +1456,7 @@ func (x *ListDevicesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevicesResponse.ProtoReflect.Descriptor instead.
 func (*ListDevicesResponse) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{17}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListDevicesResponse) GetDevices() []*Device {
@@ -1406,7 +1474,7 @@ type GetServiceKeyRequest struct {
 
 func (x *GetServiceKeyRequest) Reset() {
 	*x = GetServiceKeyRequest{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[18]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1418,7 +1486,7 @@ func (x *GetServiceKeyRequest) String() string {
 func (*GetServiceKeyRequest) ProtoMessage() {}
 
 func (x *GetServiceKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[18]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1431,7 +1499,7 @@ func (x *GetServiceKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetServiceKeyRequest.ProtoReflect.Descriptor instead.
 func (*GetServiceKeyRequest) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{18}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{19}
 }
 
 type GetServiceKeyResponse struct {
@@ -1444,7 +1512,7 @@ type GetServiceKeyResponse struct {
 
 func (x *GetServiceKeyResponse) Reset() {
 	*x = GetServiceKeyResponse{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[19]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1456,7 +1524,7 @@ func (x *GetServiceKeyResponse) String() string {
 func (*GetServiceKeyResponse) ProtoMessage() {}
 
 func (x *GetServiceKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[19]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1469,7 +1537,7 @@ func (x *GetServiceKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetServiceKeyResponse.ProtoReflect.Descriptor instead.
 func (*GetServiceKeyResponse) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{19}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetServiceKeyResponse) GetEd25519PublicKey() []byte {
@@ -1482,6 +1550,135 @@ func (x *GetServiceKeyResponse) GetEd25519PublicKey() []byte {
 func (x *GetServiceKeyResponse) GetKeyId() string {
 	if x != nil {
 		return x.KeyId
+	}
+	return ""
+}
+
+type GetInputKeyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetInputKeyRequest) Reset() {
+	*x = GetInputKeyRequest{}
+	mi := &file_proofmill_v1_prover_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetInputKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetInputKeyRequest) ProtoMessage() {}
+
+func (x *GetInputKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proofmill_v1_prover_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetInputKeyRequest.ProtoReflect.Descriptor instead.
+func (*GetInputKeyRequest) Descriptor() ([]byte, []int) {
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{21}
+}
+
+type GetInputKeyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "ik1-" and the first 16 bytes of the SHA-256 of public_key, in hex.
+	KeyId string `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// The HPKE suite to seal with: "MLKEM768X25519/HKDF-SHA256/AES-256-GCM"
+	// (KEM 0x647A, KDF 0x0001, AEAD 0x0002).
+	Suite string `protobuf:"bytes,2,opt,name=suite,proto3" json:"suite,omitempty"`
+	// The KEM's public key, as HPKE serializes it (1216 bytes).
+	PublicKey []byte `protobuf:"bytes,3,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	// The tenant the key is published to, which HPKE's info names; "" without
+	// tenants.
+	Tenant string `protobuf:"bytes,4,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	// The service key's Ed25519 signature over the statement of key_id,
+	// suite, public_key's SHA-256 and tenant (api/sealed's KeyStatement).
+	Signature []byte `protobuf:"bytes,5,opt,name=signature,proto3" json:"signature,omitempty"`
+	// The signing key's id, as GetServiceKey's key_id.
+	SigningKeyId  string `protobuf:"bytes,6,opt,name=signing_key_id,json=signingKeyId,proto3" json:"signing_key_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetInputKeyResponse) Reset() {
+	*x = GetInputKeyResponse{}
+	mi := &file_proofmill_v1_prover_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetInputKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetInputKeyResponse) ProtoMessage() {}
+
+func (x *GetInputKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proofmill_v1_prover_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetInputKeyResponse.ProtoReflect.Descriptor instead.
+func (*GetInputKeyResponse) Descriptor() ([]byte, []int) {
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *GetInputKeyResponse) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *GetInputKeyResponse) GetSuite() string {
+	if x != nil {
+		return x.Suite
+	}
+	return ""
+}
+
+func (x *GetInputKeyResponse) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
+}
+
+func (x *GetInputKeyResponse) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *GetInputKeyResponse) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+func (x *GetInputKeyResponse) GetSigningKeyId() string {
+	if x != nil {
+		return x.SigningKeyId
 	}
 	return ""
 }
@@ -1514,14 +1711,20 @@ const file_proofmill_v1_prover_proto_rawDesc = "" +
 	"\acircuit\x18\x01 \x01(\tR\acircuit\x12/\n" +
 	"\x06format\x18\x02 \x01(\x0e2\x17.proofmill.v1.KeyFormatR\x06format\x12\x10\n" +
 	"\x03key\x18\x03 \x01(\fR\x03key\x120\n" +
-	"\x14verifying_key_sha256\x18\x04 \x01(\tR\x12verifyingKeySha256\"\xe2\x01\n" +
+	"\x14verifying_key_sha256\x18\x04 \x01(\tR\x12verifyingKeySha256\"\xa0\x02\n" +
 	"\x12SubmitProofRequest\x12\x18\n" +
 	"\acircuit\x18\x01 \x01(\tR\acircuit\x12\x1d\n" +
 	"\n" +
 	"input_json\x18\x02 \x01(\tR\tinputJson\x122\n" +
 	"\bpriority\x18\x03 \x01(\x0e2\x16.proofmill.v1.PriorityR\bpriority\x126\n" +
 	"\bdeadline\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\x12'\n" +
-	"\x0fidempotency_key\x18\x05 \x01(\tR\x0eidempotencyKey\"T\n" +
+	"\x0fidempotency_key\x18\x05 \x01(\tR\x0eidempotencyKey\x12<\n" +
+	"\fsealed_input\x18\x06 \x01(\v2\x19.proofmill.v1.SealedInputR\vsealedInput\"D\n" +
+	"\vSealedInput\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x1e\n" +
+	"\n" +
+	"ciphertext\x18\x02 \x01(\fR\n" +
+	"ciphertext\"T\n" +
 	"\x13SubmitProofResponse\x12#\n" +
 	"\x03job\x18\x01 \x01(\v2\x11.proofmill.v1.JobR\x03job\x12\x18\n" +
 	"\acreated\x18\x02 \x01(\bR\acreated\"7\n" +
@@ -1589,7 +1792,16 @@ const file_proofmill_v1_prover_proto_rawDesc = "" +
 	"\x14GetServiceKeyRequest\"\\\n" +
 	"\x15GetServiceKeyResponse\x12,\n" +
 	"\x12ed25519_public_key\x18\x01 \x01(\fR\x10ed25519PublicKey\x12\x15\n" +
-	"\x06key_id\x18\x02 \x01(\tR\x05keyId*R\n" +
+	"\x06key_id\x18\x02 \x01(\tR\x05keyId\"\x14\n" +
+	"\x12GetInputKeyRequest\"\xbd\x01\n" +
+	"\x13GetInputKeyResponse\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x14\n" +
+	"\x05suite\x18\x02 \x01(\tR\x05suite\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x03 \x01(\fR\tpublicKey\x12\x16\n" +
+	"\x06tenant\x18\x04 \x01(\tR\x06tenant\x12\x1c\n" +
+	"\tsignature\x18\x05 \x01(\fR\tsignature\x12$\n" +
+	"\x0esigning_key_id\x18\x06 \x01(\tR\fsigningKeyId*R\n" +
 	"\bPriority\x12\x18\n" +
 	"\x14PRIORITY_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14PRIORITY_INTERACTIVE\x10\x01\x12\x12\n" +
@@ -1605,7 +1817,7 @@ const file_proofmill_v1_prover_proto_rawDesc = "" +
 	"\x16KEY_FORMAT_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10KEY_FORMAT_GNARK\x10\x01\x12\x17\n" +
 	"\x13KEY_FORMAT_SOLIDITY\x10\x02\x12\x16\n" +
-	"\x12KEY_FORMAT_SNARKJS\x10\x032\x8d\x06\n" +
+	"\x12KEY_FORMAT_SNARKJS\x10\x032\xe1\x06\n" +
 	"\x06Prover\x12U\n" +
 	"\fListCircuits\x12!.proofmill.v1.ListCircuitsRequest\x1a\".proofmill.v1.ListCircuitsResponse\x12^\n" +
 	"\x0fGetVerifyingKey\x12$.proofmill.v1.GetVerifyingKeyRequest\x1a%.proofmill.v1.GetVerifyingKeyResponse\x12R\n" +
@@ -1616,7 +1828,8 @@ const file_proofmill_v1_prover_proto_rawDesc = "" +
 	"\x05Prove\x12 .proofmill.v1.SubmitProofRequest\x1a\x11.proofmill.v1.Job\x12R\n" +
 	"\vVerifyProof\x12 .proofmill.v1.VerifyProofRequest\x1a!.proofmill.v1.VerifyProofResponse\x12R\n" +
 	"\vListDevices\x12 .proofmill.v1.ListDevicesRequest\x1a!.proofmill.v1.ListDevicesResponse\x12X\n" +
-	"\rGetServiceKey\x12\".proofmill.v1.GetServiceKeyRequest\x1a#.proofmill.v1.GetServiceKeyResponseB=Z;github.com/proofmill/proofmill/api/proofmill/v1;proofmillv1b\x06proto3"
+	"\rGetServiceKey\x12\".proofmill.v1.GetServiceKeyRequest\x1a#.proofmill.v1.GetServiceKeyResponse\x12R\n" +
+	"\vGetInputKey\x12 .proofmill.v1.GetInputKeyRequest\x1a!.proofmill.v1.GetInputKeyResponseB=Z;github.com/proofmill/proofmill/api/proofmill/v1;proofmillv1b\x06proto3"
 
 var (
 	file_proofmill_v1_prover_proto_rawDescOnce sync.Once
@@ -1631,7 +1844,7 @@ func file_proofmill_v1_prover_proto_rawDescGZIP() []byte {
 }
 
 var file_proofmill_v1_prover_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_proofmill_v1_prover_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_proofmill_v1_prover_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_proofmill_v1_prover_proto_goTypes = []any{
 	(Priority)(0),                   // 0: proofmill.v1.Priority
 	(JobState)(0),                   // 1: proofmill.v1.JobState
@@ -1642,64 +1855,70 @@ var file_proofmill_v1_prover_proto_goTypes = []any{
 	(*GetVerifyingKeyRequest)(nil),  // 6: proofmill.v1.GetVerifyingKeyRequest
 	(*GetVerifyingKeyResponse)(nil), // 7: proofmill.v1.GetVerifyingKeyResponse
 	(*SubmitProofRequest)(nil),      // 8: proofmill.v1.SubmitProofRequest
-	(*SubmitProofResponse)(nil),     // 9: proofmill.v1.SubmitProofResponse
-	(*PublicInput)(nil),             // 10: proofmill.v1.PublicInput
-	(*Job)(nil),                     // 11: proofmill.v1.Job
-	(*Receipt)(nil),                 // 12: proofmill.v1.Receipt
-	(*GetJobRequest)(nil),           // 13: proofmill.v1.GetJobRequest
-	(*WatchJobRequest)(nil),         // 14: proofmill.v1.WatchJobRequest
-	(*CancelJobRequest)(nil),        // 15: proofmill.v1.CancelJobRequest
-	(*VerifyProofRequest)(nil),      // 16: proofmill.v1.VerifyProofRequest
-	(*VerifyProofResponse)(nil),     // 17: proofmill.v1.VerifyProofResponse
-	(*Device)(nil),                  // 18: proofmill.v1.Device
-	(*ListDevicesRequest)(nil),      // 19: proofmill.v1.ListDevicesRequest
-	(*ListDevicesResponse)(nil),     // 20: proofmill.v1.ListDevicesResponse
-	(*GetServiceKeyRequest)(nil),    // 21: proofmill.v1.GetServiceKeyRequest
-	(*GetServiceKeyResponse)(nil),   // 22: proofmill.v1.GetServiceKeyResponse
-	(*timestamppb.Timestamp)(nil),   // 23: google.protobuf.Timestamp
+	(*SealedInput)(nil),             // 9: proofmill.v1.SealedInput
+	(*SubmitProofResponse)(nil),     // 10: proofmill.v1.SubmitProofResponse
+	(*PublicInput)(nil),             // 11: proofmill.v1.PublicInput
+	(*Job)(nil),                     // 12: proofmill.v1.Job
+	(*Receipt)(nil),                 // 13: proofmill.v1.Receipt
+	(*GetJobRequest)(nil),           // 14: proofmill.v1.GetJobRequest
+	(*WatchJobRequest)(nil),         // 15: proofmill.v1.WatchJobRequest
+	(*CancelJobRequest)(nil),        // 16: proofmill.v1.CancelJobRequest
+	(*VerifyProofRequest)(nil),      // 17: proofmill.v1.VerifyProofRequest
+	(*VerifyProofResponse)(nil),     // 18: proofmill.v1.VerifyProofResponse
+	(*Device)(nil),                  // 19: proofmill.v1.Device
+	(*ListDevicesRequest)(nil),      // 20: proofmill.v1.ListDevicesRequest
+	(*ListDevicesResponse)(nil),     // 21: proofmill.v1.ListDevicesResponse
+	(*GetServiceKeyRequest)(nil),    // 22: proofmill.v1.GetServiceKeyRequest
+	(*GetServiceKeyResponse)(nil),   // 23: proofmill.v1.GetServiceKeyResponse
+	(*GetInputKeyRequest)(nil),      // 24: proofmill.v1.GetInputKeyRequest
+	(*GetInputKeyResponse)(nil),     // 25: proofmill.v1.GetInputKeyResponse
+	(*timestamppb.Timestamp)(nil),   // 26: google.protobuf.Timestamp
 }
 var file_proofmill_v1_prover_proto_depIdxs = []int32{
 	3,  // 0: proofmill.v1.ListCircuitsResponse.circuits:type_name -> proofmill.v1.Circuit
 	2,  // 1: proofmill.v1.GetVerifyingKeyRequest.format:type_name -> proofmill.v1.KeyFormat
 	2,  // 2: proofmill.v1.GetVerifyingKeyResponse.format:type_name -> proofmill.v1.KeyFormat
 	0,  // 3: proofmill.v1.SubmitProofRequest.priority:type_name -> proofmill.v1.Priority
-	23, // 4: proofmill.v1.SubmitProofRequest.deadline:type_name -> google.protobuf.Timestamp
-	11, // 5: proofmill.v1.SubmitProofResponse.job:type_name -> proofmill.v1.Job
-	1,  // 6: proofmill.v1.Job.state:type_name -> proofmill.v1.JobState
-	0,  // 7: proofmill.v1.Job.priority:type_name -> proofmill.v1.Priority
-	23, // 8: proofmill.v1.Job.submitted:type_name -> google.protobuf.Timestamp
-	23, // 9: proofmill.v1.Job.started:type_name -> google.protobuf.Timestamp
-	23, // 10: proofmill.v1.Job.finished:type_name -> google.protobuf.Timestamp
-	23, // 11: proofmill.v1.Job.deadline:type_name -> google.protobuf.Timestamp
-	10, // 12: proofmill.v1.Job.public_inputs:type_name -> proofmill.v1.PublicInput
-	12, // 13: proofmill.v1.Job.receipt:type_name -> proofmill.v1.Receipt
-	10, // 14: proofmill.v1.VerifyProofResponse.public_inputs:type_name -> proofmill.v1.PublicInput
-	18, // 15: proofmill.v1.ListDevicesResponse.devices:type_name -> proofmill.v1.Device
-	4,  // 16: proofmill.v1.Prover.ListCircuits:input_type -> proofmill.v1.ListCircuitsRequest
-	6,  // 17: proofmill.v1.Prover.GetVerifyingKey:input_type -> proofmill.v1.GetVerifyingKeyRequest
-	8,  // 18: proofmill.v1.Prover.SubmitProof:input_type -> proofmill.v1.SubmitProofRequest
-	13, // 19: proofmill.v1.Prover.GetJob:input_type -> proofmill.v1.GetJobRequest
-	14, // 20: proofmill.v1.Prover.WatchJob:input_type -> proofmill.v1.WatchJobRequest
-	15, // 21: proofmill.v1.Prover.CancelJob:input_type -> proofmill.v1.CancelJobRequest
-	8,  // 22: proofmill.v1.Prover.Prove:input_type -> proofmill.v1.SubmitProofRequest
-	16, // 23: proofmill.v1.Prover.VerifyProof:input_type -> proofmill.v1.VerifyProofRequest
-	19, // 24: proofmill.v1.Prover.ListDevices:input_type -> proofmill.v1.ListDevicesRequest
-	21, // 25: proofmill.v1.Prover.GetServiceKey:input_type -> proofmill.v1.GetServiceKeyRequest
-	5,  // 26: proofmill.v1.Prover.ListCircuits:output_type -> proofmill.v1.ListCircuitsResponse
-	7,  // 27: proofmill.v1.Prover.GetVerifyingKey:output_type -> proofmill.v1.GetVerifyingKeyResponse
-	9,  // 28: proofmill.v1.Prover.SubmitProof:output_type -> proofmill.v1.SubmitProofResponse
-	11, // 29: proofmill.v1.Prover.GetJob:output_type -> proofmill.v1.Job
-	11, // 30: proofmill.v1.Prover.WatchJob:output_type -> proofmill.v1.Job
-	11, // 31: proofmill.v1.Prover.CancelJob:output_type -> proofmill.v1.Job
-	11, // 32: proofmill.v1.Prover.Prove:output_type -> proofmill.v1.Job
-	17, // 33: proofmill.v1.Prover.VerifyProof:output_type -> proofmill.v1.VerifyProofResponse
-	20, // 34: proofmill.v1.Prover.ListDevices:output_type -> proofmill.v1.ListDevicesResponse
-	22, // 35: proofmill.v1.Prover.GetServiceKey:output_type -> proofmill.v1.GetServiceKeyResponse
-	26, // [26:36] is the sub-list for method output_type
-	16, // [16:26] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	26, // 4: proofmill.v1.SubmitProofRequest.deadline:type_name -> google.protobuf.Timestamp
+	9,  // 5: proofmill.v1.SubmitProofRequest.sealed_input:type_name -> proofmill.v1.SealedInput
+	12, // 6: proofmill.v1.SubmitProofResponse.job:type_name -> proofmill.v1.Job
+	1,  // 7: proofmill.v1.Job.state:type_name -> proofmill.v1.JobState
+	0,  // 8: proofmill.v1.Job.priority:type_name -> proofmill.v1.Priority
+	26, // 9: proofmill.v1.Job.submitted:type_name -> google.protobuf.Timestamp
+	26, // 10: proofmill.v1.Job.started:type_name -> google.protobuf.Timestamp
+	26, // 11: proofmill.v1.Job.finished:type_name -> google.protobuf.Timestamp
+	26, // 12: proofmill.v1.Job.deadline:type_name -> google.protobuf.Timestamp
+	11, // 13: proofmill.v1.Job.public_inputs:type_name -> proofmill.v1.PublicInput
+	13, // 14: proofmill.v1.Job.receipt:type_name -> proofmill.v1.Receipt
+	11, // 15: proofmill.v1.VerifyProofResponse.public_inputs:type_name -> proofmill.v1.PublicInput
+	19, // 16: proofmill.v1.ListDevicesResponse.devices:type_name -> proofmill.v1.Device
+	4,  // 17: proofmill.v1.Prover.ListCircuits:input_type -> proofmill.v1.ListCircuitsRequest
+	6,  // 18: proofmill.v1.Prover.GetVerifyingKey:input_type -> proofmill.v1.GetVerifyingKeyRequest
+	8,  // 19: proofmill.v1.Prover.SubmitProof:input_type -> proofmill.v1.SubmitProofRequest
+	14, // 20: proofmill.v1.Prover.GetJob:input_type -> proofmill.v1.GetJobRequest
+	15, // 21: proofmill.v1.Prover.WatchJob:input_type -> proofmill.v1.WatchJobRequest
+	16, // 22: proofmill.v1.Prover.CancelJob:input_type -> proofmill.v1.CancelJobRequest
+	8,  // 23: proofmill.v1.Prover.Prove:input_type -> proofmill.v1.SubmitProofRequest
+	17, // 24: proofmill.v1.Prover.VerifyProof:input_type -> proofmill.v1.VerifyProofRequest
+	20, // 25: proofmill.v1.Prover.ListDevices:input_type -> proofmill.v1.ListDevicesRequest
+	22, // 26: proofmill.v1.Prover.GetServiceKey:input_type -> proofmill.v1.GetServiceKeyRequest
+	24, // 27: proofmill.v1.Prover.GetInputKey:input_type -> proofmill.v1.GetInputKeyRequest
+	5,  // 28: proofmill.v1.Prover.ListCircuits:output_type -> proofmill.v1.ListCircuitsResponse
+	7,  // 29: proofmill.v1.Prover.GetVerifyingKey:output_type -> proofmill.v1.GetVerifyingKeyResponse
+	10, // 30: proofmill.v1.Prover.SubmitProof:output_type -> proofmill.v1.SubmitProofResponse
+	12, // 31: proofmill.v1.Prover.GetJob:output_type -> proofmill.v1.Job
+	12, // 32: proofmill.v1.Prover.WatchJob:output_type -> proofmill.v1.Job
+	12, // 33: proofmill.v1.Prover.CancelJob:output_type -> proofmill.v1.Job
+	12, // 34: proofmill.v1.Prover.Prove:output_type -> proofmill.v1.Job
+	18, // 35: proofmill.v1.Prover.VerifyProof:output_type -> proofmill.v1.VerifyProofResponse
+	21, // 36: proofmill.v1.Prover.ListDevices:output_type -> proofmill.v1.ListDevicesResponse
+	23, // 37: proofmill.v1.Prover.GetServiceKey:output_type -> proofmill.v1.GetServiceKeyResponse
+	25, // 38: proofmill.v1.Prover.GetInputKey:output_type -> proofmill.v1.GetInputKeyResponse
+	28, // [28:39] is the sub-list for method output_type
+	17, // [17:28] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_proofmill_v1_prover_proto_init() }
@@ -1713,7 +1932,7 @@ func file_proofmill_v1_prover_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proofmill_v1_prover_proto_rawDesc), len(file_proofmill_v1_prover_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   20,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -29,6 +29,7 @@ const (
 	Prover_VerifyProof_FullMethodName     = "/proofmill.v1.Prover/VerifyProof"
 	Prover_ListDevices_FullMethodName     = "/proofmill.v1.Prover/ListDevices"
 	Prover_GetServiceKey_FullMethodName   = "/proofmill.v1.Prover/GetServiceKey"
+	Prover_GetInputKey_FullMethodName     = "/proofmill.v1.Prover/GetInputKey"
 )
 
 // ProverClient is the client API for Prover service.
@@ -61,6 +62,10 @@ type ProverClient interface {
 	ListDevices(ctx context.Context, in *ListDevicesRequest, opts ...grpc.CallOption) (*ListDevicesResponse, error)
 	// GetServiceKey returns the Ed25519 public key that signs receipts.
 	GetServiceKey(ctx context.Context, in *GetServiceKeyRequest, opts ...grpc.CallOption) (*GetServiceKeyResponse, error)
+	// GetInputKey returns the input key the caller's tenant seals inputs to
+	// (see SealedInput), signed by the service key. A server that offers no
+	// sealed inputs answers INVALID_ARGUMENT (input_key_unknown).
+	GetInputKey(ctx context.Context, in *GetInputKeyRequest, opts ...grpc.CallOption) (*GetInputKeyResponse, error)
 }
 
 type proverClient struct {
@@ -180,6 +185,16 @@ func (c *proverClient) GetServiceKey(ctx context.Context, in *GetServiceKeyReque
 	return out, nil
 }
 
+func (c *proverClient) GetInputKey(ctx context.Context, in *GetInputKeyRequest, opts ...grpc.CallOption) (*GetInputKeyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetInputKeyResponse)
+	err := c.cc.Invoke(ctx, Prover_GetInputKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ProverServer is the server API for Prover service.
 // All implementations must embed UnimplementedProverServer
 // for forward compatibility.
@@ -210,6 +225,10 @@ type ProverServer interface {
 	ListDevices(context.Context, *ListDevicesRequest) (*ListDevicesResponse, error)
 	// GetServiceKey returns the Ed25519 public key that signs receipts.
 	GetServiceKey(context.Context, *GetServiceKeyRequest) (*GetServiceKeyResponse, error)
+	// GetInputKey returns the input key the caller's tenant seals inputs to
+	// (see SealedInput), signed by the service key. A server that offers no
+	// sealed inputs answers INVALID_ARGUMENT (input_key_unknown).
+	GetInputKey(context.Context, *GetInputKeyRequest) (*GetInputKeyResponse, error)
 	mustEmbedUnimplementedProverServer()
 }
 
@@ -249,6 +268,9 @@ func (UnimplementedProverServer) ListDevices(context.Context, *ListDevicesReques
 }
 func (UnimplementedProverServer) GetServiceKey(context.Context, *GetServiceKeyRequest) (*GetServiceKeyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetServiceKey not implemented")
+}
+func (UnimplementedProverServer) GetInputKey(context.Context, *GetInputKeyRequest) (*GetInputKeyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetInputKey not implemented")
 }
 func (UnimplementedProverServer) mustEmbedUnimplementedProverServer() {}
 func (UnimplementedProverServer) testEmbeddedByValue()                {}
@@ -444,6 +466,24 @@ func _Prover_GetServiceKey_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Prover_GetInputKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetInputKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProverServer).GetInputKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Prover_GetInputKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProverServer).GetInputKey(ctx, req.(*GetInputKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Prover_ServiceDesc is the grpc.ServiceDesc for Prover service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -486,6 +526,10 @@ var Prover_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetServiceKey",
 			Handler:    _Prover_GetServiceKey_Handler,
+		},
+		{
+			MethodName: "GetInputKey",
+			Handler:    _Prover_GetInputKey_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
