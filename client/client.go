@@ -18,6 +18,7 @@ import (
 
 	pb "github.com/proofmill/proofmill/api/proofmill/v1"
 	"github.com/proofmill/proofmill/api/receipt"
+	"github.com/proofmill/proofmill/api/sealed"
 	"github.com/proofmill/proofmill/errcode"
 )
 
@@ -49,8 +50,16 @@ type Client struct {
 	rpc  pb.ProverClient
 	opt  Options
 
-	keyMu sync.Mutex
-	key   ed25519.PublicKey // receipts' key, once known
+	keyMu    sync.Mutex
+	key      ed25519.PublicKey // receipts' key, once known
+	inputKey *publishedKey     // the input key to seal to, once fetched and checked
+}
+
+// publishedKey is an input key as the server published it to this
+// client's tenant.
+type publishedKey struct {
+	key    *sealed.PublicKey
+	tenant string
 }
 
 // Dial connects to target ("host:port").
@@ -224,23 +233,92 @@ func (c *Client) ServiceKey(ctx context.Context) (ed25519.PublicKey, error) {
 	return key, nil
 }
 
+// serviceKey is Options.ServiceKey, or else the key the server states
+// (fetched once).
+func (c *Client) serviceKey(ctx context.Context) (ed25519.PublicKey, error) {
+	c.keyMu.Lock()
+	key := c.key
+	c.keyMu.Unlock()
+	if key != nil {
+		return key, nil
+	}
+	key, err := c.ServiceKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.keyMu.Lock()
+	c.key = key
+	c.keyMu.Unlock()
+	return key, nil
+}
+
 // VerifyReceipt checks a succeeded job's receipt under Options.ServiceKey,
 // or else the key the server states (fetched once). Errors match
 // receipt.ErrMissing or receipt.ErrInvalid.
 func (c *Client) VerifyReceipt(ctx context.Context, j *pb.Job) error {
-	c.keyMu.Lock()
-	key := c.key
-	c.keyMu.Unlock()
-	if key == nil {
-		var err error
-		if key, err = c.ServiceKey(ctx); err != nil {
-			return fmt.Errorf("client: receipt of %s: %w", j.GetId(), err)
-		}
-		c.keyMu.Lock()
-		c.key = key
-		c.keyMu.Unlock()
+	key, err := c.serviceKey(ctx)
+	if err != nil {
+		return fmt.Errorf("client: receipt of %s: %w", j.GetId(), err)
 	}
 	return receipt.Verify(j, key)
+}
+
+// InputKey fetches the input key this client's tenant seals inputs to, and
+// checks it as receipts are checked: signed by Options.ServiceKey, or else
+// by the key the server states, in the suite Seal uses, its id its own. It
+// is fetched once per Client. Errors match sealed.ErrStatement when the
+// key does not check.
+func (c *Client) InputKey(ctx context.Context) (*sealed.PublicKey, error) {
+	p, err := c.publishedInputKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return p.key, nil
+}
+
+func (c *Client) publishedInputKey(ctx context.Context) (*publishedKey, error) {
+	c.keyMu.Lock()
+	p := c.inputKey
+	c.keyMu.Unlock()
+	if p != nil {
+		return p, nil
+	}
+	resp, err := retry(ctx, c, func(ctx context.Context) (*pb.GetInputKeyResponse, error) {
+		return c.rpc.GetInputKey(ctx, &pb.GetInputKeyRequest{})
+	})
+	if err != nil {
+		return nil, err
+	}
+	signer, err := c.serviceKey(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("client: input key: %w", err)
+	}
+	key, err := sealed.VerifyKeyStatement(resp.GetKeyId(), resp.GetSuite(), resp.GetPublicKey(), resp.GetTenant(), resp.GetSignature(), signer)
+	if err != nil {
+		return nil, fmt.Errorf("client: input key (signed by key %s; receipts' key is %s): %w", resp.GetSigningKeyId(), receipt.KeyID(signer), err)
+	}
+	p = &publishedKey{key: key, tenant: resp.GetTenant()}
+	c.keyMu.Lock()
+	c.inputKey = p
+	c.keyMu.Unlock()
+	return p, nil
+}
+
+// Seal seals inputJSON (the circuit's JSON input, as input_json would carry
+// it) end to end to the input key (see InputKey), for the tenant the server
+// stated and circuit: set it as SubmitProofRequest.SealedInput instead of
+// InputJson. Each call makes other bytes, and a job is keyed by the bytes
+// it was sent: a retry of a submission must resend the same SealedInput.
+func (c *Client) Seal(ctx context.Context, circuit string, inputJSON []byte) (*pb.SealedInput, error) {
+	p, err := c.publishedInputKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	data, err := sealed.Seal(p.key, p.tenant, circuit, inputJSON)
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	return &pb.SealedInput{KeyId: p.key.ID(), Ciphertext: data}, nil
 }
 
 // JobError is a finished job's failure as an error: nil for a job that

@@ -269,7 +269,7 @@ func (n *Node) startAPI() error {
 	}
 	n.grpc = grpc.NewServer(opts...)
 	pb.RegisterProverServer(n.grpc, server.New(n.sched, n.prover, server.Config{
-		MaxInputBytes: cfg.MaxInputBytes, Logger: n.log, Devices: n.devices, Receipts: n.signer, Tenants: n.tenants /*MERGE: InputKeys: n.privacy*/}))
+		MaxInputBytes: cfg.MaxInputBytes, Logger: n.log, Devices: n.devices, Receipts: n.signer, Tenants: n.tenants, InputKeys: n.privacy}))
 	n.health = health.NewServer()
 	if n.dataLoss != nil {
 		healthpb.RegisterHealthServer(n.grpc, checkedHealth{Server: n.health, before: n.dataLoss.check})

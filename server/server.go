@@ -13,6 +13,7 @@ import (
 
 	pb "github.com/proofmill/proofmill/api/proofmill/v1"
 	"github.com/proofmill/proofmill/api/receipt"
+	"github.com/proofmill/proofmill/api/sealed"
 	"github.com/proofmill/proofmill/circuits"
 	"github.com/proofmill/proofmill/circuits/input"
 	"github.com/proofmill/proofmill/errcode"
@@ -27,7 +28,17 @@ var (
 	errBadRequest = errcode.New(errcode.BadRequest, "bad request")
 	// errNoReceipts: this server was started without a receipt key.
 	errNoReceipts = errcode.New(errcode.ReceiptInvalid, "this server signs no receipts")
+	// errNoInputKeys: this server publishes no input key, so takes no
+	// sealed inputs.
+	errNoInputKeys = errcode.New(errcode.InputKeyUnknown, "this server offers no sealed inputs: it publishes no input key; send input_json")
 )
+
+// InputKeys are the input keys clients seal their inputs to.
+type InputKeys interface {
+	// For is the key tenant's clients seal to ("" without tenants): the
+	// tenant's own, or the service's.
+	For(tenant string) (*sealed.PublicKey, error)
+}
 
 // Scheduler is what the handlers need of the scheduler.
 type Scheduler interface {
@@ -50,7 +61,10 @@ type Prover interface {
 type Config struct {
 	MaxInputBytes int                 // largest input_json; 0 means input.MaxDocumentBytes
 	Devices       func() []*pb.Device // for ListDevices; nil lists none
-	Receipts      *receipt.Signer     // signs succeeded jobs; nil signs none
+	Receipts      *receipt.Signer     // signs succeeded jobs, and the published input keys; nil signs none
+	// InputKeys, when set, are published (GetInputKey) and taken in
+	// sealed inputs. Nil: sealed inputs are refused.
+	InputKeys InputKeys
 	// Tenants, when set, own their jobs and have quotas; calls carry the
 	// tenant Authenticate put in their context. Nil: one anonymous tenant.
 	Tenants *tenants.Table
@@ -146,8 +160,15 @@ func (s *Server) request(ctx context.Context, req *pb.SubmitProofRequest) (sched
 	switch {
 	case r.Circuit == "":
 		return r, fmt.Errorf("%w: circuit: required (see ListCircuits)", errBadRequest)
+	case req.GetSealedInput() != nil:
+		if err := s.sealedInput(ctx, req, &r); err != nil {
+			return r, err
+		}
 	case len(r.Input) == 0:
-		return r, fmt.Errorf("%w: input_json: required", errBadRequest)
+		return r, fmt.Errorf("%w: input_json: required (or sealed_input)", errBadRequest)
+	case tenants.From(ctx).Dedicated():
+		return r, fmt.Errorf("%w: input_json: tenant %s keeps its documents on its own machines: seal the input to its input key (GetInputKey; `proofmill submit --seal`)",
+			errBadRequest, r.Tenant)
 	case len(r.Input) > s.cfg.MaxInputBytes:
 		return r, fmt.Errorf("input_json: %w: %d bytes, over this server's limit of %d (its --max-input)", input.ErrTooLarge, len(r.Input), s.cfg.MaxInputBytes)
 	}
@@ -166,6 +187,49 @@ func (s *Server) request(ctx context.Context, req *pb.SubmitProofRequest) (sched
 		r.Deadline = d.AsTime()
 	}
 	return r, nil
+}
+
+// sealedInput checks a sealed input as far as the server can see it: its
+// size, and that it names the input key published to the caller's tenant.
+func (s *Server) sealedInput(ctx context.Context, req *pb.SubmitProofRequest, r *scheduler.Request) error {
+	in := req.GetSealedInput()
+	switch limit := s.cfg.MaxInputBytes + sealed.Overhead; {
+	case len(r.Input) > 0:
+		return fmt.Errorf("%w: input_json and sealed_input: give one, not both", errBadRequest)
+	case in.GetKeyId() == "":
+		return fmt.Errorf("%w: sealed_input.key_id: required (see GetInputKey)", errBadRequest)
+	case len(in.GetCiphertext()) == 0:
+		return fmt.Errorf("%w: sealed_input.ciphertext: required", errBadRequest)
+	case len(in.GetCiphertext()) > limit:
+		return fmt.Errorf("sealed_input.ciphertext: %w: %d bytes, over this server's limit of %d (its --max-input, and %d bytes of HPKE's)",
+			input.ErrTooLarge, len(in.GetCiphertext()), limit, sealed.Overhead)
+	}
+	key, err := s.inputKey(ctx)
+	if err != nil {
+		return err
+	}
+	if in.GetKeyId() != key.ID() {
+		given := fmt.Sprintf("%q", in.GetKeyId())
+		if len(in.GetKeyId()) > 64 {
+			given = fmt.Sprintf("of %d bytes", len(in.GetKeyId()))
+		}
+		return errcode.Errorf(errcode.InputKeyUnknown, "sealed_input.key_id %s is not the input key this server publishes to you (%s): fetch it with GetInputKey and seal again",
+			given, key.ID())
+	}
+	r.Input, r.Sealed = nil, &scheduler.SealedInput{KeyID: in.GetKeyId(), Data: in.GetCiphertext()}
+	return nil
+}
+
+// inputKey is the input key published to the caller's tenant.
+func (s *Server) inputKey(ctx context.Context) (*sealed.PublicKey, error) {
+	if s.cfg.InputKeys == nil {
+		return nil, errNoInputKeys
+	}
+	key, err := s.cfg.InputKeys.For(tenants.ID(ctx))
+	if err == nil && key == nil {
+		err = fmt.Errorf("%w (none for tenant %q)", errNoInputKeys, tenants.ID(ctx))
+	}
+	return key, err
 }
 
 // submit validates a request and admits it; the scheduler records it in
@@ -292,6 +356,22 @@ func (s *Server) GetServiceKey(ctx context.Context, _ *pb.GetServiceKeyRequest) 
 		return nil, s.fail("GetServiceKey", errNoReceipts)
 	}
 	return &pb.GetServiceKeyResponse{Ed25519PublicKey: s.cfg.Receipts.PublicKey(), KeyId: s.cfg.Receipts.KeyID()}, nil
+}
+
+// GetInputKey publishes the input key the caller's tenant seals to,
+// signed by the service key over its statement.
+func (s *Server) GetInputKey(ctx context.Context, _ *pb.GetInputKeyRequest) (*pb.GetInputKeyResponse, error) {
+	key, err := s.inputKey(ctx)
+	if err != nil {
+		return nil, s.fail("GetInputKey", err)
+	}
+	if s.cfg.Receipts == nil {
+		return nil, s.fail("GetInputKey", fmt.Errorf("%w, so it publishes no input key: it would be unsigned", errNoReceipts))
+	}
+	tenant := tenants.ID(ctx)
+	statement := sealed.KeyStatement(key.ID(), sealed.Suite, key.Bytes(), tenant)
+	return &pb.GetInputKeyResponse{KeyId: key.ID(), Suite: sealed.Suite, PublicKey: key.Bytes(), Tenant: tenant,
+		Signature: s.cfg.Receipts.SignMessage(statement), SigningKeyId: s.cfg.Receipts.KeyID()}, nil
 }
 
 // served is the answer for a job, or the error for a damaged one.

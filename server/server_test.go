@@ -165,9 +165,18 @@ func (f *fakeScheduler) Wait(ctx context.Context, id string) (*scheduler.Job, er
 // (bank-a: rate 1 a second, burst 1, quota 5; bank-b) when asked.
 func start(t *testing.T, fake *fakeScheduler, withTenants bool) (*Server, string) {
 	t.Helper()
+	return startWith(t, fake, withTenants, nil)
+}
+
+// startWith is start, with the handlers' config as edit changes it.
+func startWith(t *testing.T, fake *fakeScheduler, withTenants bool, edit func(*Config)) (*Server, string) {
+	t.Helper()
 	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
 	cfg := Config{MaxInputBytes: 1024, Logger: quiet, Receipts: receipt.NewSigner(key, "test"),
 		Devices: func() []*pb.Device { return []*pb.Device{{Id: "cpu", Slots: 2}} }}
+	if edit != nil {
+		edit(&cfg)
+	}
 	opts := Interceptors(quiet, 64<<10)
 	if withTenants {
 		table, err := tenants.New([]*tenants.Tenant{

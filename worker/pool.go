@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/proofmill/proofmill/circuits"
+	"github.com/proofmill/proofmill/circuits/input"
 	"github.com/proofmill/proofmill/errcode"
 	"github.com/proofmill/proofmill/prover"
 	"github.com/proofmill/proofmill/scheduler"
@@ -217,9 +219,27 @@ func (p *Pool) witness(ctx context.Context, c *circuits.Circuit, job *scheduler.
 	}
 	st, err := c.Admit(input)
 	if err != nil {
+		if job.Sealed != nil {
+			return nil, withheld(err)
+		}
 		return nil, err
 	}
 	return st.Witness, nil
+}
+
+// withheld is a sealed input's admission error without the values it may
+// quote (a date, an amount): the job's record is stored where the
+// documents must not be. Its code and the rule or field it names stay.
+func withheld(err error) error {
+	var rule *input.RuleError
+	var field *input.FieldError
+	switch {
+	case errors.As(err, &rule):
+		return errcode.Errorf(errcode.Of(err), "rule %s: the sealed statement does not hold (the details would quote the documents, so the worker withholds them: run `proofmill prove` on the input to see them)", rule.Rule)
+	case errors.As(err, &field):
+		return errcode.Errorf(errcode.Of(err), "%s: %v (details withheld: they would quote the sealed documents)", field.Field, field.Kind)
+	}
+	return errcode.Errorf(errcode.Of(err), "the sealed input was refused (%s; details withheld: they would quote the sealed documents)", errcode.Of(err))
 }
 
 // run proves one job; a panic becomes a retryable failure. Errors keep

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -324,6 +325,31 @@ func BenchmarkOpen(b *testing.B) {
 	for b.Loop() {
 		if _, err := k.Open(tenant, circuit, sealed); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// The README's wire format is this package's: the header lines, the suite,
+// the ids and the overhead.
+func TestReadmeStatesTheWireFormat(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	indent := func(text string) string {
+		return "   " + strings.ReplaceAll(strings.TrimSuffix(text, "\n"), "\n", "\n   ") + "\n"
+	}
+	statement := strings.SplitAfter(string(KeyStatement("<key_id>", Suite, nil, "<tenant>")), "\n")
+	info := strings.SplitAfter(string(Info("<key_id>", "", "")), "\n")
+	for _, want := range []string{
+		indent(strings.Join(statement[:3], "")) + "   public_key_sha256: <hex of SHA-256 over public_key>\n" + indent(statement[4]),
+		indent(strings.Join(info[:2], "")) + "   tenant: <",
+		"`" + Suite + "`",
+		fmt.Sprintf("KEM `0x%04X`", KEMID), fmt.Sprintf("KDF `0x%04X`", KDFID), fmt.Sprintf("AEAD `0x%04X`", AEADID),
+		fmt.Sprintf("those %d bytes", Overhead),
+	} {
+		if !strings.Contains(string(readme), want) {
+			t.Errorf("the README does not say:\n%s", want)
 		}
 	}
 }

@@ -66,6 +66,7 @@ func (r *remote) onJob(cmd *cobra.Command, e *env, call func(context.Context, *c
 type requestFlags struct {
 	circuit, input, priority, key string
 	deadline                      time.Duration
+	seal                          bool
 }
 
 func (q *requestFlags) add(c *cobra.Command) {
@@ -75,6 +76,7 @@ func (q *requestFlags) add(c *cobra.Command) {
 	f.StringVar(&q.priority, "priority", "interactive", "interactive or batch")
 	f.DurationVar(&q.deadline, "deadline", 0, "latest start, from now; 0 means none")
 	f.StringVar(&q.key, "key", "", "idempotency `key` (default: derived from the circuit and inputs)")
+	f.BoolVar(&q.seal, "seal", false, "seal the input end to end to the server's input key (checked against the service key): only a worker holding that key reads it")
 }
 
 func (q *requestFlags) request() (*pb.SubmitProofRequest, error) {
@@ -107,6 +109,9 @@ func submitCmd(e *env) *cobra.Command {
 				return err
 			}
 			return r.onJob(cmd, e, func(ctx context.Context, cl *client.Client) (*pb.Job, error) {
+				if err := req.sealIfAsked(ctx, cl, pr); err != nil {
+					return nil, err
+				}
 				j, _, err := cl.Submit(ctx, pr)
 				return j, err
 			}, e.printJob)
@@ -149,8 +154,11 @@ func jobCmd(e *env, name string) *cobra.Command {
 }
 
 // proveRemote is `prove --server`: the service proves instead of this process.
-func proveRemote(e *env, req *pb.SubmitProofRequest) func(context.Context, *client.Client) (*pb.Job, error) {
+func proveRemote(e *env, q *requestFlags, req *pb.SubmitProofRequest) func(context.Context, *client.Client) (*pb.Job, error) {
 	return func(ctx context.Context, cl *client.Client) (*pb.Job, error) {
+		if err := q.sealIfAsked(ctx, cl, req); err != nil {
+			return nil, err
+		}
 		j, err := cl.Prove(ctx, req)
 		if err == nil {
 			e.log.Info("proved by the server", "job", j.GetId(), "backend", j.GetBackend(), "attempts", j.GetAttempts())

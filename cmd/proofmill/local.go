@@ -69,7 +69,9 @@ func proveCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			} else if r.Server != "" {
-				return r.onJob(cmd, e, proveRemote(e, pr), writeProof(e, out))
+				return r.onJob(cmd, e, proveRemote(e, req, pr), writeProof(e, out))
+			} else if req.seal {
+				return usagef("--seal needs --server: a proof made here reads the input here")
 			}
 			p, err := e.prover(!noSetup)
 			if err != nil {
@@ -128,9 +130,8 @@ func verifyCmd(e *env) *cobra.Command {
 }
 
 func keysCmd(e *env) *cobra.Command {
-	keys := group("keys", "Development keys, verifying-key exports, MPC ceremonies and their import", keysSetupCmd(e), keysExportCmd(e),
-		ceremonyStep(e, "import", "Verify a ceremony and save its keys in the key store (origin: ceremony)"),
-		dataKeyCmd(e), masterKeyCmd(e))
+	keys := group("keys", "Development keys, verifying-key exports, MPC ceremonies and their import; input, data and master keys", keysSetupCmd(e), keysExportCmd(e),
+		ceremonyStep(e, "import", "Verify a ceremony and save its keys in the key store (origin: ceremony)"), inputKeyCmd(e), dataKeyCmd(e), masterKeyCmd(e))
 	ceremony := group("ceremony", "A Groth16 MPC ceremony of one circuit, over a folder passed between the parties")
 	for _, step := range prover.CeremonySteps {
 		ceremony.AddCommand(ceremonyStep(e, step.Name, step.Does))
