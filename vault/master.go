@@ -9,9 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/proofmill/proofmill/errcode"
+	"github.com/proofmill/proofmill/internal/newfile"
 )
 
 // KeySize is the size of every key here: AES-256.
@@ -68,24 +68,13 @@ func WriteMasterKeyFile(path string) (*MasterKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("vault: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	err = newfile.Write(path, text, 0o600)
 	if errors.Is(err, os.ErrExist) {
 		return nil, errcode.Errorf(errcode.KeysExist, "vault: master key %s exists; it is never replaced (a new master key is taken in with `keys data-key rotate --rewrap`)", path)
 	} else if err != nil {
-		return nil, fmt.Errorf("vault: %w", err)
+		return nil, fmt.Errorf("vault: master key: %w", err)
 	}
-	if _, err := f.Write(text); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("vault: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("vault: %w", err)
-	}
-	return m, f.Close()
+	return m, nil
 }
 
 // LoadOrCreateMasterKey reads path, or makes a master key there if there is

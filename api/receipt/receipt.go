@@ -14,12 +14,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	pb "github.com/proofmill/proofmill/api/proofmill/v1"
 	"github.com/proofmill/proofmill/errcode"
+	"github.com/proofmill/proofmill/internal/newfile"
 )
 
 var (
@@ -196,15 +196,8 @@ func LoadOrCreateKey(path string) (ed25519.PrivateKey, bool, error) {
 		if err != nil {
 			return nil, false, fmt.Errorf("receipt: key: %w", err)
 		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		if err := newfile.Write(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 			return nil, false, fmt.Errorf("receipt: key: %w", err)
-		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return nil, false, fmt.Errorf("receipt: key: %w", err)
-		}
-		if err := errors.Join(pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der}), f.Sync(), f.Close()); err != nil {
-			return nil, false, fmt.Errorf("receipt: key %s: %w", path, err)
 		}
 		return key, true, nil
 	}

@@ -10,11 +10,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 
 	"github.com/proofmill/proofmill/errcode"
+	"github.com/proofmill/proofmill/internal/newfile"
 )
 
 // Suite names the HPKE suite inputs are sealed with, as GetInputKey states it.
@@ -249,18 +249,11 @@ func CreateKey(path string) (*PrivateKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sealed: input key: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("sealed: input key: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	err = newfile.Write(path, pem.EncodeToMemory(&pem.Block{Type: privateKeyPEM, Bytes: raw}), 0o600)
 	if errors.Is(err, os.ErrExist) {
 		return nil, errcode.Errorf(errcode.KeysExist, "sealed: input key %s: the file exists; not replaced", path)
 	} else if err != nil {
 		return nil, fmt.Errorf("sealed: input key: %w", err)
-	}
-	if err := errors.Join(pem.Encode(f, &pem.Block{Type: privateKeyPEM, Bytes: raw}), f.Sync(), f.Close()); err != nil {
-		os.Remove(path) // a half-written key would fail every later load
-		return nil, fmt.Errorf("sealed: input key %s: %w", path, err)
 	}
 	return k, nil
 }

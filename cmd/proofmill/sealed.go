@@ -13,6 +13,7 @@ import (
 	"github.com/proofmill/proofmill/circuits"
 	"github.com/proofmill/proofmill/client"
 	"github.com/proofmill/proofmill/errcode"
+	"github.com/proofmill/proofmill/internal/newfile"
 )
 
 // sealIfAsked replaces req's input_json by the input sealed to the
@@ -67,12 +68,9 @@ func inputKeyCmd(e *env) *cobra.Command {
 
 // writeNewFile writes data to a file that must not exist yet.
 func writeNewFile(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	err := newfile.Write(path, data, 0o644)
 	if errors.Is(err, os.ErrExist) {
 		return errcode.Errorf(errcode.KeysExist, "%s exists; not replaced", path)
-	} else if err != nil {
-		return err
 	}
-	_, err = f.Write(data)
-	return errors.Join(err, f.Sync(), f.Close())
+	return err
 }

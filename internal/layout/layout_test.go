@@ -53,6 +53,10 @@ var rules = []struct {
 	{"./scheduler/embedded", and(redis, upper, served, ours("prover", "worker", "api", "tenants", "audit"), []string{grpc, prom})},
 	{"./scheduler/conformance", and(redis, upper, served, ours("prover", "worker", "api", "tenants", "audit"), []string{grpc, bbolt, prom})},
 	{"./scheduler/redisq", and(upper, served, ours("prover", "worker", "api", "tenants", "audit"), []string{grpc, bbolt, prom})},
+	// At-rest encryption knows jobs, not how they are proved or served;
+	// sealing is the API's, for clients in any language.
+	{"./vault", and(redis, upper, served, ours("prover", "hwaccel", "worker", "api", "tenants", "audit"), []string{grpc, bbolt, prom})},
+	{"./api/sealed", and(redis, upper, served, ours("circuits", "prover", "hwaccel", "scheduler", "worker", "tenants", "audit", "vault"), []string{gnark, grpc, bbolt, prom})},
 	{"./worker/...", and(redis, upper, served, ours("api", "tenants", "audit"), []string{grpc, bbolt, prom})},
 	{"./tenants", and(redis, upper, served, ours("circuits", "prover", "scheduler", "worker", "api", "audit", "hwaccel"), []string{gnark, grpc, bbolt, prom})},
 	{"./audit", and(redis, upper, served, ours("circuits", "prover", "scheduler", "worker", "api", "tenants", "hwaccel"), []string{gnark, grpc, bbolt, prom})},

@@ -31,9 +31,9 @@ func NewMarker(name, decimal string) *Marker {
 	}
 	element := v.FillBytes(make([]byte, 32))
 	m := &Marker{Name: name, Decimal: decimal, forms: map[string][]byte{
-		"decimal":         []byte(decimal),
-		"field element":   element,
-		"hex":             []byte(hex.EncodeToString(element)),
+		"decimal":       []byte(decimal),
+		"field element": element,
+		"hex":           []byte(hex.EncodeToString(element)),
 	}}
 	for shift := range 3 {
 		b := element[shift:]
