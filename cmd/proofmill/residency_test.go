@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -77,8 +78,19 @@ func TestBankWorkerKeepsDocumentsOnItsMachine(t *testing.T) {
 	if code, _, stderr := proofmill(t, "verify", "--keys", testkeys.Dir(), "--circuit", "invoice-consistency/v1", "--proof", filepath.Join(dir, "proof.json")); code != 0 {
 		t.Fatalf("verify the sealed job's proof: %s", stderr)
 	}
-	if bank.Count("proved") != 1 || shared.Count("proved") != 0 {
-		t.Fatalf("proved by bank-a's worker %d times, by the shared worker %d times; want 1 and 0", bank.Count("proved"), shared.Count("proved"))
+	code, stdout, stderr = proofmill(t, append([]string{"submit", "--seal", "--key", "order-7"}, remote...)...)
+	id := jobID(t, stdout)
+	if code != 0 || id == "" {
+		t.Fatalf("submit --seal: exit %d: %s%s", code, stdout, stderr)
+	}
+	if code, _, stderr := proofmill(t, "wait", "--server", addr, "--token", "token-a", "--id", id, "--out", filepath.Join(dir, "submitted.json")); code != 0 {
+		t.Fatalf("wait for the sealed submission: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := proofmill(t, "status", "--server", addr, "--token", "token-b", "--id", id); code != 8 {
+		t.Fatalf("bank-b reads bank-a's sealed job: exit %d: %s", code, stderr)
+	}
+	if bank.Count("proved") != 2 || shared.Count("proved") != 0 {
+		t.Fatalf("proved by bank-a's worker %d times, by the shared worker %d times; want 2 and 0", bank.Count("proved"), shared.Count("proved"))
 	}
 	if strings.Contains(server.Logs(), "input key") && strings.Contains(server.Logs(), bankKey) {
 		t.Fatal("the server was given bank-a's private input key")
@@ -94,4 +106,16 @@ func TestBankWorkerKeepsDocumentsOnItsMachine(t *testing.T) {
 	if !strings.Contains(monitor.String(), "HSET") {
 		t.Fatalf("MONITOR saw no writes: the search is blind\n%.2000s", monitor.String())
 	}
+}
+
+// jobID is the id of the job a command printed (protojson).
+func jobID(t *testing.T, stdout string) string {
+	t.Helper()
+	var j struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &j); err != nil {
+		t.Fatalf("not a job: %v: %s", err, stdout)
+	}
+	return j.ID
 }
