@@ -164,23 +164,32 @@ func (p *privacy) Open(keyID, tenant, circuit string, data []byte) ([]byte, erro
 	return k.Open(tenant, circuit, data)
 }
 
-// retire destroys the data keys no unfinished job uses, after rotating
-// every tenant's key when rotate is set. A server's housekeeping runs it.
-func (p *privacy) retire(ctx context.Context, store scheduler.Store, rotate bool, log *slog.Logger) {
+// retire rotates each tenant's data key whose newest version is older
+// than every (0: none), then destroys the versions no unfinished job uses.
+// A server's housekeeping runs it; servers sharing Redis judge the same
+// ages, and only one of them makes each next version.
+func (p *privacy) retire(ctx context.Context, store scheduler.Store, every time.Duration, log *slog.Logger) {
 	if p.vault == nil {
 		return
 	}
-	if rotate {
-		tenants, err := p.vault.Tenants(ctx)
+	if every > 0 {
+		keys, err := p.vault.Keys(ctx)
 		if err != nil {
 			log.Warn("data keys: rotation", "err", err)
 			return
 		}
-		for _, t := range tenants {
-			if k, err := p.vault.Rotate(ctx, t); err != nil {
+		newest := map[string]vault.DataKey{}
+		for _, k := range keys { // oldest version first
+			newest[k.Tenant] = k
+		}
+		for t, k := range newest {
+			if time.Since(k.Created) < every {
+				continue
+			}
+			if next, err := p.vault.Rotate(ctx, t); err != nil {
 				log.Warn("data keys: rotation", "tenant", t, "err", err)
 			} else {
-				log.Info("data keys: rotated", "data_key", k.Name())
+				log.Info("data keys: rotated", "data_key", next.Name(), "previous_made", k.Created)
 			}
 		}
 	}
@@ -206,28 +215,6 @@ func keysInUse(ctx context.Context, store scheduler.Store) (map[string]bool, err
 		jobs = append(jobs, full)
 	}
 	return vault.InUse(jobs), nil
-}
-
-// rotationClock says when a data-key rotation is due: every interval,
-// counted from the node's start.
-type rotationClock struct {
-	every time.Duration
-	last  time.Time
-}
-
-func (r *rotationClock) due(now time.Time) bool {
-	if r.every <= 0 {
-		return false
-	}
-	if r.last.IsZero() {
-		r.last = now
-		return false
-	}
-	if now.Sub(r.last) < r.every {
-		return false
-	}
-	r.last = now
-	return true
 }
 
 // DataKeys opens the data keys a server with cfg uses (its Redis, or the

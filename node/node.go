@@ -472,7 +472,6 @@ func (n *Node) busy() int {
 func (n *Node) housekeeping(ctx context.Context) {
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
-	rotation := rotationClock{every: n.cfg.DataKeyRotation}
 	for {
 		if k, err := n.sched.Expire(ctx); err != nil {
 			n.log.Error("expire finished jobs", "err", err)
@@ -485,7 +484,7 @@ func (n *Node) housekeeping(ctx context.Context) {
 			return
 		}
 		n.keyHealth.refresh() // keys set up or repaired since
-		n.privacy.retire(ctx, n.jobs.store, rotation.due(time.Now()), n.log)
+		n.privacy.retire(ctx, n.jobs.store, n.cfg.DataKeyRotation, n.log)
 		if n.jobs.shared() {
 			if _, err := n.sched.Recover(ctx); err != nil && ctx.Err() == nil {
 				n.log.Error("requeue unfinished jobs", "err", err)
