@@ -67,4 +67,3 @@ func FuzzSealedSubmit(f *testing.F) {
 		}
 	})
 }
-
