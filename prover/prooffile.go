@@ -35,6 +35,9 @@ type ProofFile struct {
 	PublicSignals      []string     `json:"public_signals"`
 	Proof              export.Proof `json:"proof"`
 	GnarkProof         []byte       `json:"gnark_proof"` // gnark's compressed binary encoding, base64
+	// EVMCalldata is the proof and public inputs as an EVM verifier takes
+	// them (see export.Calldata); absent from files made before it.
+	EVMCalldata *export.Calldata `json:"evm_calldata,omitempty"`
 }
 
 // File encodes a verified proof.
@@ -51,8 +54,12 @@ func (p *Proof) File() (*ProofFile, error) {
 	if _, err := p.Proof.WriteTo(&bin); err != nil {
 		return nil, fmt.Errorf("prover: encode proof: %w", err)
 	}
+	calldata, err := export.CalldataOf(p.Proof, signals)
+	if err != nil {
+		return nil, err
+	}
 	return &ProofFile{Circuit: p.Circuit.ID, VerifyingKeySHA256: p.VerifyingKeyHash, Backend: p.Backend,
-		PublicInputs: p.PublicInputs, PublicSignals: signals, Proof: proof, GnarkProof: bin.Bytes()}, nil
+		PublicInputs: p.PublicInputs, PublicSignals: signals, Proof: proof, GnarkProof: bin.Bytes(), EVMCalldata: &calldata}, nil
 }
 
 // DecodedProof is a proof file with its parts decoded for gnark.

@@ -137,7 +137,7 @@ func (s *Server) GetVerifyingKey(ctx context.Context, req *pb.GetVerifyingKeyReq
 		return nil, s.fail("GetVerifyingKey", err)
 	}
 	var buf bytes.Buffer
-	if err := export.Write(&buf, vk, name); err != nil {
+	if err := export.Write(&buf, vk, name, c.ID); err != nil {
 		return nil, s.fail("GetVerifyingKey", err)
 	}
 	format := req.GetFormat()
@@ -400,6 +400,12 @@ func jobView(j *scheduler.Job) *pb.Job {
 	out.PublicInputs = make([]*pb.PublicInput, len(j.PublicInputs))
 	for i, v := range j.PublicInputs {
 		out.PublicInputs[i] = &pb.PublicInput{Name: v.Name, Value: v.Value}
+	}
+	var f struct {
+		EVM *export.Calldata `json:"evm_calldata"`
+	}
+	if json.Unmarshal(j.Result, &f) == nil && f.EVM != nil {
+		out.EvmCalldata = &pb.EvmCalldata{Proof: f.EVM.Proof[:], PublicInputs: f.EVM.PublicInputs}
 	}
 	if len(j.PublicInputs) == 0 && len(j.Result) > 0 {
 		// Stored before jobs kept their public inputs: read them from

@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/proofmill/proofmill/circuits"
-	"github.com/proofmill/proofmill/circuits/input"
 	"github.com/proofmill/proofmill/prover"
 	"github.com/proofmill/proofmill/prover/export"
 )
@@ -100,10 +99,7 @@ func verifyCmd(e *env) *cobra.Command {
 	var id, path string
 	c := &cobra.Command{Use: "verify", Short: "Verify a proof file against the key store", Args: noArgs,
 		RunE: func(*cobra.Command, []string) error {
-			if path == "" {
-				return usagef("--proof is required")
-			}
-			data, err := input.ReadDocument(path)
+			data, err := readProofFlag(path)
 			if err != nil {
 				return err
 			}
@@ -190,7 +186,7 @@ func keysExportCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return writeOutput(e, out, func(w io.Writer) error { return export.Write(w, vk, format) })
+			return writeOutput(e, out, func(w io.Writer) error { return export.Write(w, vk, format, c.ID) })
 		}}
 	c.Flags().StringVar(&id, "circuit", "", "circuit `id`")
 	c.Flags().StringVar(&format, "format", "json", "solidity | json (snarkjs verification_key.json) | gnark (binary)")

@@ -584,7 +584,7 @@ func TestRejectsUnsupportedGnarkValues(t *testing.T) {
 			return err
 		}, nil},
 		{"BLS12-381 solidity", func() error {
-			return Solidity(&bytes.Buffer{}, groth16.NewVerifyingKey(ecc.BLS12_381))
+			return Solidity(&bytes.Buffer{}, groth16.NewVerifyingKey(ecc.BLS12_381), "V")
 		}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -596,13 +596,16 @@ func TestRejectsUnsupportedGnarkValues(t *testing.T) {
 func TestSolidity(t *testing.T) {
 	f := newFixture(t)
 	var buf bytes.Buffer
-	if err := Solidity(&buf, f.vk); err != nil {
+	if err := Solidity(&buf, f.vk, ContractName("invoice-consistency/v1")); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"pragma solidity", "contract Verifier"} {
+	for _, want := range []string{"pragma solidity " + SolidityPragma + ";", "contract InvoiceConsistencyV1Verifier {", `assembly ("memory-safe")`} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("Solidity output lacks %q", want)
 		}
+	}
+	if strings.Contains(buf.String(), "contract Verifier") || strings.Contains(buf.String(), "^0.8.0") {
+		t.Error("the contract keeps gnark's generic name or its too-low pragma")
 	}
 }
 

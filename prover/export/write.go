@@ -9,11 +9,11 @@ import (
 	"github.com/proofmill/proofmill/errcode"
 )
 
-// Write encodes a verifying key for other verifiers: "json" is snarkjs's
-// verification_key.json, "solidity" gnark's Solidity verifier contract,
-// "gnark" gnark's binary encoding. Another format is an
-// errcode.BadRequest.
-func Write(w io.Writer, vk groth16.VerifyingKey, format string) error {
+// Write encodes circuit's verifying key for other verifiers: "json" is
+// snarkjs's verification_key.json, "solidity" gnark's Solidity verifier
+// contract (named as ContractName says), "gnark" gnark's binary encoding.
+// Another format is an errcode.BadRequest.
+func Write(w io.Writer, vk groth16.VerifyingKey, format, circuit string) error {
 	switch format {
 	case "json":
 		j, err := FromGnarkVerifyingKey(vk)
@@ -24,7 +24,7 @@ func Write(w io.Writer, vk groth16.VerifyingKey, format string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(j)
 	case "solidity":
-		return Solidity(w, vk)
+		return Solidity(w, vk, ContractName(circuit))
 	case "gnark":
 		_, err := vk.WriteTo(w)
 		return err

@@ -773,7 +773,10 @@ type Job struct {
 	PublicInputs       []*PublicInput `protobuf:"bytes,14,rep,name=public_inputs,json=publicInputs,proto3" json:"public_inputs,omitempty"`
 	VerifyingKeySha256 string         `protobuf:"bytes,15,opt,name=verifying_key_sha256,json=verifyingKeySha256,proto3" json:"verifying_key_sha256,omitempty"`
 	// The service's signature over the proof's provenance, when succeeded.
-	Receipt       *Receipt `protobuf:"bytes,16,opt,name=receipt,proto3" json:"receipt,omitempty"`
+	Receipt *Receipt `protobuf:"bytes,16,opt,name=receipt,proto3" json:"receipt,omitempty"`
+	// The proof as EVM calldata, when succeeded (the same as proof_json's
+	// evm_calldata; see the README's "EVM calldata").
+	EvmCalldata   *EvmCalldata `protobuf:"bytes,17,opt,name=evm_calldata,json=evmCalldata,proto3" json:"evm_calldata,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -920,6 +923,71 @@ func (x *Job) GetReceipt() *Receipt {
 	return nil
 }
 
+func (x *Job) GetEvmCalldata() *EvmCalldata {
+	if x != nil {
+		return x.EvmCalldata
+	}
+	return nil
+}
+
+// EvmCalldata is a proof as the circuit's Solidity verifier takes it:
+// verifyProof(bytes proof, uint256[N] input), proof being the 8 words
+// concatenated (256 bytes). Every word is "0x" and 64 hex digits,
+// big-endian.
+type EvmCalldata struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A.x, A.y, B.x imaginary, B.x real, B.y imaginary, B.y real, C.x, C.y.
+	Proof []string `protobuf:"bytes,1,rep,name=proof,proto3" json:"proof,omitempty"`
+	// The public inputs, in the order of the circuit's public_inputs.
+	PublicInputs  []string `protobuf:"bytes,2,rep,name=public_inputs,json=publicInputs,proto3" json:"public_inputs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EvmCalldata) Reset() {
+	*x = EvmCalldata{}
+	mi := &file_proofmill_v1_prover_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EvmCalldata) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EvmCalldata) ProtoMessage() {}
+
+func (x *EvmCalldata) ProtoReflect() protoreflect.Message {
+	mi := &file_proofmill_v1_prover_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EvmCalldata.ProtoReflect.Descriptor instead.
+func (*EvmCalldata) Descriptor() ([]byte, []int) {
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *EvmCalldata) GetProof() []string {
+	if x != nil {
+		return x.Proof
+	}
+	return nil
+}
+
+func (x *EvmCalldata) GetPublicInputs() []string {
+	if x != nil {
+		return x.PublicInputs
+	}
+	return nil
+}
+
 // Receipt is an Ed25519 signature by the service over a succeeded job, made
 // by the process that verified the proof, at that moment, and stored with
 // the result: the job's id, tenant, circuit, verifying_key_sha256 and
@@ -941,7 +1009,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[10]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -953,7 +1021,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[10]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -966,7 +1034,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{10}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Receipt) GetKeyId() string {
@@ -1027,7 +1095,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[11]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1039,7 +1107,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[11]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1052,7 +1120,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{11}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetJobRequest) GetId() string {
@@ -1071,7 +1139,7 @@ type WatchJobRequest struct {
 
 func (x *WatchJobRequest) Reset() {
 	*x = WatchJobRequest{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[12]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1083,7 +1151,7 @@ func (x *WatchJobRequest) String() string {
 func (*WatchJobRequest) ProtoMessage() {}
 
 func (x *WatchJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[12]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1096,7 +1164,7 @@ func (x *WatchJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchJobRequest.ProtoReflect.Descriptor instead.
 func (*WatchJobRequest) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{12}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *WatchJobRequest) GetId() string {
@@ -1115,7 +1183,7 @@ type CancelJobRequest struct {
 
 func (x *CancelJobRequest) Reset() {
 	*x = CancelJobRequest{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[13]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1127,7 +1195,7 @@ func (x *CancelJobRequest) String() string {
 func (*CancelJobRequest) ProtoMessage() {}
 
 func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[13]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1140,7 +1208,7 @@ func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobRequest.ProtoReflect.Descriptor instead.
 func (*CancelJobRequest) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{13}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CancelJobRequest) GetId() string {
@@ -1160,7 +1228,7 @@ type VerifyProofRequest struct {
 
 func (x *VerifyProofRequest) Reset() {
 	*x = VerifyProofRequest{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[14]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1172,7 +1240,7 @@ func (x *VerifyProofRequest) String() string {
 func (*VerifyProofRequest) ProtoMessage() {}
 
 func (x *VerifyProofRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[14]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1185,7 +1253,7 @@ func (x *VerifyProofRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyProofRequest.ProtoReflect.Descriptor instead.
 func (*VerifyProofRequest) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{14}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *VerifyProofRequest) GetProofJson() []byte {
@@ -1214,7 +1282,7 @@ type VerifyProofResponse struct {
 
 func (x *VerifyProofResponse) Reset() {
 	*x = VerifyProofResponse{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[15]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1226,7 +1294,7 @@ func (x *VerifyProofResponse) String() string {
 func (*VerifyProofResponse) ProtoMessage() {}
 
 func (x *VerifyProofResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[15]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1239,7 +1307,7 @@ func (x *VerifyProofResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyProofResponse.ProtoReflect.Descriptor instead.
 func (*VerifyProofResponse) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{15}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *VerifyProofResponse) GetValid() bool {
@@ -1288,7 +1356,7 @@ type Device struct {
 
 func (x *Device) Reset() {
 	*x = Device{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[16]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1300,7 +1368,7 @@ func (x *Device) String() string {
 func (*Device) ProtoMessage() {}
 
 func (x *Device) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[16]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1313,7 +1381,7 @@ func (x *Device) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Device.ProtoReflect.Descriptor instead.
 func (*Device) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{16}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Device) GetId() string {
@@ -1394,7 +1462,7 @@ type ListDevicesRequest struct {
 
 func (x *ListDevicesRequest) Reset() {
 	*x = ListDevicesRequest{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[17]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1406,7 +1474,7 @@ func (x *ListDevicesRequest) String() string {
 func (*ListDevicesRequest) ProtoMessage() {}
 
 func (x *ListDevicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[17]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1419,7 +1487,7 @@ func (x *ListDevicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevicesRequest.ProtoReflect.Descriptor instead.
 func (*ListDevicesRequest) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{17}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{18}
 }
 
 type ListDevicesResponse struct {
@@ -1431,7 +1499,7 @@ type ListDevicesResponse struct {
 
 func (x *ListDevicesResponse) Reset() {
 	*x = ListDevicesResponse{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[18]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1443,7 +1511,7 @@ func (x *ListDevicesResponse) String() string {
 func (*ListDevicesResponse) ProtoMessage() {}
 
 func (x *ListDevicesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[18]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1456,7 +1524,7 @@ func (x *ListDevicesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevicesResponse.ProtoReflect.Descriptor instead.
 func (*ListDevicesResponse) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{18}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListDevicesResponse) GetDevices() []*Device {
@@ -1474,7 +1542,7 @@ type GetServiceKeyRequest struct {
 
 func (x *GetServiceKeyRequest) Reset() {
 	*x = GetServiceKeyRequest{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[19]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1486,7 +1554,7 @@ func (x *GetServiceKeyRequest) String() string {
 func (*GetServiceKeyRequest) ProtoMessage() {}
 
 func (x *GetServiceKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[19]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1499,7 +1567,7 @@ func (x *GetServiceKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetServiceKeyRequest.ProtoReflect.Descriptor instead.
 func (*GetServiceKeyRequest) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{19}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{20}
 }
 
 type GetServiceKeyResponse struct {
@@ -1512,7 +1580,7 @@ type GetServiceKeyResponse struct {
 
 func (x *GetServiceKeyResponse) Reset() {
 	*x = GetServiceKeyResponse{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[20]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1524,7 +1592,7 @@ func (x *GetServiceKeyResponse) String() string {
 func (*GetServiceKeyResponse) ProtoMessage() {}
 
 func (x *GetServiceKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[20]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1537,7 +1605,7 @@ func (x *GetServiceKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetServiceKeyResponse.ProtoReflect.Descriptor instead.
 func (*GetServiceKeyResponse) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{20}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetServiceKeyResponse) GetEd25519PublicKey() []byte {
@@ -1562,7 +1630,7 @@ type GetInputKeyRequest struct {
 
 func (x *GetInputKeyRequest) Reset() {
 	*x = GetInputKeyRequest{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[21]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1574,7 +1642,7 @@ func (x *GetInputKeyRequest) String() string {
 func (*GetInputKeyRequest) ProtoMessage() {}
 
 func (x *GetInputKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[21]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1587,7 +1655,7 @@ func (x *GetInputKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInputKeyRequest.ProtoReflect.Descriptor instead.
 func (*GetInputKeyRequest) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{21}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{22}
 }
 
 type GetInputKeyResponse struct {
@@ -1613,7 +1681,7 @@ type GetInputKeyResponse struct {
 
 func (x *GetInputKeyResponse) Reset() {
 	*x = GetInputKeyResponse{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[22]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1625,7 +1693,7 @@ func (x *GetInputKeyResponse) String() string {
 func (*GetInputKeyResponse) ProtoMessage() {}
 
 func (x *GetInputKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[22]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1638,7 +1706,7 @@ func (x *GetInputKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInputKeyResponse.ProtoReflect.Descriptor instead.
 func (*GetInputKeyResponse) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{22}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetInputKeyResponse) GetKeyId() string {
@@ -1730,7 +1798,7 @@ const file_proofmill_v1_prover_proto_rawDesc = "" +
 	"\acreated\x18\x02 \x01(\bR\acreated\"7\n" +
 	"\vPublicInput\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"\x9e\x05\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"\xdc\x05\n" +
 	"\x03Job\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\acircuit\x18\x02 \x01(\tR\acircuit\x12,\n" +
@@ -1750,7 +1818,11 @@ const file_proofmill_v1_prover_proto_rawDesc = "" +
 	"proof_json\x18\r \x01(\fR\tproofJson\x12>\n" +
 	"\rpublic_inputs\x18\x0e \x03(\v2\x19.proofmill.v1.PublicInputR\fpublicInputs\x120\n" +
 	"\x14verifying_key_sha256\x18\x0f \x01(\tR\x12verifyingKeySha256\x12/\n" +
-	"\areceipt\x18\x10 \x01(\v2\x15.proofmill.v1.ReceiptR\areceipt\"\xf5\x01\n" +
+	"\areceipt\x18\x10 \x01(\v2\x15.proofmill.v1.ReceiptR\areceipt\x12<\n" +
+	"\fevm_calldata\x18\x11 \x01(\v2\x19.proofmill.v1.EvmCalldataR\vevmCalldata\"H\n" +
+	"\vEvmCalldata\x12\x14\n" +
+	"\x05proof\x18\x01 \x03(\tR\x05proof\x12#\n" +
+	"\rpublic_inputs\x18\x02 \x03(\tR\fpublicInputs\"\xf5\x01\n" +
 	"\aReceipt\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12+\n" +
 	"\x11proofmill_version\x18\x02 \x01(\tR\x10proofmillVersion\x120\n" +
@@ -1844,7 +1916,7 @@ func file_proofmill_v1_prover_proto_rawDescGZIP() []byte {
 }
 
 var file_proofmill_v1_prover_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_proofmill_v1_prover_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_proofmill_v1_prover_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_proofmill_v1_prover_proto_goTypes = []any{
 	(Priority)(0),                   // 0: proofmill.v1.Priority
 	(JobState)(0),                   // 1: proofmill.v1.JobState
@@ -1859,66 +1931,68 @@ var file_proofmill_v1_prover_proto_goTypes = []any{
 	(*SubmitProofResponse)(nil),     // 10: proofmill.v1.SubmitProofResponse
 	(*PublicInput)(nil),             // 11: proofmill.v1.PublicInput
 	(*Job)(nil),                     // 12: proofmill.v1.Job
-	(*Receipt)(nil),                 // 13: proofmill.v1.Receipt
-	(*GetJobRequest)(nil),           // 14: proofmill.v1.GetJobRequest
-	(*WatchJobRequest)(nil),         // 15: proofmill.v1.WatchJobRequest
-	(*CancelJobRequest)(nil),        // 16: proofmill.v1.CancelJobRequest
-	(*VerifyProofRequest)(nil),      // 17: proofmill.v1.VerifyProofRequest
-	(*VerifyProofResponse)(nil),     // 18: proofmill.v1.VerifyProofResponse
-	(*Device)(nil),                  // 19: proofmill.v1.Device
-	(*ListDevicesRequest)(nil),      // 20: proofmill.v1.ListDevicesRequest
-	(*ListDevicesResponse)(nil),     // 21: proofmill.v1.ListDevicesResponse
-	(*GetServiceKeyRequest)(nil),    // 22: proofmill.v1.GetServiceKeyRequest
-	(*GetServiceKeyResponse)(nil),   // 23: proofmill.v1.GetServiceKeyResponse
-	(*GetInputKeyRequest)(nil),      // 24: proofmill.v1.GetInputKeyRequest
-	(*GetInputKeyResponse)(nil),     // 25: proofmill.v1.GetInputKeyResponse
-	(*timestamppb.Timestamp)(nil),   // 26: google.protobuf.Timestamp
+	(*EvmCalldata)(nil),             // 13: proofmill.v1.EvmCalldata
+	(*Receipt)(nil),                 // 14: proofmill.v1.Receipt
+	(*GetJobRequest)(nil),           // 15: proofmill.v1.GetJobRequest
+	(*WatchJobRequest)(nil),         // 16: proofmill.v1.WatchJobRequest
+	(*CancelJobRequest)(nil),        // 17: proofmill.v1.CancelJobRequest
+	(*VerifyProofRequest)(nil),      // 18: proofmill.v1.VerifyProofRequest
+	(*VerifyProofResponse)(nil),     // 19: proofmill.v1.VerifyProofResponse
+	(*Device)(nil),                  // 20: proofmill.v1.Device
+	(*ListDevicesRequest)(nil),      // 21: proofmill.v1.ListDevicesRequest
+	(*ListDevicesResponse)(nil),     // 22: proofmill.v1.ListDevicesResponse
+	(*GetServiceKeyRequest)(nil),    // 23: proofmill.v1.GetServiceKeyRequest
+	(*GetServiceKeyResponse)(nil),   // 24: proofmill.v1.GetServiceKeyResponse
+	(*GetInputKeyRequest)(nil),      // 25: proofmill.v1.GetInputKeyRequest
+	(*GetInputKeyResponse)(nil),     // 26: proofmill.v1.GetInputKeyResponse
+	(*timestamppb.Timestamp)(nil),   // 27: google.protobuf.Timestamp
 }
 var file_proofmill_v1_prover_proto_depIdxs = []int32{
 	3,  // 0: proofmill.v1.ListCircuitsResponse.circuits:type_name -> proofmill.v1.Circuit
 	2,  // 1: proofmill.v1.GetVerifyingKeyRequest.format:type_name -> proofmill.v1.KeyFormat
 	2,  // 2: proofmill.v1.GetVerifyingKeyResponse.format:type_name -> proofmill.v1.KeyFormat
 	0,  // 3: proofmill.v1.SubmitProofRequest.priority:type_name -> proofmill.v1.Priority
-	26, // 4: proofmill.v1.SubmitProofRequest.deadline:type_name -> google.protobuf.Timestamp
+	27, // 4: proofmill.v1.SubmitProofRequest.deadline:type_name -> google.protobuf.Timestamp
 	9,  // 5: proofmill.v1.SubmitProofRequest.sealed_input:type_name -> proofmill.v1.SealedInput
 	12, // 6: proofmill.v1.SubmitProofResponse.job:type_name -> proofmill.v1.Job
 	1,  // 7: proofmill.v1.Job.state:type_name -> proofmill.v1.JobState
 	0,  // 8: proofmill.v1.Job.priority:type_name -> proofmill.v1.Priority
-	26, // 9: proofmill.v1.Job.submitted:type_name -> google.protobuf.Timestamp
-	26, // 10: proofmill.v1.Job.started:type_name -> google.protobuf.Timestamp
-	26, // 11: proofmill.v1.Job.finished:type_name -> google.protobuf.Timestamp
-	26, // 12: proofmill.v1.Job.deadline:type_name -> google.protobuf.Timestamp
+	27, // 9: proofmill.v1.Job.submitted:type_name -> google.protobuf.Timestamp
+	27, // 10: proofmill.v1.Job.started:type_name -> google.protobuf.Timestamp
+	27, // 11: proofmill.v1.Job.finished:type_name -> google.protobuf.Timestamp
+	27, // 12: proofmill.v1.Job.deadline:type_name -> google.protobuf.Timestamp
 	11, // 13: proofmill.v1.Job.public_inputs:type_name -> proofmill.v1.PublicInput
-	13, // 14: proofmill.v1.Job.receipt:type_name -> proofmill.v1.Receipt
-	11, // 15: proofmill.v1.VerifyProofResponse.public_inputs:type_name -> proofmill.v1.PublicInput
-	19, // 16: proofmill.v1.ListDevicesResponse.devices:type_name -> proofmill.v1.Device
-	4,  // 17: proofmill.v1.Prover.ListCircuits:input_type -> proofmill.v1.ListCircuitsRequest
-	6,  // 18: proofmill.v1.Prover.GetVerifyingKey:input_type -> proofmill.v1.GetVerifyingKeyRequest
-	8,  // 19: proofmill.v1.Prover.SubmitProof:input_type -> proofmill.v1.SubmitProofRequest
-	14, // 20: proofmill.v1.Prover.GetJob:input_type -> proofmill.v1.GetJobRequest
-	15, // 21: proofmill.v1.Prover.WatchJob:input_type -> proofmill.v1.WatchJobRequest
-	16, // 22: proofmill.v1.Prover.CancelJob:input_type -> proofmill.v1.CancelJobRequest
-	8,  // 23: proofmill.v1.Prover.Prove:input_type -> proofmill.v1.SubmitProofRequest
-	17, // 24: proofmill.v1.Prover.VerifyProof:input_type -> proofmill.v1.VerifyProofRequest
-	20, // 25: proofmill.v1.Prover.ListDevices:input_type -> proofmill.v1.ListDevicesRequest
-	22, // 26: proofmill.v1.Prover.GetServiceKey:input_type -> proofmill.v1.GetServiceKeyRequest
-	24, // 27: proofmill.v1.Prover.GetInputKey:input_type -> proofmill.v1.GetInputKeyRequest
-	5,  // 28: proofmill.v1.Prover.ListCircuits:output_type -> proofmill.v1.ListCircuitsResponse
-	7,  // 29: proofmill.v1.Prover.GetVerifyingKey:output_type -> proofmill.v1.GetVerifyingKeyResponse
-	10, // 30: proofmill.v1.Prover.SubmitProof:output_type -> proofmill.v1.SubmitProofResponse
-	12, // 31: proofmill.v1.Prover.GetJob:output_type -> proofmill.v1.Job
-	12, // 32: proofmill.v1.Prover.WatchJob:output_type -> proofmill.v1.Job
-	12, // 33: proofmill.v1.Prover.CancelJob:output_type -> proofmill.v1.Job
-	12, // 34: proofmill.v1.Prover.Prove:output_type -> proofmill.v1.Job
-	18, // 35: proofmill.v1.Prover.VerifyProof:output_type -> proofmill.v1.VerifyProofResponse
-	21, // 36: proofmill.v1.Prover.ListDevices:output_type -> proofmill.v1.ListDevicesResponse
-	23, // 37: proofmill.v1.Prover.GetServiceKey:output_type -> proofmill.v1.GetServiceKeyResponse
-	25, // 38: proofmill.v1.Prover.GetInputKey:output_type -> proofmill.v1.GetInputKeyResponse
-	28, // [28:39] is the sub-list for method output_type
-	17, // [17:28] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	14, // 14: proofmill.v1.Job.receipt:type_name -> proofmill.v1.Receipt
+	13, // 15: proofmill.v1.Job.evm_calldata:type_name -> proofmill.v1.EvmCalldata
+	11, // 16: proofmill.v1.VerifyProofResponse.public_inputs:type_name -> proofmill.v1.PublicInput
+	20, // 17: proofmill.v1.ListDevicesResponse.devices:type_name -> proofmill.v1.Device
+	4,  // 18: proofmill.v1.Prover.ListCircuits:input_type -> proofmill.v1.ListCircuitsRequest
+	6,  // 19: proofmill.v1.Prover.GetVerifyingKey:input_type -> proofmill.v1.GetVerifyingKeyRequest
+	8,  // 20: proofmill.v1.Prover.SubmitProof:input_type -> proofmill.v1.SubmitProofRequest
+	15, // 21: proofmill.v1.Prover.GetJob:input_type -> proofmill.v1.GetJobRequest
+	16, // 22: proofmill.v1.Prover.WatchJob:input_type -> proofmill.v1.WatchJobRequest
+	17, // 23: proofmill.v1.Prover.CancelJob:input_type -> proofmill.v1.CancelJobRequest
+	8,  // 24: proofmill.v1.Prover.Prove:input_type -> proofmill.v1.SubmitProofRequest
+	18, // 25: proofmill.v1.Prover.VerifyProof:input_type -> proofmill.v1.VerifyProofRequest
+	21, // 26: proofmill.v1.Prover.ListDevices:input_type -> proofmill.v1.ListDevicesRequest
+	23, // 27: proofmill.v1.Prover.GetServiceKey:input_type -> proofmill.v1.GetServiceKeyRequest
+	25, // 28: proofmill.v1.Prover.GetInputKey:input_type -> proofmill.v1.GetInputKeyRequest
+	5,  // 29: proofmill.v1.Prover.ListCircuits:output_type -> proofmill.v1.ListCircuitsResponse
+	7,  // 30: proofmill.v1.Prover.GetVerifyingKey:output_type -> proofmill.v1.GetVerifyingKeyResponse
+	10, // 31: proofmill.v1.Prover.SubmitProof:output_type -> proofmill.v1.SubmitProofResponse
+	12, // 32: proofmill.v1.Prover.GetJob:output_type -> proofmill.v1.Job
+	12, // 33: proofmill.v1.Prover.WatchJob:output_type -> proofmill.v1.Job
+	12, // 34: proofmill.v1.Prover.CancelJob:output_type -> proofmill.v1.Job
+	12, // 35: proofmill.v1.Prover.Prove:output_type -> proofmill.v1.Job
+	19, // 36: proofmill.v1.Prover.VerifyProof:output_type -> proofmill.v1.VerifyProofResponse
+	22, // 37: proofmill.v1.Prover.ListDevices:output_type -> proofmill.v1.ListDevicesResponse
+	24, // 38: proofmill.v1.Prover.GetServiceKey:output_type -> proofmill.v1.GetServiceKeyResponse
+	26, // 39: proofmill.v1.Prover.GetInputKey:output_type -> proofmill.v1.GetInputKeyResponse
+	29, // [29:40] is the sub-list for method output_type
+	18, // [18:29] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_proofmill_v1_prover_proto_init() }
@@ -1932,7 +2006,7 @@ func file_proofmill_v1_prover_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proofmill_v1_prover_proto_rawDesc), len(file_proofmill_v1_prover_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   23,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
