@@ -152,8 +152,14 @@ var benchInput atomic.Int64
 // proveAll submits b.N statements of circuit at once through c (a full
 // pipeline: every job of the run in flight) and waits for them all.
 func proveAll(b *testing.B, c *client.Client, circuit string, input func(i int) string) {
+	submitAndWait(b, c, circuit, b.N, input)
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "proofs/s")
+}
+
+// submitAndWait submits n jobs, then waits for each to succeed.
+func submitAndWait(b *testing.B, c *client.Client, circuit string, n int, input func(i int) string) {
 	ctx := context.Background()
-	ids := make([]string, b.N)
+	ids := make([]string, n)
 	for i := range ids {
 		j, _, err := c.Submit(ctx, &pb.SubmitProofRequest{Circuit: circuit, InputJson: input(i)})
 		if err != nil {
@@ -166,7 +172,6 @@ func proveAll(b *testing.B, c *client.Client, circuit string, input func(i int) 
 			b.Fatalf("%v %v", j, err)
 		}
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "proofs/s")
 }
 
 // nextInvoice is a distinct invoice across every run of a benchmark.
@@ -252,20 +257,7 @@ func BenchmarkEncryptionAtRest(b *testing.B) {
 	next := nextInvoice(b)
 	round := func(c *client.Client) time.Duration {
 		start := time.Now()
-		ctx := context.Background()
-		ids := make([]string, perRound)
-		for i := range ids {
-			j, _, err := c.Submit(ctx, &pb.SubmitProofRequest{Circuit: id, InputJson: next(0)})
-			if err != nil {
-				b.Fatal(err)
-			}
-			ids[i] = j.GetId()
-		}
-		for _, jid := range ids {
-			if j, err := c.Wait(ctx, jid); err != nil || j.GetState() != pb.JobState_JOB_STATE_SUCCEEDED {
-				b.Fatalf("%v %v", j, err)
-			}
-		}
+		submitAndWait(b, c, id, perRound, next)
 		return time.Since(start)
 	}
 	round(plain) // warm both: keys, connections
