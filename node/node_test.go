@@ -3,6 +3,8 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -155,6 +157,7 @@ func TestServiceRoundTrip(t *testing.T) {
 			if err != nil || !strings.Contains(string(key.GetKey()), `"bn128"`) || key.GetVerifyingKeySha256() != j.GetVerifyingKeySha256() {
 				t.Fatalf("verifying key: %v", err)
 			}
+			checkKeyDigests(ctx, t, c, j)
 		})
 	}
 	devices, err := c.Devices(ctx)
@@ -388,5 +391,42 @@ func TestChangedProofInTheJournalIsDataLoss(t *testing.T) {
 	_, c2 := startNode(t, func(cfg *node.Config) { cfg.DataDir = data })
 	if got, err := c2.Get(timeout(t, time.Minute), j.GetId()); errcode.Of(err) != errcode.CorruptRecord {
 		t.Fatalf("GetJob of a changed proof: %v %v; want DATA_LOSS (corrupt_record)", got, err)
+	}
+}
+
+// checkKeyDigests: for every format, the SHA-256 of the bytes
+// GetVerifyingKey serves is the digest the job lists for it, and the gnark
+// format's is the job's verifying_key_sha256 (what `sha256sum` prints).
+func checkKeyDigests(ctx context.Context, t *testing.T, c *client.Client, j *pb.Job) {
+	t.Helper()
+	named := map[pb.KeyFormat]string{}
+	for _, d := range j.GetVerifyingKeyDigests() {
+		named[d.GetFormat()] = d.GetSha256()
+	}
+	formats := []pb.KeyFormat{pb.KeyFormat_KEY_FORMAT_GNARK, pb.KeyFormat_KEY_FORMAT_SNARKJS, pb.KeyFormat_KEY_FORMAT_SOLIDITY}
+	if len(named) != len(formats) {
+		t.Fatalf("the job lists digests for %v, want %v", named, formats)
+	}
+	seen := map[string]bool{}
+	for _, f := range formats {
+		key, err := c.VerifyingKey(ctx, j.GetCircuit(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(key.GetKey())
+		served := hex.EncodeToString(sum[:])
+		if served != named[f] || served != key.GetKeySha256() {
+			t.Fatalf("%v: sha256 of the served key %s, the job names %s, the response %s", f, served, named[f], key.GetKeySha256())
+		}
+		if seen[served] {
+			t.Fatalf("%v: two formats with one digest", f)
+		}
+		seen[served] = true
+		if key.GetVerifyingKeySha256() != j.GetVerifyingKeySha256() {
+			t.Fatalf("%v: the response names key %s, the job %s", f, key.GetVerifyingKeySha256(), j.GetVerifyingKeySha256())
+		}
+	}
+	if named[pb.KeyFormat_KEY_FORMAT_GNARK] != j.GetVerifyingKeySha256() {
+		t.Fatalf("the gnark format's digest %s is not the job's key %s", named[pb.KeyFormat_KEY_FORMAT_GNARK], j.GetVerifyingKeySha256())
 	}
 }

@@ -76,7 +76,9 @@ type Keys struct {
 }
 
 // VerifyingKeyHash is the hex SHA-256 of the verifying key file; it names
-// the key in proofs and across machines.
+// the key in proofs and across machines. The file is what the "gnark"
+// format serves (KeyStore.ExportVerifyingKey), so anyone holding those
+// bytes can check the name with sha256sum.
 func (m Manifest) VerifyingKeyHash() string { return m.SHA256[fileVerifyingKey] }
 
 // VerifyingKeyHash is the hash of the keys' verifying key.

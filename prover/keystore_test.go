@@ -213,3 +213,54 @@ func TestReadyUntilRepaired(t *testing.T) {
 		t.Fatalf("ready once repaired: %v", err)
 	}
 }
+
+// The gnark format serves the key file itself, so its sha256sum is the
+// key's name; every format's digest is over exactly the bytes served.
+func TestExportedKeysHashToTheirDigests(t *testing.T) {
+	store, dir := copyEntry(t)
+	const id = "invoice-consistency/v1"
+	m, err := store.Manifest(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := os.ReadFile(filepath.Join(dir, "verifying.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	digests, err := store.VerifyingKeyDigests(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{"gnark", "json", "solidity"} {
+		key, err := store.ExportVerifyingKey(id, format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(key.Data)
+		if got := hex.EncodeToString(sum[:]); got != key.SHA256 || got != digests[format] {
+			t.Fatalf("%s: sha256 %s, served as %s, listed as %s", format, got, key.SHA256, digests[format])
+		}
+		if key.KeyHash != m.VerifyingKeyHash() {
+			t.Fatalf("%s: names key %s, the manifest %s", format, key.KeyHash, m.VerifyingKeyHash())
+		}
+		if format == "gnark" && string(key.Data) != string(file) {
+			t.Fatal("the gnark format is not the key file")
+		}
+	}
+	if digests["gnark"] != m.VerifyingKeyHash() || digests["json"] == digests["solidity"] {
+		t.Fatalf("digests %v, key %s", digests, m.VerifyingKeyHash())
+	}
+	// A damaged key file is served in no format.
+	file[len(file)-1] ^= 1
+	if err := os.WriteFile(filepath.Join(dir, "verifying.key"), file, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{"gnark", "json"} {
+		if _, err := store.ExportVerifyingKey(id, format); !errors.Is(err, prover.ErrCorruptKeys) {
+			t.Fatalf("%s of a damaged key: %v", format, err)
+		}
+	}
+	if _, err := store.ExportVerifyingKey(id, "pdf"); err == nil {
+		t.Fatal("an unknown format was served")
+	}
+}

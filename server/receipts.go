@@ -50,6 +50,9 @@ var errTampered = errcode.New(errcode.CorruptRecord, "stored proof does not matc
 // never signed) is DATA_LOSS, never a success.
 func (s *Server) toJob(j *scheduler.Job) (*pb.Job, error) {
 	out := jobView(j)
+	if j.State == scheduler.Succeeded {
+		out.VerifyingKeyDigests = s.keyDigests(j.Circuit, out.GetVerifyingKeySha256())
+	}
 	if s.cfg.Receipts == nil || j.State != scheduler.Succeeded {
 		return out, nil
 	}

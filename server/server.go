@@ -1,12 +1,12 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -78,6 +78,9 @@ type Server struct {
 	prover Prover
 	cfg    Config
 	log    *slog.Logger
+	// digests: circuit + "\x00" + key hash → the key's digest in every
+	// format, once computed (a key's bytes never change under its hash).
+	digests sync.Map
 }
 
 // New returns the handlers.
@@ -132,19 +135,50 @@ func (s *Server) GetVerifyingKey(ctx context.Context, req *pb.GetVerifyingKeyReq
 	if !ok {
 		return nil, s.fail("GetVerifyingKey", fmt.Errorf("%w: format: unknown key format %d", errBadRequest, req.GetFormat()))
 	}
-	vk, sum, err := s.prover.Store().LoadVerifyingKey(c.ID)
+	key, err := s.prover.Store().ExportVerifyingKey(c.ID, name)
 	if err != nil {
-		return nil, s.fail("GetVerifyingKey", err)
-	}
-	var buf bytes.Buffer
-	if err := export.Write(&buf, vk, name, c.ID); err != nil {
 		return nil, s.fail("GetVerifyingKey", err)
 	}
 	format := req.GetFormat()
 	if format == pb.KeyFormat_KEY_FORMAT_UNSPECIFIED {
 		format = pb.KeyFormat_KEY_FORMAT_GNARK
 	}
-	return &pb.GetVerifyingKeyResponse{Circuit: c.ID, Format: format, Key: buf.Bytes(), VerifyingKeySha256: sum}, nil
+	return &pb.GetVerifyingKeyResponse{Circuit: c.ID, Format: format, Key: key.Data, KeySha256: key.SHA256,
+		VerifyingKeySha256: key.KeyHash}, nil
+}
+
+// servedFormats are the formats a job lists digests for, in order.
+var servedFormats = []pb.KeyFormat{pb.KeyFormat_KEY_FORMAT_GNARK, pb.KeyFormat_KEY_FORMAT_SNARKJS, pb.KeyFormat_KEY_FORMAT_SOLIDITY}
+
+// keyDigests lists the SHA-256 of the circuit's key, named hash, in every
+// format GetVerifyingKey serves. When the store holds another key now (or
+// cannot be read), only the gnark format's, which is the hash itself.
+func (s *Server) keyDigests(circuit, hash string) []*pb.VerifyingKeyDigest {
+	if hash == "" {
+		return nil
+	}
+	id := circuit + "\x00" + hash
+	if d, ok := s.digests.Load(id); ok {
+		return d.([]*pb.VerifyingKeyDigest)
+	}
+	only := []*pb.VerifyingKeyDigest{{Format: pb.KeyFormat_KEY_FORMAT_GNARK, Sha256: hash}}
+	if s.prover == nil { // handlers without a key store (tests of the API alone)
+		return only
+	}
+	sums, err := s.prover.Store().VerifyingKeyDigests(circuit)
+	if err != nil {
+		s.log.Warn("verifying key digests unavailable", "circuit", circuit, "err", err)
+		return only
+	}
+	if sums["gnark"] != hash {
+		return only
+	}
+	all := make([]*pb.VerifyingKeyDigest, len(servedFormats))
+	for i, f := range servedFormats {
+		all[i] = &pb.VerifyingKeyDigest{Format: f, Sha256: sums[keyFormats[f]]}
+	}
+	s.digests.Store(id, all)
+	return all
 }
 
 // request validates a submission, charges it to the caller's tenant, and

@@ -175,6 +175,9 @@ func keysSetupCmd(e *env) *cobra.Command {
 func keysExportCmd(e *env) *cobra.Command {
 	var id, format, out string
 	c := &cobra.Command{Use: "export", Short: "Write a circuit's verifying key for other verifiers (solidity, snarkjs json, gnark)", Args: noArgs,
+		Long: `export writes a circuit's verifying key, byte for byte as GetVerifyingKey serves it in that format,
+so its sha256sum is the digest a job lists for the format (verifying_key_digests); the gnark
+format is the key file itself, whose digest names the key (verifying_key_sha256).`,
 		RunE: func(*cobra.Command, []string) error {
 			c, err := lookup(id)
 			if err != nil {
@@ -182,11 +185,11 @@ func keysExportCmd(e *env) *cobra.Command {
 			} else if !slices.Contains(export.Formats, format) {
 				return usagef("--format %q: want one of %v", format, export.Formats)
 			}
-			vk, _, err := e.keys.LoadVerifyingKey(c.ID)
+			key, err := e.keys.ExportVerifyingKey(c.ID, format)
 			if err != nil {
 				return err
 			}
-			return writeOutput(e, out, func(w io.Writer) error { return export.Write(w, vk, format, c.ID) })
+			return writeOutput(e, out, func(w io.Writer) error { _, err := w.Write(key.Data); return err })
 		}}
 	c.Flags().StringVar(&id, "circuit", "", "circuit `id`")
 	c.Flags().StringVar(&format, "format", "json", "solidity | json (snarkjs verification_key.json) | gnark (binary)")

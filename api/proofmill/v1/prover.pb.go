@@ -433,13 +433,19 @@ func (x *GetVerifyingKeyRequest) GetFormat() KeyFormat {
 }
 
 type GetVerifyingKeyResponse struct {
-	state              protoimpl.MessageState `protogen:"open.v1"`
-	Circuit            string                 `protobuf:"bytes,1,opt,name=circuit,proto3" json:"circuit,omitempty"`
-	Format             KeyFormat              `protobuf:"varint,2,opt,name=format,proto3,enum=proofmill.v1.KeyFormat" json:"format,omitempty"`
-	Key                []byte                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
-	VerifyingKeySha256 string                 `protobuf:"bytes,4,opt,name=verifying_key_sha256,json=verifyingKeySha256,proto3" json:"verifying_key_sha256,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Circuit string                 `protobuf:"bytes,1,opt,name=circuit,proto3" json:"circuit,omitempty"`
+	Format  KeyFormat              `protobuf:"varint,2,opt,name=format,proto3,enum=proofmill.v1.KeyFormat" json:"format,omitempty"`
+	Key     []byte                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	// The key's name: the hex SHA-256 of the key in KEY_FORMAT_GNARK as
+	// served (jobs, proof files and receipts name the key by it), whatever
+	// the format asked for.
+	VerifyingKeySha256 string `protobuf:"bytes,4,opt,name=verifying_key_sha256,json=verifyingKeySha256,proto3" json:"verifying_key_sha256,omitempty"`
+	// The hex SHA-256 of exactly `key`: what `sha256sum` prints for it, and
+	// what a job lists for this format in verifying_key_digests.
+	KeySha256     string `protobuf:"bytes,5,opt,name=key_sha256,json=keySha256,proto3" json:"key_sha256,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetVerifyingKeyResponse) Reset() {
@@ -496,6 +502,13 @@ func (x *GetVerifyingKeyResponse) GetKey() []byte {
 func (x *GetVerifyingKeyResponse) GetVerifyingKeySha256() string {
 	if x != nil {
 		return x.VerifyingKeySha256
+	}
+	return ""
+}
+
+func (x *GetVerifyingKeyResponse) GetKeySha256() string {
+	if x != nil {
+		return x.KeySha256
 	}
 	return ""
 }
@@ -769,16 +782,23 @@ type Job struct {
 	Backend   string                 `protobuf:"bytes,12,opt,name=backend,proto3" json:"backend,omitempty"`
 	// The proof file (JSON: snarkjs proof and public signals, gnark binary),
 	// when succeeded.
-	ProofJson          []byte         `protobuf:"bytes,13,opt,name=proof_json,json=proofJson,proto3" json:"proof_json,omitempty"`
-	PublicInputs       []*PublicInput `protobuf:"bytes,14,rep,name=public_inputs,json=publicInputs,proto3" json:"public_inputs,omitempty"`
-	VerifyingKeySha256 string         `protobuf:"bytes,15,opt,name=verifying_key_sha256,json=verifyingKeySha256,proto3" json:"verifying_key_sha256,omitempty"`
+	ProofJson    []byte         `protobuf:"bytes,13,opt,name=proof_json,json=proofJson,proto3" json:"proof_json,omitempty"`
+	PublicInputs []*PublicInput `protobuf:"bytes,14,rep,name=public_inputs,json=publicInputs,proto3" json:"public_inputs,omitempty"`
+	// The hex SHA-256 of the verifying key the proof verified against, as
+	// GetVerifyingKey serves it in KEY_FORMAT_GNARK, when succeeded.
+	VerifyingKeySha256 string `protobuf:"bytes,15,opt,name=verifying_key_sha256,json=verifyingKeySha256,proto3" json:"verifying_key_sha256,omitempty"`
 	// The service's signature over the proof's provenance, when succeeded.
 	Receipt *Receipt `protobuf:"bytes,16,opt,name=receipt,proto3" json:"receipt,omitempty"`
 	// The proof as EVM calldata, when succeeded (the same as proof_json's
 	// evm_calldata; see the README's "EVM calldata").
-	EvmCalldata   *EvmCalldata `protobuf:"bytes,17,opt,name=evm_calldata,json=evmCalldata,proto3" json:"evm_calldata,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	EvmCalldata *EvmCalldata `protobuf:"bytes,17,opt,name=evm_calldata,json=evmCalldata,proto3" json:"evm_calldata,omitempty"`
+	// The same key in every format GetVerifyingKey serves, each with the
+	// hex SHA-256 of exactly the bytes served (its key_sha256), when
+	// succeeded. Only the gnark format's is listed when the server no longer
+	// holds the key the job was proven with.
+	VerifyingKeyDigests []*VerifyingKeyDigest `protobuf:"bytes,18,rep,name=verifying_key_digests,json=verifyingKeyDigests,proto3" json:"verifying_key_digests,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Job) Reset() {
@@ -930,6 +950,67 @@ func (x *Job) GetEvmCalldata() *EvmCalldata {
 	return nil
 }
 
+func (x *Job) GetVerifyingKeyDigests() []*VerifyingKeyDigest {
+	if x != nil {
+		return x.VerifyingKeyDigests
+	}
+	return nil
+}
+
+// VerifyingKeyDigest is the SHA-256 of a verifying key as served in one
+// format.
+type VerifyingKeyDigest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Format        KeyFormat              `protobuf:"varint,1,opt,name=format,proto3,enum=proofmill.v1.KeyFormat" json:"format,omitempty"`
+	Sha256        string                 `protobuf:"bytes,2,opt,name=sha256,proto3" json:"sha256,omitempty"` // hex
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyingKeyDigest) Reset() {
+	*x = VerifyingKeyDigest{}
+	mi := &file_proofmill_v1_prover_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyingKeyDigest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyingKeyDigest) ProtoMessage() {}
+
+func (x *VerifyingKeyDigest) ProtoReflect() protoreflect.Message {
+	mi := &file_proofmill_v1_prover_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyingKeyDigest.ProtoReflect.Descriptor instead.
+func (*VerifyingKeyDigest) Descriptor() ([]byte, []int) {
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *VerifyingKeyDigest) GetFormat() KeyFormat {
+	if x != nil {
+		return x.Format
+	}
+	return KeyFormat_KEY_FORMAT_UNSPECIFIED
+}
+
+func (x *VerifyingKeyDigest) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
 // EvmCalldata is a proof as the circuit's Solidity verifier takes it:
 // verifyProof(bytes proof, uint256[N] input), proof being the 8 words
 // concatenated (256 bytes). Every word is "0x" and 64 hex digits,
@@ -946,7 +1027,7 @@ type EvmCalldata struct {
 
 func (x *EvmCalldata) Reset() {
 	*x = EvmCalldata{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[10]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -958,7 +1039,7 @@ func (x *EvmCalldata) String() string {
 func (*EvmCalldata) ProtoMessage() {}
 
 func (x *EvmCalldata) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[10]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -971,7 +1052,7 @@ func (x *EvmCalldata) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EvmCalldata.ProtoReflect.Descriptor instead.
 func (*EvmCalldata) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{10}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *EvmCalldata) GetProof() []string {
@@ -990,10 +1071,27 @@ func (x *EvmCalldata) GetPublicInputs() []string {
 
 // Receipt is an Ed25519 signature by the service over a succeeded job, made
 // by the process that verified the proof, at that moment, and stored with
-// the result: the job's id, tenant, circuit, verifying_key_sha256 and
-// backend, the hashes below, the signing time and the proofmill version.
-// The exact bytes signed are defined in api/receipt (and in the README);
-// verify with its Verify (the Go client does) and GetServiceKey's key.
+// the result. Verify it with GetServiceKey's key (the Go client's
+// VerifyReceipt does; examples/receipt-v2.json is a test vector). The
+// signature (RFC 8032 Ed25519, pure) is over exactly these bytes, UTF-8,
+// one "name: value" line each, every line ending in "\n", no other
+// whitespace; no value may be empty (but tenant) or hold "\r" or "\n":
+//
+//	proofmill receipt v2
+//	job: <Job.id>
+//	tenant: <tenant>
+//	circuit: <Job.circuit>
+//	verifying_key_sha256: <Job.verifying_key_sha256>
+//	public_inputs_sha256: <public_inputs_sha256>
+//	proof_sha256: <proof_sha256>
+//	backend: <Job.backend>
+//	signed_at: <signed_at>
+//	proofmill_version: <proofmill_version>
+//
+// A verifier recomputes both hashes from the job it received (lowercase
+// hex of SHA-256; public_inputs_sha256 over "name=value\n" per public
+// input, in order, values in decimal as served) rather than trusting the
+// receipt's copies.
 type Receipt struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	KeyId              string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"` // the first 16 hex digits of the public key's SHA-256
@@ -1009,7 +1107,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[11]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1021,7 +1119,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[11]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1034,7 +1132,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{11}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Receipt) GetKeyId() string {
@@ -1095,7 +1193,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[12]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1107,7 +1205,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[12]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1120,7 +1218,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{12}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetJobRequest) GetId() string {
@@ -1139,7 +1237,7 @@ type WatchJobRequest struct {
 
 func (x *WatchJobRequest) Reset() {
 	*x = WatchJobRequest{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[13]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1151,7 +1249,7 @@ func (x *WatchJobRequest) String() string {
 func (*WatchJobRequest) ProtoMessage() {}
 
 func (x *WatchJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[13]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1164,7 +1262,7 @@ func (x *WatchJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchJobRequest.ProtoReflect.Descriptor instead.
 func (*WatchJobRequest) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{13}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *WatchJobRequest) GetId() string {
@@ -1183,7 +1281,7 @@ type CancelJobRequest struct {
 
 func (x *CancelJobRequest) Reset() {
 	*x = CancelJobRequest{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[14]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1195,7 +1293,7 @@ func (x *CancelJobRequest) String() string {
 func (*CancelJobRequest) ProtoMessage() {}
 
 func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[14]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1208,7 +1306,7 @@ func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobRequest.ProtoReflect.Descriptor instead.
 func (*CancelJobRequest) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{14}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CancelJobRequest) GetId() string {
@@ -1228,7 +1326,7 @@ type VerifyProofRequest struct {
 
 func (x *VerifyProofRequest) Reset() {
 	*x = VerifyProofRequest{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[15]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1240,7 +1338,7 @@ func (x *VerifyProofRequest) String() string {
 func (*VerifyProofRequest) ProtoMessage() {}
 
 func (x *VerifyProofRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[15]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1253,7 +1351,7 @@ func (x *VerifyProofRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyProofRequest.ProtoReflect.Descriptor instead.
 func (*VerifyProofRequest) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{15}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *VerifyProofRequest) GetProofJson() []byte {
@@ -1282,7 +1380,7 @@ type VerifyProofResponse struct {
 
 func (x *VerifyProofResponse) Reset() {
 	*x = VerifyProofResponse{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[16]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1294,7 +1392,7 @@ func (x *VerifyProofResponse) String() string {
 func (*VerifyProofResponse) ProtoMessage() {}
 
 func (x *VerifyProofResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[16]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1307,7 +1405,7 @@ func (x *VerifyProofResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyProofResponse.ProtoReflect.Descriptor instead.
 func (*VerifyProofResponse) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{16}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *VerifyProofResponse) GetValid() bool {
@@ -1356,7 +1454,7 @@ type Device struct {
 
 func (x *Device) Reset() {
 	*x = Device{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[17]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1368,7 +1466,7 @@ func (x *Device) String() string {
 func (*Device) ProtoMessage() {}
 
 func (x *Device) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[17]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1381,7 +1479,7 @@ func (x *Device) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Device.ProtoReflect.Descriptor instead.
 func (*Device) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{17}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Device) GetId() string {
@@ -1462,7 +1560,7 @@ type ListDevicesRequest struct {
 
 func (x *ListDevicesRequest) Reset() {
 	*x = ListDevicesRequest{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[18]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1474,7 +1572,7 @@ func (x *ListDevicesRequest) String() string {
 func (*ListDevicesRequest) ProtoMessage() {}
 
 func (x *ListDevicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[18]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1487,7 +1585,7 @@ func (x *ListDevicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevicesRequest.ProtoReflect.Descriptor instead.
 func (*ListDevicesRequest) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{18}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{19}
 }
 
 type ListDevicesResponse struct {
@@ -1499,7 +1597,7 @@ type ListDevicesResponse struct {
 
 func (x *ListDevicesResponse) Reset() {
 	*x = ListDevicesResponse{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[19]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1511,7 +1609,7 @@ func (x *ListDevicesResponse) String() string {
 func (*ListDevicesResponse) ProtoMessage() {}
 
 func (x *ListDevicesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[19]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1524,7 +1622,7 @@ func (x *ListDevicesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevicesResponse.ProtoReflect.Descriptor instead.
 func (*ListDevicesResponse) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{19}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListDevicesResponse) GetDevices() []*Device {
@@ -1542,7 +1640,7 @@ type GetServiceKeyRequest struct {
 
 func (x *GetServiceKeyRequest) Reset() {
 	*x = GetServiceKeyRequest{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[20]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1554,7 +1652,7 @@ func (x *GetServiceKeyRequest) String() string {
 func (*GetServiceKeyRequest) ProtoMessage() {}
 
 func (x *GetServiceKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[20]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1567,7 +1665,7 @@ func (x *GetServiceKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetServiceKeyRequest.ProtoReflect.Descriptor instead.
 func (*GetServiceKeyRequest) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{20}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{21}
 }
 
 type GetServiceKeyResponse struct {
@@ -1580,7 +1678,7 @@ type GetServiceKeyResponse struct {
 
 func (x *GetServiceKeyResponse) Reset() {
 	*x = GetServiceKeyResponse{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[21]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1592,7 +1690,7 @@ func (x *GetServiceKeyResponse) String() string {
 func (*GetServiceKeyResponse) ProtoMessage() {}
 
 func (x *GetServiceKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[21]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1605,7 +1703,7 @@ func (x *GetServiceKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetServiceKeyResponse.ProtoReflect.Descriptor instead.
 func (*GetServiceKeyResponse) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{21}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetServiceKeyResponse) GetEd25519PublicKey() []byte {
@@ -1630,7 +1728,7 @@ type GetInputKeyRequest struct {
 
 func (x *GetInputKeyRequest) Reset() {
 	*x = GetInputKeyRequest{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[22]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1642,7 +1740,7 @@ func (x *GetInputKeyRequest) String() string {
 func (*GetInputKeyRequest) ProtoMessage() {}
 
 func (x *GetInputKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[22]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1655,7 +1753,7 @@ func (x *GetInputKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInputKeyRequest.ProtoReflect.Descriptor instead.
 func (*GetInputKeyRequest) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{22}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{23}
 }
 
 type GetInputKeyResponse struct {
@@ -1681,7 +1779,7 @@ type GetInputKeyResponse struct {
 
 func (x *GetInputKeyResponse) Reset() {
 	*x = GetInputKeyResponse{}
-	mi := &file_proofmill_v1_prover_proto_msgTypes[23]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1693,7 +1791,7 @@ func (x *GetInputKeyResponse) String() string {
 func (*GetInputKeyResponse) ProtoMessage() {}
 
 func (x *GetInputKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proofmill_v1_prover_proto_msgTypes[23]
+	mi := &file_proofmill_v1_prover_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1706,7 +1804,7 @@ func (x *GetInputKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInputKeyResponse.ProtoReflect.Descriptor instead.
 func (*GetInputKeyResponse) Descriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{23}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetInputKeyResponse) GetKeyId() string {
@@ -1774,12 +1872,14 @@ const file_proofmill_v1_prover_proto_rawDesc = "" +
 	"\bcircuits\x18\x01 \x03(\v2\x15.proofmill.v1.CircuitR\bcircuits\"c\n" +
 	"\x16GetVerifyingKeyRequest\x12\x18\n" +
 	"\acircuit\x18\x01 \x01(\tR\acircuit\x12/\n" +
-	"\x06format\x18\x02 \x01(\x0e2\x17.proofmill.v1.KeyFormatR\x06format\"\xa8\x01\n" +
+	"\x06format\x18\x02 \x01(\x0e2\x17.proofmill.v1.KeyFormatR\x06format\"\xc7\x01\n" +
 	"\x17GetVerifyingKeyResponse\x12\x18\n" +
 	"\acircuit\x18\x01 \x01(\tR\acircuit\x12/\n" +
 	"\x06format\x18\x02 \x01(\x0e2\x17.proofmill.v1.KeyFormatR\x06format\x12\x10\n" +
 	"\x03key\x18\x03 \x01(\fR\x03key\x120\n" +
-	"\x14verifying_key_sha256\x18\x04 \x01(\tR\x12verifyingKeySha256\"\xa0\x02\n" +
+	"\x14verifying_key_sha256\x18\x04 \x01(\tR\x12verifyingKeySha256\x12\x1d\n" +
+	"\n" +
+	"key_sha256\x18\x05 \x01(\tR\tkeySha256\"\xa0\x02\n" +
 	"\x12SubmitProofRequest\x12\x18\n" +
 	"\acircuit\x18\x01 \x01(\tR\acircuit\x12\x1d\n" +
 	"\n" +
@@ -1798,7 +1898,7 @@ const file_proofmill_v1_prover_proto_rawDesc = "" +
 	"\acreated\x18\x02 \x01(\bR\acreated\"7\n" +
 	"\vPublicInput\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"\xdc\x05\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"\xb2\x06\n" +
 	"\x03Job\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\acircuit\x18\x02 \x01(\tR\acircuit\x12,\n" +
@@ -1819,7 +1919,11 @@ const file_proofmill_v1_prover_proto_rawDesc = "" +
 	"\rpublic_inputs\x18\x0e \x03(\v2\x19.proofmill.v1.PublicInputR\fpublicInputs\x120\n" +
 	"\x14verifying_key_sha256\x18\x0f \x01(\tR\x12verifyingKeySha256\x12/\n" +
 	"\areceipt\x18\x10 \x01(\v2\x15.proofmill.v1.ReceiptR\areceipt\x12<\n" +
-	"\fevm_calldata\x18\x11 \x01(\v2\x19.proofmill.v1.EvmCalldataR\vevmCalldata\"H\n" +
+	"\fevm_calldata\x18\x11 \x01(\v2\x19.proofmill.v1.EvmCalldataR\vevmCalldata\x12T\n" +
+	"\x15verifying_key_digests\x18\x12 \x03(\v2 .proofmill.v1.VerifyingKeyDigestR\x13verifyingKeyDigests\"]\n" +
+	"\x12VerifyingKeyDigest\x12/\n" +
+	"\x06format\x18\x01 \x01(\x0e2\x17.proofmill.v1.KeyFormatR\x06format\x12\x16\n" +
+	"\x06sha256\x18\x02 \x01(\tR\x06sha256\"H\n" +
 	"\vEvmCalldata\x12\x14\n" +
 	"\x05proof\x18\x01 \x03(\tR\x05proof\x12#\n" +
 	"\rpublic_inputs\x18\x02 \x03(\tR\fpublicInputs\"\xf5\x01\n" +
@@ -1916,7 +2020,7 @@ func file_proofmill_v1_prover_proto_rawDescGZIP() []byte {
 }
 
 var file_proofmill_v1_prover_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_proofmill_v1_prover_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_proofmill_v1_prover_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_proofmill_v1_prover_proto_goTypes = []any{
 	(Priority)(0),                   // 0: proofmill.v1.Priority
 	(JobState)(0),                   // 1: proofmill.v1.JobState
@@ -1931,68 +2035,71 @@ var file_proofmill_v1_prover_proto_goTypes = []any{
 	(*SubmitProofResponse)(nil),     // 10: proofmill.v1.SubmitProofResponse
 	(*PublicInput)(nil),             // 11: proofmill.v1.PublicInput
 	(*Job)(nil),                     // 12: proofmill.v1.Job
-	(*EvmCalldata)(nil),             // 13: proofmill.v1.EvmCalldata
-	(*Receipt)(nil),                 // 14: proofmill.v1.Receipt
-	(*GetJobRequest)(nil),           // 15: proofmill.v1.GetJobRequest
-	(*WatchJobRequest)(nil),         // 16: proofmill.v1.WatchJobRequest
-	(*CancelJobRequest)(nil),        // 17: proofmill.v1.CancelJobRequest
-	(*VerifyProofRequest)(nil),      // 18: proofmill.v1.VerifyProofRequest
-	(*VerifyProofResponse)(nil),     // 19: proofmill.v1.VerifyProofResponse
-	(*Device)(nil),                  // 20: proofmill.v1.Device
-	(*ListDevicesRequest)(nil),      // 21: proofmill.v1.ListDevicesRequest
-	(*ListDevicesResponse)(nil),     // 22: proofmill.v1.ListDevicesResponse
-	(*GetServiceKeyRequest)(nil),    // 23: proofmill.v1.GetServiceKeyRequest
-	(*GetServiceKeyResponse)(nil),   // 24: proofmill.v1.GetServiceKeyResponse
-	(*GetInputKeyRequest)(nil),      // 25: proofmill.v1.GetInputKeyRequest
-	(*GetInputKeyResponse)(nil),     // 26: proofmill.v1.GetInputKeyResponse
-	(*timestamppb.Timestamp)(nil),   // 27: google.protobuf.Timestamp
+	(*VerifyingKeyDigest)(nil),      // 13: proofmill.v1.VerifyingKeyDigest
+	(*EvmCalldata)(nil),             // 14: proofmill.v1.EvmCalldata
+	(*Receipt)(nil),                 // 15: proofmill.v1.Receipt
+	(*GetJobRequest)(nil),           // 16: proofmill.v1.GetJobRequest
+	(*WatchJobRequest)(nil),         // 17: proofmill.v1.WatchJobRequest
+	(*CancelJobRequest)(nil),        // 18: proofmill.v1.CancelJobRequest
+	(*VerifyProofRequest)(nil),      // 19: proofmill.v1.VerifyProofRequest
+	(*VerifyProofResponse)(nil),     // 20: proofmill.v1.VerifyProofResponse
+	(*Device)(nil),                  // 21: proofmill.v1.Device
+	(*ListDevicesRequest)(nil),      // 22: proofmill.v1.ListDevicesRequest
+	(*ListDevicesResponse)(nil),     // 23: proofmill.v1.ListDevicesResponse
+	(*GetServiceKeyRequest)(nil),    // 24: proofmill.v1.GetServiceKeyRequest
+	(*GetServiceKeyResponse)(nil),   // 25: proofmill.v1.GetServiceKeyResponse
+	(*GetInputKeyRequest)(nil),      // 26: proofmill.v1.GetInputKeyRequest
+	(*GetInputKeyResponse)(nil),     // 27: proofmill.v1.GetInputKeyResponse
+	(*timestamppb.Timestamp)(nil),   // 28: google.protobuf.Timestamp
 }
 var file_proofmill_v1_prover_proto_depIdxs = []int32{
 	3,  // 0: proofmill.v1.ListCircuitsResponse.circuits:type_name -> proofmill.v1.Circuit
 	2,  // 1: proofmill.v1.GetVerifyingKeyRequest.format:type_name -> proofmill.v1.KeyFormat
 	2,  // 2: proofmill.v1.GetVerifyingKeyResponse.format:type_name -> proofmill.v1.KeyFormat
 	0,  // 3: proofmill.v1.SubmitProofRequest.priority:type_name -> proofmill.v1.Priority
-	27, // 4: proofmill.v1.SubmitProofRequest.deadline:type_name -> google.protobuf.Timestamp
+	28, // 4: proofmill.v1.SubmitProofRequest.deadline:type_name -> google.protobuf.Timestamp
 	9,  // 5: proofmill.v1.SubmitProofRequest.sealed_input:type_name -> proofmill.v1.SealedInput
 	12, // 6: proofmill.v1.SubmitProofResponse.job:type_name -> proofmill.v1.Job
 	1,  // 7: proofmill.v1.Job.state:type_name -> proofmill.v1.JobState
 	0,  // 8: proofmill.v1.Job.priority:type_name -> proofmill.v1.Priority
-	27, // 9: proofmill.v1.Job.submitted:type_name -> google.protobuf.Timestamp
-	27, // 10: proofmill.v1.Job.started:type_name -> google.protobuf.Timestamp
-	27, // 11: proofmill.v1.Job.finished:type_name -> google.protobuf.Timestamp
-	27, // 12: proofmill.v1.Job.deadline:type_name -> google.protobuf.Timestamp
+	28, // 9: proofmill.v1.Job.submitted:type_name -> google.protobuf.Timestamp
+	28, // 10: proofmill.v1.Job.started:type_name -> google.protobuf.Timestamp
+	28, // 11: proofmill.v1.Job.finished:type_name -> google.protobuf.Timestamp
+	28, // 12: proofmill.v1.Job.deadline:type_name -> google.protobuf.Timestamp
 	11, // 13: proofmill.v1.Job.public_inputs:type_name -> proofmill.v1.PublicInput
-	14, // 14: proofmill.v1.Job.receipt:type_name -> proofmill.v1.Receipt
-	13, // 15: proofmill.v1.Job.evm_calldata:type_name -> proofmill.v1.EvmCalldata
-	11, // 16: proofmill.v1.VerifyProofResponse.public_inputs:type_name -> proofmill.v1.PublicInput
-	20, // 17: proofmill.v1.ListDevicesResponse.devices:type_name -> proofmill.v1.Device
-	4,  // 18: proofmill.v1.Prover.ListCircuits:input_type -> proofmill.v1.ListCircuitsRequest
-	6,  // 19: proofmill.v1.Prover.GetVerifyingKey:input_type -> proofmill.v1.GetVerifyingKeyRequest
-	8,  // 20: proofmill.v1.Prover.SubmitProof:input_type -> proofmill.v1.SubmitProofRequest
-	15, // 21: proofmill.v1.Prover.GetJob:input_type -> proofmill.v1.GetJobRequest
-	16, // 22: proofmill.v1.Prover.WatchJob:input_type -> proofmill.v1.WatchJobRequest
-	17, // 23: proofmill.v1.Prover.CancelJob:input_type -> proofmill.v1.CancelJobRequest
-	8,  // 24: proofmill.v1.Prover.Prove:input_type -> proofmill.v1.SubmitProofRequest
-	18, // 25: proofmill.v1.Prover.VerifyProof:input_type -> proofmill.v1.VerifyProofRequest
-	21, // 26: proofmill.v1.Prover.ListDevices:input_type -> proofmill.v1.ListDevicesRequest
-	23, // 27: proofmill.v1.Prover.GetServiceKey:input_type -> proofmill.v1.GetServiceKeyRequest
-	25, // 28: proofmill.v1.Prover.GetInputKey:input_type -> proofmill.v1.GetInputKeyRequest
-	5,  // 29: proofmill.v1.Prover.ListCircuits:output_type -> proofmill.v1.ListCircuitsResponse
-	7,  // 30: proofmill.v1.Prover.GetVerifyingKey:output_type -> proofmill.v1.GetVerifyingKeyResponse
-	10, // 31: proofmill.v1.Prover.SubmitProof:output_type -> proofmill.v1.SubmitProofResponse
-	12, // 32: proofmill.v1.Prover.GetJob:output_type -> proofmill.v1.Job
-	12, // 33: proofmill.v1.Prover.WatchJob:output_type -> proofmill.v1.Job
-	12, // 34: proofmill.v1.Prover.CancelJob:output_type -> proofmill.v1.Job
-	12, // 35: proofmill.v1.Prover.Prove:output_type -> proofmill.v1.Job
-	19, // 36: proofmill.v1.Prover.VerifyProof:output_type -> proofmill.v1.VerifyProofResponse
-	22, // 37: proofmill.v1.Prover.ListDevices:output_type -> proofmill.v1.ListDevicesResponse
-	24, // 38: proofmill.v1.Prover.GetServiceKey:output_type -> proofmill.v1.GetServiceKeyResponse
-	26, // 39: proofmill.v1.Prover.GetInputKey:output_type -> proofmill.v1.GetInputKeyResponse
-	29, // [29:40] is the sub-list for method output_type
-	18, // [18:29] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	15, // 14: proofmill.v1.Job.receipt:type_name -> proofmill.v1.Receipt
+	14, // 15: proofmill.v1.Job.evm_calldata:type_name -> proofmill.v1.EvmCalldata
+	13, // 16: proofmill.v1.Job.verifying_key_digests:type_name -> proofmill.v1.VerifyingKeyDigest
+	2,  // 17: proofmill.v1.VerifyingKeyDigest.format:type_name -> proofmill.v1.KeyFormat
+	11, // 18: proofmill.v1.VerifyProofResponse.public_inputs:type_name -> proofmill.v1.PublicInput
+	21, // 19: proofmill.v1.ListDevicesResponse.devices:type_name -> proofmill.v1.Device
+	4,  // 20: proofmill.v1.Prover.ListCircuits:input_type -> proofmill.v1.ListCircuitsRequest
+	6,  // 21: proofmill.v1.Prover.GetVerifyingKey:input_type -> proofmill.v1.GetVerifyingKeyRequest
+	8,  // 22: proofmill.v1.Prover.SubmitProof:input_type -> proofmill.v1.SubmitProofRequest
+	16, // 23: proofmill.v1.Prover.GetJob:input_type -> proofmill.v1.GetJobRequest
+	17, // 24: proofmill.v1.Prover.WatchJob:input_type -> proofmill.v1.WatchJobRequest
+	18, // 25: proofmill.v1.Prover.CancelJob:input_type -> proofmill.v1.CancelJobRequest
+	8,  // 26: proofmill.v1.Prover.Prove:input_type -> proofmill.v1.SubmitProofRequest
+	19, // 27: proofmill.v1.Prover.VerifyProof:input_type -> proofmill.v1.VerifyProofRequest
+	22, // 28: proofmill.v1.Prover.ListDevices:input_type -> proofmill.v1.ListDevicesRequest
+	24, // 29: proofmill.v1.Prover.GetServiceKey:input_type -> proofmill.v1.GetServiceKeyRequest
+	26, // 30: proofmill.v1.Prover.GetInputKey:input_type -> proofmill.v1.GetInputKeyRequest
+	5,  // 31: proofmill.v1.Prover.ListCircuits:output_type -> proofmill.v1.ListCircuitsResponse
+	7,  // 32: proofmill.v1.Prover.GetVerifyingKey:output_type -> proofmill.v1.GetVerifyingKeyResponse
+	10, // 33: proofmill.v1.Prover.SubmitProof:output_type -> proofmill.v1.SubmitProofResponse
+	12, // 34: proofmill.v1.Prover.GetJob:output_type -> proofmill.v1.Job
+	12, // 35: proofmill.v1.Prover.WatchJob:output_type -> proofmill.v1.Job
+	12, // 36: proofmill.v1.Prover.CancelJob:output_type -> proofmill.v1.Job
+	12, // 37: proofmill.v1.Prover.Prove:output_type -> proofmill.v1.Job
+	20, // 38: proofmill.v1.Prover.VerifyProof:output_type -> proofmill.v1.VerifyProofResponse
+	23, // 39: proofmill.v1.Prover.ListDevices:output_type -> proofmill.v1.ListDevicesResponse
+	25, // 40: proofmill.v1.Prover.GetServiceKey:output_type -> proofmill.v1.GetServiceKeyResponse
+	27, // 41: proofmill.v1.Prover.GetInputKey:output_type -> proofmill.v1.GetInputKeyResponse
+	31, // [31:42] is the sub-list for method output_type
+	20, // [20:31] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_proofmill_v1_prover_proto_init() }
@@ -2006,7 +2113,7 @@ func file_proofmill_v1_prover_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proofmill_v1_prover_proto_rawDesc), len(file_proofmill_v1_prover_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   24,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
