@@ -21,6 +21,9 @@ var (
 	redis  = []string{"github.com/hibiken/asynq", "github.com/redis/go-redis"}
 	upper  = []string{mod + "node", mod + "batch", mod + "bench", mod + "cmd"} // the composition root and above
 	served = []string{mod + "server", mod + "client"}
+	// ethereum is imported by test files only (TestDirectImports lists no
+	// package that may import it).
+	ethereum = "github.com/ethereum/"
 )
 
 func and(lists ...[]string) []string {
@@ -65,6 +68,9 @@ var rules = []struct {
 	{"./batch/...", and(redis, ours("node", "bench", "cmd", "scheduler", "worker", "server", "prover", "audit"), []string{bbolt, prom})},
 	{"./node/...", ours("bench", "cmd", "batch")},
 	{"./bench/...", ours("cmd")},
+	// go-ethereum runs the contracts' tests (contracts/) only: no binary
+	// links it.
+	{"./cmd/...", []string{ethereum}},
 }
 
 func TestImportDirection(t *testing.T) {
@@ -101,6 +107,7 @@ var directRules = []struct {
 	{prom, ours("node")},
 	{gnark, ours("circuits", "prover", "hwaccel", "bench", "cmd/proofmill")}, // the command only silences gnark's logger
 	{mod + "bench", ours("cmd/proofmill")},
+	{ethereum, nil},
 }
 
 func TestDirectImports(t *testing.T) {
