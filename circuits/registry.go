@@ -20,9 +20,12 @@ var ErrUnknownCircuit = errcode.New(errcode.UnknownCircuit, "unknown circuit")
 type Circuit struct {
 	ID           string // name/version, e.g. "abs-pool-64/v1"
 	Description  string
-	PublicInputs []string      // names, in circuit order
-	Schema       []input.Field // the JSON input
-	Example      string        // file name under examples/
+	PublicInputs []string // names, in circuit order
+	// Nullifiers names the public inputs a ledger records so that the same
+	// document is never accepted twice (none for circuits without them).
+	Nullifiers []string
+	Schema     []input.Field // the JSON input
+	Example    string        // file name under examples/
 	// New returns an empty circuit for compiling.
 	New func() frontend.Circuit
 	// Assign decodes a JSON input, checks every rule natively and returns the
@@ -38,6 +41,7 @@ var registry = func() map[string]*Circuit {
 		ID:           "invoice-consistency/v1",
 		Description:  invoice.Description,
 		PublicInputs: invoice.PublicInputs,
+		Nullifiers:   []string{"nullifier", "shipment_nullifier"},
 		Schema:       invoice.Schema,
 		Example:      "invoice-consistency.json",
 		New:          func() frontend.Circuit { return &invoice.Circuit{} },

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/consensys/gnark-crypto/ecc"
@@ -91,5 +92,20 @@ func TestLookup(t *testing.T) {
 	ids := circuits.IDs()
 	if ids[0] != "abs-pool-16/v1" || ids[len(ids)-1] != "invoice-consistency/v1" {
 		t.Fatalf("ids not ordered: %v", ids)
+	}
+}
+
+// A circuit's nullifiers are among its public inputs, so a ledger can find
+// each one by name.
+func TestNullifiersArePublicInputs(t *testing.T) {
+	for _, c := range circuits.All() {
+		for _, name := range c.Nullifiers {
+			if !slices.Contains(c.PublicInputs, name) {
+				t.Errorf("%s: nullifier %q is not a public input (%v)", c.ID, name, c.PublicInputs)
+			}
+		}
+	}
+	if c, _ := circuits.Lookup("invoice-consistency/v1"); len(c.Nullifiers) != 2 {
+		t.Fatalf("invoice-consistency/v1 nullifiers %v, want two", c.Nullifiers)
 	}
 }
