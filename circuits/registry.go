@@ -46,6 +46,15 @@ var registry = func() map[string]*Circuit {
 		Example:      "invoice-consistency.json",
 		New:          func() frontend.Circuit { return &invoice.Circuit{} },
 		Assign:       invoice.Assign,
+	}, {
+		ID:           "invoice-consistency/v2",
+		Description:  invoice.DescriptionV2,
+		PublicInputs: invoice.PublicInputsV2,
+		Nullifiers:   invoice.NullifiersV2,
+		Schema:       invoice.SchemaV2,
+		Example:      "invoice-consistency-v2.json",
+		New:          func() frontend.Circuit { return &invoice.CircuitV2{} },
+		Assign:       invoice.AssignV2,
 	}}
 	for _, n := range PoolCapacities {
 		all = append(all, &Circuit{

@@ -84,13 +84,13 @@ func TestLookup(t *testing.T) {
 	if _, err := circuits.Lookup("abs-pool-64/v1"); err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range []string{"abs-pool-63/v1", "invoice-consistency", "invoice-consistency/v2", ""} {
+	for _, id := range []string{"abs-pool-63/v1", "invoice-consistency", "invoice-consistency/v3", ""} {
 		if _, err := circuits.Lookup(id); !errors.Is(err, circuits.ErrUnknownCircuit) {
 			t.Errorf("Lookup(%q): got %v, want ErrUnknownCircuit", id, err)
 		}
 	}
 	ids := circuits.IDs()
-	if ids[0] != "abs-pool-16/v1" || ids[len(ids)-1] != "invoice-consistency/v1" {
+	if ids[0] != "abs-pool-16/v1" || ids[len(ids)-1] != "invoice-consistency/v2" {
 		t.Fatalf("ids not ordered: %v", ids)
 	}
 }

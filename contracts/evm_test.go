@@ -46,7 +46,7 @@ var compiled struct {
 
 // verifierCircuits are the circuits whose generated verifiers the tests
 // compile with the registries.
-var verifierCircuits = []string{"invoice-consistency/v1", "abs-pool-16/v1"}
+var verifierCircuits = []string{"invoice-consistency/v1", "invoice-consistency/v2", "abs-pool-16/v1"}
 
 // compile compiles the registries in this folder and the verifiers of
 // verifierCircuits, generated from the test keys, once per test binary,

@@ -67,8 +67,34 @@ func (c *Circuit) Define(api frontend.API) error {
 		return err
 	}
 	inv, bol, cus := &c.Invoice, &c.BillOfLading, &c.Customs
+	assertRanges(api, inv, bol, cus, c.ToleranceBps, c.ShipWindowDays)
 
-	// Ranges: no field may wrap around the modulus.
+	// Commitments open.
+	api.AssertIsEqual(c.InvoiceCommitment, commitInvoice(h, inv))
+	api.AssertIsEqual(c.BillOfLadingCommitment, h.Hash(tagBillOfLading, bol.Number, bol.Shipper,
+		bol.Consignee, bol.GoodsCode, bol.Quantity, bol.ShipDate, bol.Salt))
+	api.AssertIsEqual(c.CustomsCommitment, h.Hash(tagCustoms, cus.Number, cus.Exporter, cus.Importer,
+		cus.GoodsCode, cus.Quantity, cus.DeclaredValue, cus.Currency, cus.Date, cus.Salt))
+
+	assertAgreement(api, inv, bol, cus, c.ToleranceBps, c.ShipWindowDays)
+
+	// Financing nullifiers: the invoice's, and the shipment's from the numbers
+	// that customs and the carrier issued, which the seller cannot re-mint.
+	api.AssertIsEqual(c.Nullifier, invoiceNullifier(h, inv))
+	api.AssertIsEqual(c.ShipmentNullifier, h.Hash(tagShipment, cus.Exporter, cus.Number, bol.Number))
+	return nil
+}
+
+// tolBits bounds amount·(10000±t) and declared·10000: 128 + 15 bits.
+const tolBits = amountBits + 15
+
+// The rules below are shared by every version; each version adds its own
+// commitments and nullifiers between them. The order of the calls fixes the
+// order of the constraints, so v1's keys stay valid.
+
+// assertRanges keeps every field within its declared width, so no
+// equation can wrap around the modulus.
+func assertRanges(api frontend.API, inv *Invoice, bol *BillOfLading, cus *Customs, toleranceBps, shipWindowDays frontend.Variable) {
 	for _, f := range []struct {
 		v    frontend.Variable
 		bits int
@@ -81,20 +107,16 @@ func (c *Circuit) Define(api frontend.API) error {
 		{cus.Number, idBits}, {cus.Exporter, idBits}, {cus.Importer, idBits}, {cus.GoodsCode, goodsBits},
 		{cus.Quantity, quantityBits}, {cus.DeclaredValue, amountBits}, {cus.Currency, currencyBits},
 		{cus.Date, dateBits},
-		{c.ToleranceBps, bpsBits}, {c.ShipWindowDays, windowBits},
+		{toleranceBps, bpsBits}, {shipWindowDays, windowBits},
 	} {
 		gadget.AssertBits(api, f.v, f.bits)
 	}
-	gadget.AssertLE(api, c.ToleranceBps, maxBps, bpsBits)
+	gadget.AssertLE(api, toleranceBps, maxBps, bpsBits)
+}
 
-	// Commitments open.
-	api.AssertIsEqual(c.InvoiceCommitment, h.Hash(tagInvoice, inv.Number, inv.Seller, inv.Buyer,
-		inv.GoodsCode, inv.Quantity, inv.UnitPrice, inv.Amount, inv.Currency, inv.IssueDate, inv.Salt))
-	api.AssertIsEqual(c.BillOfLadingCommitment, h.Hash(tagBillOfLading, bol.Number, bol.Shipper,
-		bol.Consignee, bol.GoodsCode, bol.Quantity, bol.ShipDate, bol.Salt))
-	api.AssertIsEqual(c.CustomsCommitment, h.Hash(tagCustoms, cus.Number, cus.Exporter, cus.Importer,
-		cus.GoodsCode, cus.Quantity, cus.DeclaredValue, cus.Currency, cus.Date, cus.Salt))
-
+// assertAgreement is the statement itself: the three documents describe
+// one sale and one shipment.
+func assertAgreement(api frontend.API, inv *Invoice, bol *BillOfLading, cus *Customs, toleranceBps, shipWindowDays frontend.Variable) {
 	// amount = quantity × unit price (both below 2^64, so no wrap-around).
 	api.AssertIsEqual(inv.Amount, api.Mul(inv.Quantity, inv.UnitPrice))
 
@@ -112,20 +134,24 @@ func (c *Circuit) Define(api frontend.API) error {
 	// amount·(10000−t) ≤ declared·10000 ≤ amount·(10000+t). All terms < 2^143.
 	api.AssertIsEqual(cus.Currency, inv.Currency)
 	declared := api.Mul(cus.DeclaredValue, maxBps)
-	gadget.AssertLE(api, api.Mul(inv.Amount, api.Sub(maxBps, c.ToleranceBps)), declared, tolBits)
-	gadget.AssertLE(api, declared, api.Mul(inv.Amount, api.Add(maxBps, c.ToleranceBps)), tolBits)
+	gadget.AssertLE(api, api.Mul(inv.Amount, api.Sub(maxBps, toleranceBps)), declared, tolBits)
+	gadget.AssertLE(api, declared, api.Mul(inv.Amount, api.Add(maxBps, toleranceBps)), tolBits)
 
 	// Dates: issued, then declared, then shipped, within the window.
 	gadget.AssertLE(api, inv.IssueDate, cus.Date, dateBits)
 	gadget.AssertLE(api, cus.Date, bol.ShipDate, dateBits)
-	gadget.AssertLE(api, bol.ShipDate, api.Add(inv.IssueDate, c.ShipWindowDays), dateBits+1)
-
-	// Financing nullifiers: the invoice's, and the shipment's from the numbers
-	// that customs and the carrier issued, which the seller cannot re-mint.
-	api.AssertIsEqual(c.Nullifier, h.Hash(tagNullifier, inv.Seller, inv.Number))
-	api.AssertIsEqual(c.ShipmentNullifier, h.Hash(tagShipment, cus.Exporter, cus.Number, bol.Number))
-	return nil
+	gadget.AssertLE(api, bol.ShipDate, api.Add(inv.IssueDate, shipWindowDays), dateBits+1)
 }
 
-// tolBits bounds amount·(10000±t) and declared·10000: 128 + 15 bits.
-const tolBits = amountBits + 15
+// commitInvoice is the invoice's commitment; the invoice is the same
+// document in every version.
+func commitInvoice(h *gadget.Hasher, inv *Invoice) frontend.Variable {
+	return h.Hash(tagInvoice, inv.Number, inv.Seller, inv.Buyer, inv.GoodsCode, inv.Quantity,
+		inv.UnitPrice, inv.Amount, inv.Currency, inv.IssueDate, inv.Salt)
+}
+
+// invoiceNullifier is the same in every version, so a ledger that accepts
+// both sees one invoice financed under each.
+func invoiceNullifier(h *gadget.Hasher, inv *Invoice) frontend.Variable {
+	return h.Hash(tagNullifier, inv.Seller, inv.Number)
+}

@@ -47,39 +47,60 @@ func TestValidStatement(t *testing.T) {
 
 func n(x int64) *big.Int { return big.NewInt(x) }
 
+// documents are the fields every version shares, so one table of broken
+// rules serves them all.
+type documents struct {
+	inv                          *InvoiceDoc
+	bol                          *BillOfLadingDoc
+	cus                          *CustomsDoc
+	toleranceBps, shipWindowDays **big.Int
+}
+
+func (s *Statement) documents() documents {
+	return documents{&s.Invoice, &s.BillOfLading, &s.Customs, &s.ToleranceBps, &s.ShipWindowDays}
+}
+
+// ruleBreaks each break exactly one of the rules every version shares.
+var ruleBreaks = []struct {
+	rule   string
+	break_ func(d documents)
+}{
+	{RuleAmount, func(d documents) { d.inv.Amount = new(big.Int).Add(d.inv.Amount, n(1)) }},
+	{RuleGoodsCode, func(d documents) { d.bol.GoodsCode = n(8517610000) }},
+	{RuleGoodsCode, func(d documents) { d.cus.GoodsCode = n(8517610000) }},
+	{RuleQuantity, func(d documents) { d.bol.Quantity = n(1100) }},
+	{RuleQuantity, func(d documents) { d.cus.Quantity = n(1100) }},
+	{RuleSeller, func(d documents) { d.bol.Shipper = n(5493002) }},
+	{RuleSeller, func(d documents) { d.cus.Exporter = n(5493002) }},
+	{RuleBuyer, func(d documents) { d.bol.Consignee = n(7740022) }},
+	{RuleBuyer, func(d documents) { d.cus.Importer = n(7740022) }},
+	{RuleCurrency, func(d documents) { d.cus.Currency = n(978) }},
+	{RuleDeclaredValue, func(d documents) { d.cus.DeclaredValue = n(2_700_000) }}, // 4.3% low
+	{RuleDeclaredValue, func(d documents) { d.cus.DeclaredValue = n(2_840_000) }}, // 0.7% high
+	{RuleDateOrder, func(d documents) { d.cus.Date = new(big.Int).Sub(d.inv.IssueDate, n(1)) }},
+	{RuleDateOrder, func(d documents) { d.bol.ShipDate = new(big.Int).Sub(d.cus.Date, n(1)) }},
+	{RuleShipWindow, func(d documents) { *d.shipWindowDays = n(6) }}, // shipped 7 days after issue
+}
+
 // Each case breaks exactly one rule: the native check names it, and the
 // circuit rejects the witness.
 func TestEachRuleIsEnforced(t *testing.T) {
-	cases := []struct {
-		rule   string
-		break_ func(s *Statement)
-	}{
-		{RuleAmount, func(s *Statement) { s.Invoice.Amount = new(big.Int).Add(s.Invoice.Amount, n(1)) }},
-		{RuleGoodsCode, func(s *Statement) { s.BillOfLading.GoodsCode = n(8517610000) }},
-		{RuleGoodsCode, func(s *Statement) { s.Customs.GoodsCode = n(8517610000) }},
-		{RuleQuantity, func(s *Statement) { s.BillOfLading.Quantity = n(1100) }},
-		{RuleQuantity, func(s *Statement) { s.Customs.Quantity = n(1100) }},
-		{RuleSeller, func(s *Statement) { s.BillOfLading.Shipper = n(5493002) }},
-		{RuleSeller, func(s *Statement) { s.Customs.Exporter = n(5493002) }},
-		{RuleBuyer, func(s *Statement) { s.BillOfLading.Consignee = n(7740022) }},
-		{RuleBuyer, func(s *Statement) { s.Customs.Importer = n(7740022) }},
-		{RuleCurrency, func(s *Statement) { s.Customs.Currency = n(978) }},
-		{RuleDeclaredValue, func(s *Statement) { s.Customs.DeclaredValue = n(2_700_000) }}, // 4.3% low
-		{RuleDeclaredValue, func(s *Statement) { s.Customs.DeclaredValue = n(2_840_000) }}, // 0.7% high
-		{RuleDateOrder, func(s *Statement) { s.Customs.Date = new(big.Int).Sub(s.Invoice.IssueDate, n(1)) }},
-		{RuleDateOrder, func(s *Statement) { s.BillOfLading.ShipDate = new(big.Int).Sub(s.Customs.Date, n(1)) }},
-		{RuleShipWindow, func(s *Statement) { s.ShipWindowDays = n(6) }}, // shipped 7 days after issue
-	}
-	for _, c := range cases {
+	for _, c := range ruleBreaks {
 		t.Run(c.rule, func(t *testing.T) {
 			s := example(t)
-			c.break_(&s)
-			var re *input.RuleError
-			if err := s.Check(); !errors.As(err, &re) || re.Rule != c.rule {
-				t.Fatalf("native check: got %v, want rule %s", err, c.rule)
-			}
+			c.break_(s.documents())
+			checkRule(t, s.Check(), c.rule)
 			test.NewAssert(t).CheckCircuit(&Circuit{}, checkOptions(test.WithInvalidAssignment(s.Assignment().Witness))...)
 		})
+	}
+}
+
+// checkRule fails unless err is a RuleError naming rule.
+func checkRule(t *testing.T, err error, rule string) {
+	t.Helper()
+	var re *input.RuleError
+	if !errors.As(err, &re) || re.Rule != rule {
+		t.Fatalf("native check: got %v, want rule %s", err, rule)
 	}
 }
 
@@ -100,10 +121,7 @@ func TestCommitmentsAndNullifierMustOpen(t *testing.T) {
 			s := example(t)
 			w := s.Assignment().Witness.(*Circuit)
 			c.set(w, &s.Claimed, n(12345))
-			var re *input.RuleError
-			if err := s.Check(); !errors.As(err, &re) || re.Rule != c.rule {
-				t.Fatalf("native check: got %v, want rule %s", err, c.rule)
-			}
+			checkRule(t, s.Check(), c.rule)
 			test.NewAssert(t).CheckCircuit(&Circuit{}, checkOptions(test.WithInvalidAssignment(w))...)
 		})
 	}
@@ -113,45 +131,57 @@ func TestCommitmentsAndNullifierMustOpen(t *testing.T) {
 // a "negative" number), are rejected by the circuit even when every equation
 // would otherwise hold modulo p.
 func TestOutOfRangeValuesAreRejected(t *testing.T) {
-	p := fr.Modulus()
-	pMinus := func(x int64) *big.Int { return new(big.Int).Sub(p, n(x)) }
-	two64 := new(big.Int).Lsh(n(1), 64)
-	cases := []struct {
-		name string
-		set  func(c *Circuit)
-	}{
-		{"quantity 2^64 on all documents", func(c *Circuit) {
-			q := two64
-			c.Invoice.Quantity, c.BillOfLading.Quantity, c.Customs.Quantity = q, q, q
-			c.Invoice.UnitPrice = n(1)
-			c.Invoice.Amount, c.Customs.DeclaredValue = q, q
-		}},
-		{"negative unit price p-5", func(c *Circuit) {
-			c.Invoice.UnitPrice = pMinus(5)
-			amount := new(big.Int).Mul(n(1200), pMinus(5))
-			amount.Mod(amount, p)
-			c.Invoice.Amount, c.Customs.DeclaredValue = amount, amount
-		}},
-		{"negative amount p-1 with negative price", func(c *Circuit) {
-			c.Invoice.Quantity, c.BillOfLading.Quantity, c.Customs.Quantity = n(1), n(1), n(1)
-			c.Invoice.UnitPrice, c.Invoice.Amount, c.Customs.DeclaredValue = pMinus(1), pMinus(1), pMinus(1)
-		}},
-		{"tolerance p-1", func(c *Circuit) { c.ToleranceBps = pMinus(1) }},
-		{"tolerance above 10000 bps", func(c *Circuit) { c.ToleranceBps = n(10001) }},
-		{"ship window p-1", func(c *Circuit) { c.ShipWindowDays = pMinus(1) }},
-		{"issue date p-1", func(c *Circuit) { c.Invoice.IssueDate = pMinus(1) }},
-		{"currency 2^16", func(c *Circuit) { c.Invoice.Currency, c.Customs.Currency = n(1<<16), n(1<<16) }},
-	}
-	for _, c := range cases {
+	for _, c := range rangeBreaks {
 		t.Run(c.name, func(t *testing.T) {
 			s := example(t)
 			w := s.Assignment().Witness.(*Circuit)
-			c.set(w)
+			c.set(witnessDocuments{&w.Invoice, &w.BillOfLading, &w.Customs, &w.ToleranceBps, &w.ShipWindowDays})
 			// Recommit, so the only broken rule is the range.
 			recommit(w)
 			test.NewAssert(t).CheckCircuit(&Circuit{}, checkOptions(test.WithInvalidAssignment(w))...)
 		})
 	}
+}
+
+// witnessDocuments are the witness's fields every version shares.
+type witnessDocuments struct {
+	inv                          *Invoice
+	bol                          *BillOfLading
+	cus                          *Customs
+	toleranceBps, shipWindowDays *frontend.Variable
+}
+
+var (
+	pMinus = func(x int64) *big.Int { return new(big.Int).Sub(fr.Modulus(), n(x)) }
+	two64  = new(big.Int).Lsh(n(1), 64)
+)
+
+// rangeBreaks each put one shared field outside its width.
+var rangeBreaks = []struct {
+	name string
+	set  func(c witnessDocuments)
+}{
+	{"quantity 2^64 on all documents", func(c witnessDocuments) {
+		q := two64
+		c.inv.Quantity, c.bol.Quantity, c.cus.Quantity = q, q, q
+		c.inv.UnitPrice = n(1)
+		c.inv.Amount, c.cus.DeclaredValue = q, q
+	}},
+	{"negative unit price p-5", func(c witnessDocuments) {
+		c.inv.UnitPrice = pMinus(5)
+		amount := new(big.Int).Mul(n(1200), pMinus(5))
+		amount.Mod(amount, fr.Modulus())
+		c.inv.Amount, c.cus.DeclaredValue = amount, amount
+	}},
+	{"negative amount p-1 with negative price", func(c witnessDocuments) {
+		c.inv.Quantity, c.bol.Quantity, c.cus.Quantity = n(1), n(1), n(1)
+		c.inv.UnitPrice, c.inv.Amount, c.cus.DeclaredValue = pMinus(1), pMinus(1), pMinus(1)
+	}},
+	{"tolerance p-1", func(c witnessDocuments) { *c.toleranceBps = pMinus(1) }},
+	{"tolerance above 10000 bps", func(c witnessDocuments) { *c.toleranceBps = n(10001) }},
+	{"ship window p-1", func(c witnessDocuments) { *c.shipWindowDays = pMinus(1) }},
+	{"issue date p-1", func(c witnessDocuments) { c.inv.IssueDate = pMinus(1) }},
+	{"currency 2^16", func(c witnessDocuments) { c.inv.Currency, c.cus.Currency = n(1<<16), n(1<<16) }},
 }
 
 // recommit recomputes the public commitments of an edited witness.

@@ -30,6 +30,13 @@ type InvoiceDoc struct {
 	Number, Seller, Buyer, GoodsCode, Quantity, UnitPrice, Amount, Currency, IssueDate, Salt *big.Int
 }
 
+func (inv *InvoiceDoc) commitment() *big.Int {
+	return gadget.Hash(tagInvoice, inv.Number, inv.Seller, inv.Buyer, inv.GoodsCode,
+		inv.Quantity, inv.UnitPrice, inv.Amount, inv.Currency, inv.IssueDate, inv.Salt)
+}
+
+func (inv *InvoiceDoc) nullifier() *big.Int { return gadget.Hash(tagNullifier, inv.Seller, inv.Number) }
+
 // BillOfLadingDoc is the carrier's bill of lading, natively.
 type BillOfLadingDoc struct {
 	Number, Shipper, Consignee, GoodsCode, Quantity, ShipDate, Salt *big.Int
@@ -63,13 +70,12 @@ type Public struct {
 func (s *Statement) Derive() Public {
 	inv, bol, cus := &s.Invoice, &s.BillOfLading, &s.Customs
 	return Public{
-		InvoiceCommitment: gadget.Hash(tagInvoice, inv.Number, inv.Seller, inv.Buyer, inv.GoodsCode,
-			inv.Quantity, inv.UnitPrice, inv.Amount, inv.Currency, inv.IssueDate, inv.Salt),
+		InvoiceCommitment: inv.commitment(),
 		BillOfLadingCommitment: gadget.Hash(tagBillOfLading, bol.Number, bol.Shipper, bol.Consignee,
 			bol.GoodsCode, bol.Quantity, bol.ShipDate, bol.Salt),
 		CustomsCommitment: gadget.Hash(tagCustoms, cus.Number, cus.Exporter, cus.Importer, cus.GoodsCode,
 			cus.Quantity, cus.DeclaredValue, cus.Currency, cus.Date, cus.Salt),
-		Nullifier:         gadget.Hash(tagNullifier, inv.Seller, inv.Number),
+		Nullifier:         inv.nullifier(),
 		ShipmentNullifier: gadget.Hash(tagShipment, cus.Exporter, cus.Number, bol.Number),
 	}
 }
@@ -89,51 +95,7 @@ func (s *Statement) Check() error {
 		return err
 	}
 
-	if product := new(big.Int).Mul(inv.Quantity, inv.UnitPrice); product.Cmp(inv.Amount) != 0 {
-		return input.Rule(RuleAmount, "invoice amount %s differs from quantity %s × unit price %s = %s",
-			inv.Amount, inv.Quantity, inv.UnitPrice, product)
-	}
-	for _, c := range []struct {
-		rule, field, doc string
-		got, want        *big.Int
-		wantField        string
-	}{
-		{RuleGoodsCode, "goods code", "bill of lading", bol.GoodsCode, inv.GoodsCode, "invoice goods code"},
-		{RuleGoodsCode, "goods code", "customs declaration", cus.GoodsCode, inv.GoodsCode, "invoice goods code"},
-		{RuleQuantity, "quantity", "bill of lading", bol.Quantity, inv.Quantity, "invoice quantity"},
-		{RuleQuantity, "quantity", "customs declaration", cus.Quantity, inv.Quantity, "invoice quantity"},
-		{RuleSeller, "shipper", "bill of lading", bol.Shipper, inv.Seller, "invoice seller"},
-		{RuleSeller, "exporter", "customs declaration", cus.Exporter, inv.Seller, "invoice seller"},
-		{RuleBuyer, "consignee", "bill of lading", bol.Consignee, inv.Buyer, "invoice buyer"},
-		{RuleBuyer, "importer", "customs declaration", cus.Importer, inv.Buyer, "invoice buyer"},
-		{RuleCurrency, "currency", "customs declaration", cus.Currency, inv.Currency, "invoice currency"},
-	} {
-		if c.got.Cmp(c.want) != 0 {
-			return input.Rule(c.rule, "%s %s %s differs from %s %s", c.doc, c.field, c.got, c.wantField, c.want)
-		}
-	}
-
-	tenThousand := big.NewInt(maxBps)
-	declared := new(big.Int).Mul(cus.DeclaredValue, tenThousand)
-	low := new(big.Int).Mul(inv.Amount, new(big.Int).Sub(tenThousand, s.ToleranceBps))
-	high := new(big.Int).Mul(inv.Amount, new(big.Int).Add(tenThousand, s.ToleranceBps))
-	if declared.Cmp(low) < 0 || declared.Cmp(high) > 0 {
-		return input.Rule(RuleDeclaredValue, "customs declared value %s is not within %s bps of invoice amount %s",
-			cus.DeclaredValue, s.ToleranceBps, inv.Amount)
-	}
-
-	issue, declaredOn, shipped := inv.IssueDate.Uint64(), cus.Date.Uint64(), bol.ShipDate.Uint64()
-	if declaredOn < issue {
-		return input.Rule(RuleDateOrder, "customs date %s is before invoice issue date %s", input.FormatDate(declaredOn), input.FormatDate(issue))
-	}
-	if shipped < declaredOn {
-		return input.Rule(RuleDateOrder, "ship date %s is before customs date %s", input.FormatDate(shipped), input.FormatDate(declaredOn))
-	}
-	if window := s.ShipWindowDays.Uint64(); shipped > issue+window {
-		return input.Rule(RuleShipWindow, "ship date %s is %d days after invoice issue date %s; the window is %d days",
-			input.FormatDate(shipped), shipped-issue, input.FormatDate(issue), window)
-	}
-	return nil
+	return checkAgreement(inv, bol, cus, s.ToleranceBps, s.ShipWindowDays)
 }
 
 // Assignment returns the full witness and the named public inputs. It does
@@ -169,4 +131,54 @@ func (s *Statement) Assignment() *input.Assignment {
 var PublicInputs = []string{
 	"invoice_commitment", "bill_of_lading_commitment", "customs_commitment",
 	"tolerance_bps", "ship_window_days", "nullifier", "shipment_nullifier",
+}
+
+// checkAgreement tests, natively, the rules every version shares (see
+// assertAgreement), in the same words.
+func checkAgreement(inv *InvoiceDoc, bol *BillOfLadingDoc, cus *CustomsDoc, toleranceBps, shipWindowDays *big.Int) error {
+	if product := new(big.Int).Mul(inv.Quantity, inv.UnitPrice); product.Cmp(inv.Amount) != 0 {
+		return input.Rule(RuleAmount, "invoice amount %s differs from quantity %s × unit price %s = %s",
+			inv.Amount, inv.Quantity, inv.UnitPrice, product)
+	}
+	for _, c := range []struct {
+		rule, field, doc string
+		got, want        *big.Int
+		wantField        string
+	}{
+		{RuleGoodsCode, "goods code", "bill of lading", bol.GoodsCode, inv.GoodsCode, "invoice goods code"},
+		{RuleGoodsCode, "goods code", "customs declaration", cus.GoodsCode, inv.GoodsCode, "invoice goods code"},
+		{RuleQuantity, "quantity", "bill of lading", bol.Quantity, inv.Quantity, "invoice quantity"},
+		{RuleQuantity, "quantity", "customs declaration", cus.Quantity, inv.Quantity, "invoice quantity"},
+		{RuleSeller, "shipper", "bill of lading", bol.Shipper, inv.Seller, "invoice seller"},
+		{RuleSeller, "exporter", "customs declaration", cus.Exporter, inv.Seller, "invoice seller"},
+		{RuleBuyer, "consignee", "bill of lading", bol.Consignee, inv.Buyer, "invoice buyer"},
+		{RuleBuyer, "importer", "customs declaration", cus.Importer, inv.Buyer, "invoice buyer"},
+		{RuleCurrency, "currency", "customs declaration", cus.Currency, inv.Currency, "invoice currency"},
+	} {
+		if c.got.Cmp(c.want) != 0 {
+			return input.Rule(c.rule, "%s %s %s differs from %s %s", c.doc, c.field, c.got, c.wantField, c.want)
+		}
+	}
+
+	tenThousand := big.NewInt(maxBps)
+	declared := new(big.Int).Mul(cus.DeclaredValue, tenThousand)
+	low := new(big.Int).Mul(inv.Amount, new(big.Int).Sub(tenThousand, toleranceBps))
+	high := new(big.Int).Mul(inv.Amount, new(big.Int).Add(tenThousand, toleranceBps))
+	if declared.Cmp(low) < 0 || declared.Cmp(high) > 0 {
+		return input.Rule(RuleDeclaredValue, "customs declared value %s is not within %s bps of invoice amount %s",
+			cus.DeclaredValue, toleranceBps, inv.Amount)
+	}
+
+	issue, declaredOn, shipped := inv.IssueDate.Uint64(), cus.Date.Uint64(), bol.ShipDate.Uint64()
+	if declaredOn < issue {
+		return input.Rule(RuleDateOrder, "customs date %s is before invoice issue date %s", input.FormatDate(declaredOn), input.FormatDate(issue))
+	}
+	if shipped < declaredOn {
+		return input.Rule(RuleDateOrder, "ship date %s is before customs date %s", input.FormatDate(shipped), input.FormatDate(declaredOn))
+	}
+	if window := shipWindowDays.Uint64(); shipped > issue+window {
+		return input.Rule(RuleShipWindow, "ship date %s is %d days after invoice issue date %s; the window is %d days",
+			input.FormatDate(shipped), shipped-issue, input.FormatDate(issue), window)
+	}
+	return nil
 }

@@ -252,7 +252,7 @@ func TestCircuitsListsEveryCircuit(t *testing.T) {
 	if code != 0 {
 		t.Fatal(code)
 	}
-	for _, want := range []string{"abs-pool-1024/v1", "shipment_nullifier", "invoice-consistency/v1  " + constraints(t, "invoice-consistency/v1")} {
+	for _, want := range []string{"abs-pool-1024/v1", "shipment_nullifier", "invoice-consistency/v1  " + constraints(t, "invoice-consistency/v1"), "invoice-consistency/v2  " + constraints(t, "invoice-consistency/v2"), "bill_of_lading_nullifier"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("listing lacks %q:\n%s", want, stdout)
 		}
@@ -262,7 +262,7 @@ func TestCircuitsListsEveryCircuit(t *testing.T) {
 		ID     string            `json:"id"`
 		Schema []json.RawMessage `json:"schema"`
 	}
-	if err := json.Unmarshal([]byte(stdout), &rows); code != 0 || err != nil || len(rows) != 5 || len(rows[0].Schema) == 0 {
+	if err := json.Unmarshal([]byte(stdout), &rows); code != 0 || err != nil || len(rows) != len(circuits.All()) || len(rows[0].Schema) == 0 {
 		t.Fatalf("circuits --json: exit %d, %v: %s", code, err, stdout)
 	}
 }
