@@ -1,6 +1,8 @@
 package circuits
 
 import (
+	_ "embed"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -26,6 +28,10 @@ type Circuit struct {
 	Nullifiers []string
 	Schema     []input.Field // the JSON input
 	Example    string        // file name under examples/
+	// Constraints is the compiled size, from the committed snapshot
+	// (testdata/constraints.json, which a test holds equal to what gnark
+	// compiles), so listing a circuit never waits for a compile.
+	Constraints int
 	// New returns an empty circuit for compiling.
 	New func() frontend.Circuit
 	// Assign decodes a JSON input, checks every rule natively and returns the
@@ -69,7 +75,20 @@ var registry = func() map[string]*Circuit {
 	}
 	m := make(map[string]*Circuit, len(all))
 	for _, c := range all {
+		c.Constraints = constraintSnapshot[c.ID]
 		m[c.ID] = c
+	}
+	return m
+}()
+
+//go:embed testdata/constraints.json
+var constraintsJSON []byte
+
+// constraintSnapshot is every registered circuit's constraint count.
+var constraintSnapshot = func() map[string]int {
+	var m map[string]int
+	if err := json.Unmarshal(constraintsJSON, &m); err != nil {
+		panic(fmt.Sprintf("circuits: testdata/constraints.json: %v", err))
 	}
 	return m
 }()

@@ -38,6 +38,9 @@ func TestConstraintSnapshot(t *testing.T) {
 			t.Errorf("%s: %d public variables, registry names %d", c.ID, n, len(c.PublicInputs))
 		}
 		got[c.ID] = ccs.GetNbConstraints()
+		if c.Constraints != got[c.ID] && !*update {
+			t.Errorf("%s: Constraints = %d, compiled %d (the embedded snapshot is stale)", c.ID, c.Constraints, got[c.ID])
+		}
 	}
 	if *update {
 		data, _ := json.MarshalIndent(got, "", "  ")

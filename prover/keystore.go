@@ -95,16 +95,14 @@ type Summary struct {
 }
 
 // Summary describes a circuit from its manifest, or, when the store has no
-// keys for it, from its compiled (and cached) constraint system.
-func (s KeyStore) Summary(c *circuits.Circuit) (Summary, error) {
+// (readable) keys for it, from the registry's constraint snapshot: it
+// reads one small file and never compiles, so a listing answers at once
+// after a start. Unreadable keys show as none here; KeysStatus says why.
+func (s KeyStore) Summary(c *circuits.Circuit) Summary {
 	if m, err := s.Manifest(c.ID); err == nil {
-		return Summary{Constraints: m.Constraints, Origin: m.Origin, VerifyingKeyHash: m.VerifyingKeyHash()}, nil
+		return Summary{Constraints: m.Constraints, Origin: m.Origin, VerifyingKeyHash: m.VerifyingKeyHash()}
 	}
-	ccs, err := Compile(c)
-	if err != nil {
-		return Summary{}, err
-	}
-	return Summary{Constraints: ccs.GetNbConstraints(), Origin: OriginNone}, nil
+	return Summary{Constraints: c.Constraints, Origin: OriginNone}
 }
 
 // KeyStore keeps keys on disk under Dir, one folder per circuit id.
@@ -351,16 +349,12 @@ type CircuitInfo struct {
 }
 
 // Catalog lists every registered circuit with its keys' summary.
-func (s KeyStore) Catalog() ([]CircuitInfo, error) {
+func (s KeyStore) Catalog() []CircuitInfo {
 	var out []CircuitInfo
 	for _, c := range circuits.All() {
-		sum, err := s.Summary(c)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, CircuitInfo{Circuit: c, Summary: sum})
+		out = append(out, CircuitInfo{Circuit: c, Summary: s.Summary(c)})
 	}
-	return out, nil
+	return out
 }
 
 // MarshalJSON writes the circuit as `proofmill circuits --json` lists it.
@@ -372,5 +366,5 @@ func (c CircuitInfo) MarshalJSON() ([]byte, error) {
 		Keys         string        `json:"keys"`
 		PublicInputs []string      `json:"public_inputs"`
 		Schema       []input.Field `json:"schema"`
-	}{c.ID, c.Description, c.Constraints, c.Origin, c.PublicInputs, c.Schema})
+	}{c.ID, c.Description, c.Summary.Constraints, c.Origin, c.PublicInputs, c.Schema})
 }

@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/consensys/gnark/frontend"
+
+	"github.com/proofmill/proofmill/circuits"
 	"github.com/proofmill/proofmill/internal/testkeys"
 	"github.com/proofmill/proofmill/prover"
 )
@@ -262,5 +265,25 @@ func TestExportedKeysHashToTheirDigests(t *testing.T) {
 	}
 	if _, err := store.ExportVerifyingKey(id, "pdf"); err == nil {
 		t.Fatal("an unknown format was served")
+	}
+}
+
+// Listing a circuit without keys never compiles it (that took 10–45 s on
+// the first ListCircuits after a start): its size comes from the
+// registry's snapshot.
+func TestSummaryWithoutKeysDoesNotCompile(t *testing.T) {
+	c := &circuits.Circuit{ID: "never-compiled/v1", Constraints: 1234, New: func() frontend.Circuit {
+		t.Fatal("Summary compiled the circuit")
+		return nil
+	}}
+	got := prover.KeyStore{Dir: t.TempDir()}.Summary(c)
+	if got != (prover.Summary{Constraints: 1234, Origin: prover.OriginNone}) {
+		t.Fatalf("Summary = %+v", got)
+	}
+	// Every registered circuit has its size without keys.
+	for _, info := range (prover.KeyStore{Dir: t.TempDir()}).Catalog() {
+		if info.Summary.Constraints == 0 || info.Summary.Constraints != info.Circuit.Constraints {
+			t.Errorf("%s: %d constraints listed, registry has %d", info.ID, info.Summary.Constraints, info.Circuit.Constraints)
+		}
 	}
 }

@@ -97,18 +97,14 @@ func New(s Scheduler, p Prover, cfg Config) *Server {
 func (s *Server) fail(method string, err error) error { return toStatus(s.log, method, err) }
 
 func (s *Server) ListCircuits(ctx context.Context, _ *pb.ListCircuitsRequest) (*pb.ListCircuitsResponse, error) {
-	infos, err := s.prover.Store().Catalog()
-	if err != nil {
-		return nil, s.fail("ListCircuits", err)
-	}
 	var out []*pb.Circuit
-	for _, c := range infos {
+	for _, c := range s.prover.Store().Catalog() {
 		schema, err := json.Marshal(c.Schema)
 		if err != nil {
 			return nil, s.fail("ListCircuits", err)
 		}
 		pc := &pb.Circuit{Id: c.ID, Description: c.Description, PublicInputs: c.PublicInputs, InputSchemaJson: string(schema),
-			Constraints: int64(c.Constraints), KeyOrigin: c.Origin, VerifyingKeySha256: c.VerifyingKeyHash}
+			Constraints: int64(c.Summary.Constraints), KeyOrigin: c.Origin, VerifyingKeySha256: c.VerifyingKeyHash}
 		if c.Origin == prover.OriginDevelopment {
 			pc.Warning = prover.DevelopmentKeyWarning
 		}

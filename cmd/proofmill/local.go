@@ -39,17 +39,14 @@ func circuitsCmd(e *env) *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{Use: "circuits", Short: "List the circuits: id, constraints, key origin, public inputs", Args: noArgs,
 		RunE: func(*cobra.Command, []string) error {
-			infos, err := e.keys.Catalog()
-			if err != nil {
-				return err
-			}
+			infos := e.keys.Catalog()
 			if asJSON {
 				return encodeJSON(e.stdout, infos)
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "CIRCUIT\tCONSTRAINTS\tKEYS\tPUBLIC INPUTS")
 			for _, c := range infos {
-				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", c.ID, c.Constraints, c.Origin, strings.Join(c.PublicInputs, ", "))
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", c.ID, c.Summary.Constraints, c.Origin, strings.Join(c.PublicInputs, ", "))
 			}
 			return tw.Flush()
 		}}
