@@ -170,7 +170,7 @@ func (c Config) resolved() (Config, error) {
 	case c.Role == Worker && c.Redis == "":
 		return usage("worker: --redis is required")
 	case c.Role == Worker && c.Workers < 0:
-		return usage("worker: --workers %d: a worker proves at least one job at a time", c.Workers)
+		return usage("worker: --workers none: a worker proves at least one job at a time")
 	case c.Role == Worker && c.GPUs != "":
 		return usage("worker: --gpus is for serve; a worker proves on one --device")
 	case c.Role == Serve && c.Device != "":

@@ -205,6 +205,9 @@ func TestUsage(t *testing.T) {
 		{[]string{"bench", "--profile", "huge"}, `unknown profile "huge"`},
 		{[]string{"worker"}, "--redis is required"},
 		{[]string{"serve", "--max-streams", "-1"}, "--max-streams -1: must not be negative"},
+		{[]string{"serve", "--workers", "two"}, `"two" is not a number of workers`},
+		{[]string{"serve", "--workers", "-2"}, `"-2" is not a number of workers`},
+		{[]string{"worker", "--redis", "127.0.0.1:1", "--workers", "none"}, "a worker proves at least one job at a time"},
 	} {
 		code, stdout, stderr := proofmill(t, tc.args...)
 		if code != 2 || !strings.Contains(stderr, tc.mention) || !strings.Contains(stderr, "--help' for usage") {
@@ -443,5 +446,21 @@ func TestOldFlagNames(t *testing.T) {
 	}
 	if code, _, stderr := proofmill(t, "audit", "verify", "--file", filepath.Join(t.TempDir(), "none.log")); code != 1 || !strings.Contains(stderr, "none.log") {
 		t.Fatalf("audit verify --file: exit %d: %s", code, stderr)
+	}
+}
+
+// --workers takes a count or none (a node that only admits jobs).
+func TestWorkersFlag(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int
+	}{{"none", -1}, {"-1", -1}, {"0", 0}, {"3", 3}} {
+		var w workersValue
+		if err := w.Set(tc.in); err != nil || int(w) != tc.want {
+			t.Errorf("--workers %s: %d, %v; want %d", tc.in, w, err, tc.want)
+		}
+		if tc.want < 0 && w.String() != "none" {
+			t.Errorf("--workers %s shows as %q", tc.in, w.String())
+		}
 	}
 }

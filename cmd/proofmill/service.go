@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,7 +24,13 @@ func nodeFlags(f *pflag.FlagSet, cfg *node.Config, role node.Role) {
 	f.BoolVar(&cfg.RedisVolatile, "redis-volatile", false, "start on a Redis that may lose accepted jobs (appendonly no, an evicting maxmemory-policy, settings unreadable); refused without it")
 	f.IntVar(&cfg.RedisMinReplicas, "redis-min-replicas", 0, "acknowledge a submission only once this many Redis replicas have it (WAIT); 0: no wait")
 	f.DurationVar(&cfg.RedisReplicaTimeout, "redis-replica-timeout", time.Second, "how long a submission waits for --redis-min-replicas; fewer in time answer UNAVAILABLE")
-	f.IntVar(&cfg.Workers, "workers", envInt("PROOFMILL_WORKERS", 0), "proofs this process runs at once; 0 sizes to the machine (one per GPU; none for serve --redis), -1 none ($PROOFMILL_WORKERS)")
+	cfg.Workers = 0
+	if v := os.Getenv("PROOFMILL_WORKERS"); v != "" {
+		if n, err := parseWorkers(v); err == nil {
+			cfg.Workers = n
+		}
+	}
+	f.Var((*workersValue)(&cfg.Workers), "workers", "proofs this process runs at once: a number, 0 to size to the machine (one per GPU; none for serve --redis), or none to only admit jobs ($PROOFMILL_WORKERS)")
 	f.IntVar(&cfg.MaxAttempts, "max-attempts", 3, "tries per job for retryable failures; servers and workers sharing Redis should agree")
 	f.DurationVar(&cfg.Retention, "retention", 24*time.Hour, "how long finished jobs and their proofs are kept; servers and workers sharing Redis should agree")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long running proofs may take before they are handed back")
@@ -166,4 +173,37 @@ func devicesCmd(e *env) *cobra.Command {
 		}}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
+}
+
+// workersValue is --workers: a count, or "none" for a node that only
+// admits (Config.Workers -1, which is accepted too).
+type workersValue int
+
+func (w *workersValue) String() string {
+	if *w < 0 {
+		return "none"
+	}
+	return strconv.Itoa(int(*w))
+}
+
+func (w *workersValue) Set(s string) error {
+	n, err := parseWorkers(s)
+	if err != nil {
+		return err
+	}
+	*w = workersValue(n)
+	return nil
+}
+
+func (*workersValue) Type() string { return "count|none" }
+
+func parseWorkers(s string) (int, error) {
+	if s == "none" {
+		return -1, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < -1 {
+		return 0, fmt.Errorf("%q is not a number of workers (0 sizes to the machine; none for no workers)", s)
+	}
+	return n, nil
 }
