@@ -85,7 +85,7 @@ func (k *Key) VerifyProofs(proofs ...*Proof) error {
 	}
 	bad := &BatchError{}
 	for i, p := range proofs {
-		if k.verify(p) != nil {
+		if k.VerifyProof(p) != nil {
 			bad.Bad = append(bad.Bad, i)
 		}
 	}

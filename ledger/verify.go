@@ -117,15 +117,15 @@ func (k *Key) Verify(proofFile []byte) (*Statement, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := k.verify(p); err != nil {
+	if err := k.VerifyProof(p); err != nil {
 		return nil, err
 	}
 	return p.statement, nil
 }
 
-// verify checks one proof with gnark's verifier (which checks the proof's
-// points are on the curve and in the subgroup).
-func (k *Key) verify(p *Proof) error {
+// VerifyProof verifies one decoded proof with gnark's verifier (which
+// checks the proof's points are on the curve and in the subgroup).
+func (k *Key) VerifyProof(p *Proof) error {
 	if p.key != k {
 		return fmt.Errorf("ledger: %w: the proof was decoded for key %s, not %s", ErrWrongKey, p.key.digest, k.digest)
 	}
@@ -157,7 +157,7 @@ func (ks *Keys) Verify(proofFile []byte) (*Statement, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := p.key.verify(p); err != nil {
+	if err := p.key.VerifyProof(p); err != nil {
 		return nil, err
 	}
 	return p.statement, nil
