@@ -35,7 +35,7 @@ func (e *BatchError) Unwrap() error { return ErrRejected }
 func (k *Key) VerifyBatch(proofFiles [][]byte) ([]*Statement, error) {
 	proofs := make([]*Proof, len(proofFiles))
 	for i, f := range proofFiles {
-		p, err := k.Decode(f)
+		p, err := k.decode(f)
 		if err != nil {
 			return nil, fmt.Errorf("ledger: batch: proof %d: %w", i, err)
 		}

@@ -71,9 +71,17 @@ func (p *Proof) Statement() *Statement { return p.statement }
 // Decode parses a proof file and checks that it is of the key's circuit
 // and names the key's digest.
 func (k *Key) Decode(proofFile []byte) (*Proof, error) {
-	d, err := prooffile.Parse(proofFile)
+	p, err := k.decode(proofFile)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	return p, nil
+}
+
+func (k *Key) decode(proofFile []byte) (*Proof, error) {
+	d, err := prooffile.Parse(proofFile)
+	if err != nil {
+		return nil, err
 	}
 	return k.bind(d)
 }
@@ -82,19 +90,19 @@ func (k *Key) bind(d *prooffile.Decoded) (*Proof, error) {
 	f := d.File
 	switch {
 	case d.Circuit.ID != k.circuit.ID:
-		return nil, fmt.Errorf("ledger: %w: the file's circuit is %s, the key's %s", ErrWrongCircuit, d.Circuit.ID, k.circuit.ID)
+		return nil, fmt.Errorf("%w: the file's circuit is %s, the key's %s", ErrWrongCircuit, d.Circuit.ID, k.circuit.ID)
 	case f.VerifyingKeySHA256 == "":
-		return nil, fmt.Errorf("ledger: %w: verifying_key_sha256 is empty", ErrNoKeyDigest)
+		return nil, fmt.Errorf("%w: verifying_key_sha256 is empty", ErrNoKeyDigest)
 	case f.VerifyingKeySHA256 != k.digest:
-		return nil, fmt.Errorf("ledger: %s: %w: the file names %s, the key is %s", k.circuit.ID, ErrWrongKey, f.VerifyingKeySHA256, k.digest)
+		return nil, fmt.Errorf("%s: %w: the file names %s, the key is %s", k.circuit.ID, ErrWrongKey, f.VerifyingKeySHA256, k.digest)
 	}
 	proof, ok := d.Proof.(*groth16bn254.Proof)
 	if !ok {
-		return nil, fmt.Errorf("ledger: %w: not a BN254 proof", ErrBadProofFile)
+		return nil, fmt.Errorf("%w: not a BN254 proof", ErrBadProofFile)
 	}
 	public, ok := d.Public.Vector().(fr.Vector)
 	if !ok {
-		return nil, fmt.Errorf("ledger: %w: public inputs are not BN254 scalars", ErrBadProofFile)
+		return nil, fmt.Errorf("%w: public inputs are not BN254 scalars", ErrBadProofFile)
 	}
 	return &Proof{key: k, statement: k.statement(public), proof: proof, public: public}, nil
 }
@@ -148,7 +156,11 @@ func (ks *Keys) Decode(proofFile []byte) (*Proof, error) {
 	if !ok {
 		return nil, fmt.Errorf("ledger: %s: %w: the file names %s", d.Circuit.ID, ErrUnknownKey, d.File.VerifyingKeySHA256)
 	}
-	return k.bind(d)
+	p, err := k.bind(d)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	return p, nil
 }
 
 // Verify verifies a proof file against the key it names.
