@@ -59,10 +59,10 @@ func (k *Key) VerifyBatch(proofFiles [][]byte) ([]*Statement, error) {
 //
 // where L_i = K_0 + Σ_j x_ij·K_{j+1} is proof i's public-input term. The
 // r_i are drawn after the proofs are fixed, so a batch holding a proof
-// that fails on its own passes with probability about 2⁻¹²⁸. It costs one
-// scalar multiplication and one Miller loop a proof, and one final
-// exponentiation in all, where one by one costs three Miller loops and a
-// final exponentiation a proof.
+// that fails on its own passes with probability about 2⁻¹²⁷ (the scalars
+// have 127 random bits). It costs a 128-bit scalar multiplication and one
+// pair of the Miller loop a proof, and one final exponentiation in all,
+// where one by one costs three pairs and a final exponentiation a proof.
 //
 // Every proof's points are checked to be on the curve and in the subgroup,
 // as gnark's verifier does. When the check fails, each proof is verified on
