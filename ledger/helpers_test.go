@@ -1,7 +1,6 @@
 package ledger_test
 
 import (
-	"context"
 	"encoding/json"
 	"sync"
 	"testing"
@@ -45,15 +44,7 @@ func invoiceProofs(t testing.TB) ([][]byte, prover.ServedKey) {
 
 func proveFile(t testing.TB, id string, input []byte) []byte {
 	t.Helper()
-	c, err := circuits.Lookup(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := testkeys.Prover(t).Prove(context.Background(), c, input)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := p.File()
+	f, err := testkeys.Prove(t, id, input).File()
 	if err != nil {
 		t.Fatal(err)
 	}
