@@ -1,7 +1,6 @@
 package contracts_test
 
 import (
-	"context"
 	"math/big"
 	"sync"
 	"testing"
@@ -10,7 +9,6 @@ import (
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
 
-	"github.com/proofmill/proofmill/circuits"
 	"github.com/proofmill/proofmill/examples"
 	"github.com/proofmill/proofmill/internal/testinput"
 	"github.com/proofmill/proofmill/internal/testkeys"
@@ -83,14 +81,7 @@ func proofs(t testing.TB) *proofSet {
 
 func prove(t testing.TB, id string, input []byte) evmProof {
 	t.Helper()
-	c, err := circuits.Lookup(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := testkeys.Prover(t).Prove(context.Background(), c, input)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := testkeys.Prove(t, id, input)
 	signals, err := export.PublicSignals(p.Public)
 	if err != nil {
 		t.Fatal(err)

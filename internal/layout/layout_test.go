@@ -42,6 +42,17 @@ func ours(names ...string) []string {
 	return out
 }
 
+// exactly forbids one package, not those below it: prefixes ending in "$"
+// match whole import paths.
+func exactly(pkg string) string { return pkg + "$" }
+
+func matches(dep, forbidden string) bool {
+	if exact, ok := strings.CutSuffix(forbidden, "$"); ok {
+		return dep == exact
+	}
+	return strings.HasPrefix(dep, forbidden)
+}
+
 // rules: package pattern → import-path prefixes none of its packages may
 // depend on, directly or not.
 var rules = []struct {
@@ -66,6 +77,9 @@ var rules = []struct {
 	{"./server/...", and(redis, upper, ours("worker", "scheduler/embedded", "client", "audit"), []string{bbolt, prom})},
 	{"./client/...", and(redis, upper, ours("circuits", "prover", "scheduler", "worker", "server", "tenants", "audit"), []string{gnark, bbolt, prom})},
 	{"./batch/...", and(redis, ours("node", "bench", "cmd", "scheduler", "worker", "server", "prover", "audit"), []string{bbolt, prom})},
+	// Go ledgers verify proof files without the service: the proof-file
+	// parser and export, not the prover's key store, ceremony or GPU code.
+	{"./ledger", and(redis, upper, served, []string{exactly(mod + "prover")}, ours("hwaccel", "scheduler", "worker", "api", "tenants", "audit", "vault"), []string{grpc, bbolt, prom})},
 	{"./node/...", ours("bench", "cmd", "batch")},
 	{"./bench/...", ours("cmd")},
 	// go-ethereum runs the contracts' tests (contracts/) only: no binary
@@ -86,7 +100,7 @@ func TestImportDirection(t *testing.T) {
 		self := mod + strings.TrimSuffix(strings.TrimPrefix(r.pkgs, "./"), "/...")
 		for _, dep := range deps {
 			for _, bad := range r.forbidden {
-				if strings.HasPrefix(dep, bad) && !strings.HasPrefix(dep, self) && dep != mod+"errcode" {
+				if matches(dep, bad) && !strings.HasPrefix(dep, self) && dep != mod+"errcode" {
 					t.Errorf("%s depends on %s", r.pkgs, dep)
 				}
 			}
@@ -105,7 +119,7 @@ var directRules = []struct {
 	{redis[1], ours("scheduler/redisq")},
 	{bbolt, ours("scheduler/embedded")},
 	{prom, ours("node")},
-	{gnark, ours("circuits", "prover", "hwaccel", "bench", "cmd/proofmill")}, // the command only silences gnark's logger
+	{gnark, ours("circuits", "prover", "hwaccel", "ledger", "bench", "cmd/proofmill")}, // the command only silences gnark's logger
 	{mod + "bench", ours("cmd/proofmill")},
 	{ethereum, nil},
 }

@@ -3,6 +3,7 @@
 package testkeys
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/proofmill/proofmill/circuits"
 	"github.com/proofmill/proofmill/prover"
 )
 
@@ -60,6 +62,20 @@ func Prover(t testing.TB) *prover.Prover {
 		DevSetup: true,
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Prove proves input with a circuit (by ID) over the shared store.
+func Prove(t testing.TB, id string, input []byte) *prover.Proof {
+	t.Helper()
+	c, err := circuits.Lookup(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Prover(t).Prove(context.Background(), c, input)
 	if err != nil {
 		t.Fatal(err)
 	}
