@@ -18,10 +18,12 @@ type Nullifier struct {
 }
 
 // Key is the nullifier as one string, for stores keyed by strings (a
-// Fabric world-state key, a SQL primary key): circuit, name and decimal
-// value, joined by "/". Names and values hold no "/", so it is read back
-// from the right.
-func (n Nullifier) Key() string { return n.Circuit + "/" + n.Name + "/" + n.Value.String() }
+// Fabric world-state key, a SQL primary key): "nullifier/" and its decimal
+// value. The value alone identifies it: each nullifier is a Poseidon2 hash
+// under its own domain tag, so two kinds never share a value, and one kind
+// shared by two circuits on purpose (invoice-consistency/v2's
+// invoice_nullifier is v1's nullifier) is caught across them.
+func (n Nullifier) Key() string { return "nullifier/" + n.Value.String() }
 
 // NullifierSet is the ledger's record of nullifiers: its world state, a
 // table. Accept calls Used with every nullifier of a batch, then, only if

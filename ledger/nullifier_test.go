@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"math/big"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 
+	"github.com/proofmill/proofmill/circuits"
+	"github.com/proofmill/proofmill/examples"
 	"github.com/proofmill/proofmill/ledger"
 )
 
@@ -36,8 +39,9 @@ func TestAccept(t *testing.T) {
 		{"a used one after a new one", []*ledger.Statement{statement(5, 6), statement(1, 7)}, &ledger.NullifierUsedError{Nullifier: ledger.Nullifier{Name: "nullifier"}, Statement: 1, Earlier: -1}, 2},
 		{"twice in the batch", []*ledger.Statement{statement(8, 9), statement(10, 11), statement(8, 12)}, &ledger.NullifierUsedError{Nullifier: ledger.Nullifier{Name: "nullifier"}, Statement: 2, Earlier: 0}, 2},
 		{"new ones", []*ledger.Statement{statement(5, 6), statement(7, 8)}, nil, 6},
-		// The same value under another name is another nullifier.
-		{"a value used under the other name", []*ledger.Statement{statement(2, 1)}, nil, 8},
+		// A value identifies a nullifier whatever its name (real ones
+		// differ by domain tag; v2's invoice nullifier is v1's on purpose).
+		{"a value used under the other name", []*ledger.Statement{statement(2, 13)}, &ledger.NullifierUsedError{Nullifier: ledger.Nullifier{Name: "nullifier"}, Statement: 0, Earlier: -1}, 6},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := ledger.Accept(ctx, &set, tc.batch...)
@@ -128,7 +132,45 @@ func TestAcceptStoreFailures(t *testing.T) {
 
 func TestNullifierKey(t *testing.T) {
 	n := ledger.Nullifier{Circuit: invoiceID, Name: "nullifier", Value: big.NewInt(42)}
-	if got, want := n.Key(), "invoice-consistency/v1/nullifier/42"; got != want {
+	if got, want := n.Key(), "nullifier/42"; got != want {
 		t.Fatalf("Key() = %q, want %q", got, want)
+	}
+}
+
+// An invoice financed under v1 is refused under v2: v2's invoice
+// nullifier is v1's, and a set keys nullifiers by value.
+func TestAcceptAcrossVersions(t *testing.T) {
+	statement := func(id, example string) *ledger.Statement {
+		c, err := circuits.Lookup(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := examples.Read(example)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := c.Assign(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &ledger.Statement{Circuit: id}
+		for _, p := range a.Public {
+			if slices.Contains(c.Nullifiers, p.Name) {
+				s.Nullifiers = append(s.Nullifiers, ledger.Nullifier{Circuit: id, Name: p.Name, Value: p.Value})
+			}
+		}
+		return s
+	}
+	var set ledger.MemoryNullifiers
+	if err := ledger.Accept(context.Background(), &set, statement("invoice-consistency/v1", "invoice-consistency.json")); err != nil {
+		t.Fatal(err)
+	}
+	err := ledger.Accept(context.Background(), &set, statement("invoice-consistency/v2", "invoice-consistency-v2.json"))
+	var used *ledger.NullifierUsedError
+	if !errors.As(err, &used) || used.Nullifier.Name != "invoice_nullifier" || used.Earlier != -1 {
+		t.Fatalf("the same invoice under v2: got %v, want invoice_nullifier used before", err)
+	}
+	if set.Len() != 2 {
+		t.Fatalf("%d nullifiers recorded, want v1's two", set.Len())
 	}
 }
