@@ -5,13 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/proofmill/proofmill/errcode"
+	"github.com/proofmill/proofmill/internal/groupcommit"
 )
 
 // Record is one line of the log.
@@ -34,14 +35,19 @@ type Record struct {
 // ErrChain: a line of the log was changed, removed or inserted.
 var ErrChain = errcode.New(errcode.AuditChain, "audit log chain broken")
 
-// Log is an open audit log. It is safe for concurrent use.
+// Log is an open audit log. It is safe for concurrent use: appends that
+// arrive together are written in order and share one fsync.
 type Log struct {
-	mu   sync.Mutex
 	f    *os.File
-	prev string
-	size int64 // the file's length after the last whole line
+	prev string // the hash of the last whole line; the group's goroutine's
+	size int64  // the file's length after the last whole line; likewise
 	now  func() time.Time
+
+	group *groupcommit.Group[Record]
 }
+
+// maxGroup bounds the lines one fsync covers.
+const maxGroup = 256
 
 // Open opens the log at path for appending, after checking the chain of
 // what is there, and locks it against other processes.
@@ -64,37 +70,69 @@ func Open(path string) (*Log, error) {
 		f.Close()
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	return &Log{f: f, prev: prev, size: st.Size(), now: time.Now}, nil
+	l := &Log{f: f, prev: prev, size: st.Size(), now: time.Now}
+	l.group = groupcommit.Start(maxGroup, l.writeGroup)
+	return l, nil
 }
 
-// Close closes the file, releasing its lock.
-func (l *Log) Close() error { return l.f.Close() }
-
-// Append writes r, chained to the line before, and syncs it to disk.
-// Time and Prev are set here.
-func (l *Log) Append(r Record) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	r.Time, r.Prev = l.now().UTC(), l.prev
-	line, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("audit: %w", err)
+// Close writes the appends under way, then closes the file, releasing its
+// lock. Closing again does nothing.
+func (l *Log) Close() error {
+	l.group.Stop()
+	if err := l.f.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
+		return err
 	}
-	line = append(line, '\n')
-	_, err = l.f.Write(line)
+	return nil
+}
+
+// Append writes r, chained to the line before, and returns once it is
+// synced to disk. Time and Prev are set here.
+func (l *Log) Append(r Record) error {
+	if err := l.group.Do(r); err != nil {
+		if errors.Is(err, groupcommit.ErrClosed) {
+			return fmt.Errorf("audit: log %w", err)
+		}
+		return err
+	}
+	return nil
+}
+
+// writeGroup writes and syncs the group's lines. On failure the file is
+// cut back to where the group began: a line cut short (a full disk) would
+// break the chain for every line after it.
+func (l *Log) writeGroup(rs []Record) []error {
+	err := l.writeLines(rs)
+	errs := make([]error, len(rs))
+	for i := range errs {
+		errs[i] = err
+	}
+	return errs
+}
+
+func (l *Log) writeLines(rs []Record) error {
+	var buf []byte
+	prev := l.prev
+	for _, r := range rs {
+		r.Time, r.Prev = l.now().UTC(), prev
+		line, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+		prev = lineHash(line)
+		buf = append(append(buf, line...), '\n')
+	}
+	_, err := l.f.Write(buf)
 	if err == nil {
 		err = l.f.Sync()
 	}
 	if err != nil {
-		// A line cut short (a full disk) would break the chain for every
-		// line after it: cut it off, so the log ends at its last whole line.
 		if terr := l.f.Truncate(l.size); terr != nil {
-			return fmt.Errorf("audit: %w (and cutting off the partial line: %v)", err, terr)
+			return fmt.Errorf("audit: %w (and cutting off the partial lines: %v)", err, terr)
 		}
 		return fmt.Errorf("audit: %w", err)
 	}
-	l.size += int64(len(line))
-	l.prev = lineHash(line[:len(line)-1])
+	l.size += int64(len(buf))
+	l.prev = prev
 	return nil
 }
 

@@ -19,20 +19,23 @@ import (
 
 	"github.com/proofmill/proofmill/errcode"
 	"github.com/proofmill/proofmill/internal/diskfull"
+	"github.com/proofmill/proofmill/internal/groupcommit"
 	"github.com/proofmill/proofmill/scheduler"
 )
 
 var bucketJobs = []byte("jobs")
 
 // Store keeps jobs in a bbolt file. Every write is committed (fsync) before
-// it returns, so an accepted job is on disk before the client hears of it.
+// it returns, so an accepted job is on disk before the client hears of it;
+// concurrent job writes share a commit (see commitGroups).
 // Every record carries a checksum, checked on every read; a damaged record
 // is a CorruptRecord error naming its job, logged, never served, and
 // listings skip it.
 type Store struct {
-	db   *bolt.DB
-	path string
-	log  *slog.Logger
+	db     *bolt.DB
+	path   string
+	log    *slog.Logger
+	commit *groupcommit.Group[jobWrite] // Create and Update
 
 	// Counts kept in memory: this process owns the file.
 	mu         sync.Mutex
@@ -83,11 +86,13 @@ func OpenWith(path string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, path: path, log: o.Logger, unfinished: map[string]int{}, queued: map[scheduler.Priority]int{}, damagedIDs: map[string]bool{}}
+	s := &Store{db: db, path: path, log: o.Logger,
+		unfinished: map[string]int{}, queued: map[scheduler.Priority]int{}, damagedIDs: map[string]bool{}}
 	if err := s.start(made); err != nil {
 		db.Close()
 		return nil, err
 	}
+	s.commit = groupcommit.Start(maxGroup, commitGroups(db, path))
 	return s, nil
 }
 
@@ -306,8 +311,9 @@ func (s *Store) CountUnfinished(_ context.Context, tenant string) (int, error) {
 	return s.unfinished[tenant], nil
 }
 
-// Close removes the owner file and closes the journal, releasing it for
-// another process. Closing again does nothing.
+// Close commits the writes under way, removes the owner file and closes
+// the journal, releasing it for another process. Closing again does
+// nothing.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	closed := s.closed
@@ -316,13 +322,14 @@ func (s *Store) Close() error {
 	if closed {
 		return nil
 	}
+	s.commit.Stop()
 	os.Remove(ownerPath(s.path)) // before the lock goes: the next owner writes its own
 	return s.db.Close()
 }
 
 func (s *Store) Create(_ context.Context, job *scheduler.Job) (*scheduler.Job, bool, error) {
 	var existing *scheduler.Job
-	err := s.update(func(tx *bolt.Tx) error {
+	err := s.commit.Do(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketJobs)
 		if data := b.Get([]byte(job.ID)); data != nil {
 			existing = new(scheduler.Job)
@@ -362,7 +369,7 @@ func (s *Store) Get(_ context.Context, id string) (*scheduler.Job, error) {
 
 func (s *Store) Update(_ context.Context, job *scheduler.Job) error {
 	was := new(meta)
-	err := s.update(func(tx *bolt.Tx) error {
+	err := s.commit.Do(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketJobs)
 		data := b.Get([]byte(job.ID))
 		if data == nil {
