@@ -58,6 +58,9 @@ const (
 	Draining         Code = "draining"          // the server is shutting down
 	Unavailable      Code = "unavailable"       // a shared store or the server cannot be reached now
 	DeadlineExceeded Code = "deadline_exceeded" // a call's or a job's deadline passed
+	// DeadlineUnmeetable: at submission, the job is predicted to start
+	// after its deadline (the work ahead of it, the slots, recent proofs).
+	DeadlineUnmeetable Code = "deadline_unmeetable"
 
 	JobNotFound   Code = "job_not_found"
 	BatchNotFound Code = "batch_not_found"

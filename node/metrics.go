@@ -26,6 +26,7 @@ type metrics struct {
 	latency  *prometheus.HistogramVec
 	attempts *prometheus.CounterVec
 	fallback *prometheus.CounterVec
+	forecast prometheus.Histogram
 }
 
 // newMetrics registers the metrics over src.
@@ -45,11 +46,16 @@ func newMetrics(src metricsSources) *metrics {
 			Name: "proofmill_device_fallbacks_total",
 			Help: "Jobs a device failed (crashed, hung, rejected proof, unhealthy) and the CPU proved instead, by device and reason.",
 		}, []string{"device", "reason"}),
+		forecast: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "proofmill_start_forecast_error_seconds",
+			Help:    "How much later than forecast at admission each job started (negative: earlier); see deadline-aware admission.",
+			Buckets: []float64{-600, -120, -30, -10, -3, -1, 0, 1, 3, 10, 30, 120, 600},
+		}),
 	}
 	depth := prometheus.NewDesc("proofmill_queue_depth", "Jobs waiting, by priority.", []string{"priority"}, nil)
 	jobs := prometheus.NewDesc("proofmill_jobs", "Stored jobs, by state.", []string{"state"}, nil)
 	m.registry.MustRegister(
-		m.latency, m.attempts, m.fallback,
+		m.latency, m.attempts, m.fallback, m.forecast,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "proofmill_worker_utilization", Help: "Share of worker slots proving now."},
 			func() float64 { return float64(src.Busy()) / float64(max(src.Slots(), 1)) }),
@@ -93,6 +99,10 @@ func (m *metrics) observe(job *scheduler.Job, o scheduler.Outcome, took time.Dur
 	}
 	m.attempts.WithLabelValues(job.Circuit, outcome).Inc()
 }
+
+// forecastMissed records how late a job started against its forecast; it
+// fits scheduler.Config.ForecastError.
+func (m *metrics) forecastMissed(late time.Duration) { m.forecast.Observe(late.Seconds()) }
 
 // fellBack counts a job moved from a failing device to the CPU; it fits
 // prover.Config.OnFallback.

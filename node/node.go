@@ -197,6 +197,11 @@ func (n *Node) startScheduler(ctx context.Context) (int, error) {
 	if cfg.Role == Serve && n.jobs.shared() {
 		schedCfg.Poll = 2 * time.Second
 	}
+	// Deadlines are forecast from this process's own slots and proofs (a
+	// server on Redis whose workers are elsewhere sees neither, and so
+	// refuses none). The metrics exist before any job starts.
+	schedCfg.Slots = n.slots
+	schedCfg.ForecastError = func(late time.Duration) { n.metrics.forecastMissed(late) }
 	n.sched = scheduler.New(n.jobs.store, n.jobs.queue, schedCfg)
 	if cfg.Role != Serve {
 		return 0, nil

@@ -22,6 +22,19 @@ func NextPriority(waiting [numPriorities]int, interactiveStreak int) (p Priority
 	return Interactive, true
 }
 
+// StartsAhead is how many jobs start before one newly queued at p, given
+// how many wait at each priority, as NextPriority orders them: every job
+// waiting at its own priority, and those of the other that NextPriority
+// lets in meanwhile (one batch job per InteractiveShare interactive ones).
+// Tenants' shares within a priority are not modelled.
+func StartsAhead(waiting [numPriorities]int, p Priority) int {
+	i, b := waiting[Interactive], waiting[Batch]
+	if p == Interactive {
+		return i + min(b, i/InteractiveShare)
+	}
+	return b + min(i, InteractiveShare*(b+1))
+}
+
 // NextTenant picks whose job starts next among the tenants with jobs
 // waiting at the chosen priority: the one that has received the least
 // service per unit of weight (its pass), ties going to the name that sorts

@@ -110,6 +110,15 @@ type Config struct {
 	// other processes change, in case a change notice is lost. 0 means
 	// watches wake only on Notify and this scheduler's own writes.
 	Poll time.Duration
+	// Slots, when set, says how many proofs run at once on the workers
+	// this process feeds. A submission with a deadline is then refused
+	// (ErrDeadlineUnmeetable) when it is predicted to start after it: the
+	// jobs ahead of it, over the slots, at the mean run time of the
+	// proofs this process saw (none refused before it saw a few).
+	Slots func() int
+	// ForecastError, when set, gets how much later than predicted each
+	// forecast job started (negative: earlier).
+	ForecastError func(late time.Duration)
 }
 
 // Request is a proof request as a client makes it.
@@ -147,6 +156,7 @@ type Scheduler struct {
 	admitMu   sync.Mutex
 	admitting [numPriorities]int
 	late      lateJobs
+	forecast  forecast
 }
 
 // New returns a Scheduler over a store and a queue. Call Recover before
@@ -279,7 +289,7 @@ func (s *Scheduler) admit(ctx context.Context, job *Job, tenantMax int) (*Job, b
 	case err != nil && !errors.Is(err, ErrNotFound):
 		return nil, false, fmt.Errorf("scheduler: submit: %w", err)
 	}
-	release, err := s.reserve(ctx, job.Priority)
+	release, waiting, err := s.reserve(ctx, job.Priority)
 	if err != nil {
 		return nil, false, err
 	}
@@ -290,6 +300,10 @@ func (s *Scheduler) admit(ctx context.Context, job *Job, tenantMax int) (*Job, b
 		} else if n >= tenantMax {
 			return nil, false, fmt.Errorf("scheduler: tenant %s: %w: %d unfinished jobs", job.Tenant, ErrTenantQuota, tenantMax)
 		}
+	}
+	predicted, forecast, err := s.checkDeadline(job, waiting)
+	if err != nil {
+		return nil, false, err
 	}
 	fresh := job.clone()
 	if s.cfg.Inputs != nil && len(fresh.Witness) > 0 {
@@ -318,6 +332,9 @@ func (s *Scheduler) admit(ctx context.Context, job *Job, tenantMax int) (*Job, b
 	// Stored but not yet in line: a crash here leaves the job for Recover.
 	if err := s.queue.Push(ctx, fresh.ID, fresh.Class()); err != nil {
 		return nil, false, fmt.Errorf("scheduler: submit: %w", err)
+	}
+	if forecast {
+		s.forecast.track(fresh.ID, predicted.Start)
 	}
 	s.failAtDeadline(fresh)
 	return fresh, true, nil
@@ -377,22 +394,25 @@ func retriable(j *Job) bool {
 // reservation stored. (Servers sharing Redis each keep their own
 // reservations: together they may pass the bound by their submissions in
 // flight.)
-func (s *Scheduler) reserve(ctx context.Context, p Priority) (release func(), err error) {
+func (s *Scheduler) reserve(ctx context.Context, p Priority) (release func(), waiting map[Priority]int, err error) {
 	s.admitMu.Lock()
 	defer s.admitMu.Unlock()
 	w, err := s.store.CountQueued(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("scheduler: submit: counting the jobs waiting: %w", err)
+		return nil, nil, fmt.Errorf("scheduler: submit: counting the jobs waiting: %w", err)
 	}
 	if w[p]+s.admitting[p] >= s.cfg.MaxQueued {
-		return nil, fmt.Errorf("scheduler: %w: %d %s jobs waiting", ErrQueueFull, s.cfg.MaxQueued, p)
+		return nil, nil, fmt.Errorf("scheduler: %w: %d %s jobs waiting", ErrQueueFull, s.cfg.MaxQueued, p)
+	}
+	for q, n := range s.admitting {
+		w[Priority(q)] += n // admitted before this one, not yet stored
 	}
 	s.admitting[p]++
 	return func() {
 		s.admitMu.Lock()
 		s.admitting[p]--
 		s.admitMu.Unlock()
-	}, nil
+	}, w, nil
 }
 
 // Waiting returns how many jobs wait at each priority.
@@ -447,6 +467,7 @@ func (s *Scheduler) Cancel(ctx context.Context, id string) (*Job, error) {
 		}
 		return nil, err
 	}
+	s.forecast.forget(id)
 	// After the save: a failed save leaves the job in line. A worker that
 	// pops it meanwhile finds it cancelled and skips it.
 	if err := s.queue.Remove(ctx, id, j.Class()); err != nil {
@@ -524,6 +545,9 @@ func (s *Scheduler) start(ctx context.Context, id string) (*Job, bool, error) {
 	case err != nil:
 		return j, false, fmt.Errorf("scheduler: start %s: %w", id, err)
 	}
+	if late, ok := s.forecast.started(id, j.Started); ok && started && s.cfg.ForecastError != nil {
+		s.cfg.ForecastError(late)
+	}
 	return j, started, nil
 }
 
@@ -547,10 +571,10 @@ type Outcome struct {
 // job has one result however often it ran. If the store fails, the job goes
 // back in line (it runs again) and the error is returned.
 func (s *Scheduler) Finish(ctx context.Context, id string, o Outcome) error {
-	again := false
+	again, succeeded := false, false
 	code := errcode.Of(o.Err)
 	j, err := s.change(ctx, id, func(j *Job) (bool, error) {
-		again = false
+		again, succeeded = false, false
 		if j.State != Running || (o.Attempt != 0 && o.Attempt != j.Attempts) {
 			return false, nil // a duplicate or stale report
 		}
@@ -569,6 +593,7 @@ func (s *Scheduler) Finish(ctx context.Context, id string, o Outcome) error {
 				j.VerifyingKey = o.VerifyingKey
 			}
 			s.finish(j, Succeeded, "", "")
+			succeeded = true
 			if s.cfg.Notary != nil {
 				r, err := s.cfg.Notary.Sign(j)
 				if err != nil {
@@ -591,6 +616,9 @@ func (s *Scheduler) Finish(ctx context.Context, id string, o Outcome) error {
 	}
 	if again {
 		s.log.Warn("job failed; retrying", "job", j.ID, "attempt", j.Attempts, "kind", code, "err", o.Err)
+	}
+	if succeeded {
+		s.forecast.observe(j.Finished.Sub(j.Started))
 	}
 	s.release(ctx, id, j, again)
 	return nil

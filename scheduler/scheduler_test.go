@@ -66,6 +66,7 @@ func openHarness(t *testing.T, path string, cfg scheduler.Config, c *clock) *har
 	t.Cleanup(func() { store.Close() })
 	cfg.Now = c.Now
 	s := scheduler.New(store, embedded.NewQueue(embedded.QueueConfig{}), cfg)
+	t.Cleanup(s.Close) // before the store closes: stops the deadline timers
 	if _, err := s.Recover(context.Background()); err != nil {
 		t.Fatal(err)
 	}
