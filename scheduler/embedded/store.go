@@ -1,7 +1,9 @@
 package embedded
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,7 +25,19 @@ import (
 	"github.com/proofmill/proofmill/scheduler"
 )
 
-var bucketJobs = []byte("jobs")
+var (
+	bucketJobs = []byte("jobs")
+	// bucketFinished indexes ended jobs by the time they ended
+	// (finishedKey), so that expiry reads only what it deletes.
+	bucketFinished = []byte("finished")
+)
+
+// finishedKey orders ended jobs by end time: 8 bytes of Unix nanoseconds,
+// big-endian, then the id.
+func finishedKey(at time.Time, id string) []byte {
+	k := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(id)), uint64(at.UnixNano()))
+	return append(k, id...)
+}
 
 // Store keeps jobs in a bbolt file. Every write is committed (fsync) before
 // it returns, so an accepted job is on disk before the client hears of it;
@@ -41,6 +55,7 @@ type Store struct {
 	mu         sync.Mutex
 	unfinished map[string]int             // per tenant
 	queued     map[scheduler.Priority]int // jobs waiting, per priority
+	states     map[scheduler.State]int    // stored jobs, per state
 	damagedIDs map[string]bool            // records found damaged (they stay so: no write replaces one)
 	closed     bool
 }
@@ -53,16 +68,17 @@ type Options struct {
 	LockTimeout time.Duration
 }
 
-// meta is what the counts need of a job.
+// meta is what the counts and the index of ended jobs need of a job.
 type meta struct {
 	Tenant   string             `json:"tenant"`
 	State    scheduler.State    `json:"state"`
 	Priority scheduler.Priority `json:"priority"`
 	Version  uint64             `json:"version"`
+	Finished time.Time          `json:"finished"`
 }
 
 func metaOf(j *scheduler.Job) *meta {
-	return &meta{Tenant: j.Tenant, State: j.State, Priority: j.Priority, Version: j.Version}
+	return &meta{Tenant: j.Tenant, State: j.State, Priority: j.Priority, Version: j.Version, Finished: j.Finished}
 }
 
 // Open opens or creates the store at path, with the default Options.
@@ -87,7 +103,7 @@ func OpenWith(path string, o Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{db: db, path: path, log: o.Logger,
-		unfinished: map[string]int{}, queued: map[scheduler.Priority]int{}, damagedIDs: map[string]bool{}}
+		unfinished: map[string]int{}, queued: map[scheduler.Priority]int{}, states: map[scheduler.State]int{}, damagedIDs: map[string]bool{}}
 	if err := s.start(made); err != nil {
 		db.Close()
 		return nil, err
@@ -96,12 +112,26 @@ func OpenWith(path string, o Options) (*Store, error) {
 	return s, nil
 }
 
-// start readies an opened journal: the bucket, the marker, the owner file
-// and the counts.
+// start readies an opened journal: the buckets (indexing the ended jobs of
+// a journal made before the index), the marker, the owner file and the
+// counts.
 func (s *Store) start(made bool) error {
 	err := s.update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucketJobs)
-		return err
+		jobs, err := tx.CreateBucketIfNotExists(bucketJobs)
+		if err != nil || tx.Bucket(bucketFinished) != nil {
+			return err
+		}
+		index, err := tx.CreateBucket(bucketFinished)
+		if err != nil {
+			return err
+		}
+		return jobs.ForEach(func(k, v []byte) error {
+			var m meta
+			if _, err := decode(k, v, &m); err != nil || !m.State.Terminal() {
+				return nil // a damaged record is reported below, and kept
+			}
+			return index.Put(finishedKey(m.Finished, string(k)), nil)
+		})
 	})
 	if err == nil && !made {
 		err = writeMarker(s.path)
@@ -279,6 +309,7 @@ func (s *Store) note(was, is *meta) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if was != nil {
+		s.states[was.State]--
 		if !was.State.Terminal() {
 			s.unfinished[was.Tenant]--
 		}
@@ -286,10 +317,13 @@ func (s *Store) note(was, is *meta) {
 			s.queued[was.Priority]--
 		}
 	}
-	if !is.State.Terminal() {
+	if is != nil {
+		s.states[is.State]++
+	}
+	if is != nil && !is.State.Terminal() {
 		s.unfinished[is.Tenant]++
 	}
-	if is.State == scheduler.Queued {
+	if is != nil && is.State == scheduler.Queued {
 		s.queued[is.Priority]++
 	}
 }
@@ -336,7 +370,7 @@ func (s *Store) Create(_ context.Context, job *scheduler.Job) (*scheduler.Job, b
 			_, err := decode([]byte(job.ID), data, existing)
 			return err
 		}
-		return put(b, job)
+		return put(tx, job, nil)
 	})
 	if err != nil {
 		s.loudly(job.ID, err)
@@ -381,7 +415,7 @@ func (s *Store) Update(_ context.Context, job *scheduler.Job) error {
 		if was.Version != job.Version-1 {
 			return scheduler.ErrConflict
 		}
-		return put(b, job)
+		return put(tx, job, was)
 	})
 	if err != nil {
 		s.loudly(job.ID, err)
@@ -391,19 +425,26 @@ func (s *Store) Update(_ context.Context, job *scheduler.Job) error {
 	return nil
 }
 
-// Unfinished lists the queued and running jobs; damaged records are
-// logged and skipped, so that one cannot stop recovery of the rest.
+// Unfinished lists the queued and running jobs with what recovery needs
+// (id, class, state, submission and deadline): never their inputs, which
+// are not even allocated. Damaged records are logged and skipped, so that
+// one cannot stop recovery of the rest.
 func (s *Store) Unfinished(_ context.Context) ([]*scheduler.Job, error) {
 	var jobs []*scheduler.Job
 	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketJobs).ForEach(func(k, v []byte) error {
-			var j scheduler.Job
+			var j struct {
+				ID        string             `json:"id"`
+				Tenant    string             `json:"tenant"`
+				Priority  scheduler.Priority `json:"priority"`
+				Deadline  time.Time          `json:"deadline"`
+				State     scheduler.State    `json:"state"`
+				Submitted time.Time          `json:"submitted"`
+			}
 			if _, err := decode(k, v, &j); err != nil {
 				s.damaged(string(k), err)
 			} else if !j.State.Terminal() {
-				j.DropInput()
-				j.Result = nil
-				jobs = append(jobs, &j)
+				jobs = append(jobs, &scheduler.Job{ID: j.ID, Tenant: j.Tenant, Priority: j.Priority, Deadline: j.Deadline, State: j.State, Submitted: j.Submitted})
 			}
 			return nil
 		})
@@ -412,54 +453,71 @@ func (s *Store) Unfinished(_ context.Context) ([]*scheduler.Job, error) {
 	return jobs, err
 }
 
-// DeleteFinished removes terminal jobs finished before the time; a damaged
-// record is kept (it is evidence) and logged.
+// expireBatch is how many jobs one expiry transaction deletes at most, so
+// that submissions wait for a short commit, not for the whole expiry.
+const expireBatch = 500
+
+// DeleteFinished removes terminal jobs finished before the time, walking
+// the index of ended jobs in small transactions: it reads only what it
+// deletes. A damaged record is kept (it is evidence) and logged.
 func (s *Store) DeleteFinished(_ context.Context, before time.Time) (int, error) {
-	n := 0
-	err := s.update(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketJobs).Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			var j struct {
-				State    scheduler.State `json:"state"`
-				Finished time.Time       `json:"finished"`
-			}
-			if _, err := decode(k, v, &j); err != nil {
-				s.damaged(string(k), err)
-				continue
-			}
-			if j.State.Terminal() && j.Finished.Before(before) {
+	total := 0
+	for {
+		var gone []*meta
+		more := false
+		err := s.update(func(tx *bolt.Tx) error {
+			gone, more = gone[:0], false
+			jobs, c := tx.Bucket(bucketJobs), tx.Bucket(bucketFinished).Cursor()
+			end := finishedKey(before, "")
+			for k, _ := c.First(); k != nil && bytes.Compare(k, end) < 0; k, _ = c.First() {
+				if len(gone) == expireBatch {
+					more = true
+					break
+				}
+				id := k[8:]
+				if v := jobs.Get(id); v != nil { // nil: gone already
+					var m meta
+					if _, err := decode(id, v, &m); err != nil {
+						s.damaged(string(id), err)
+					} else if m.State.Terminal() && m.Finished.Before(before) {
+						if err := jobs.Delete(id); err != nil {
+							return err
+						}
+						gone = append(gone, &m)
+					}
+				}
 				if err := c.Delete(); err != nil {
 					return err
 				}
-				n++
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, s.writeErr("expire", err)
-	}
-	return n, nil
-}
-
-// Counts returns how many stored jobs are in each state, damaged records
-// aside. It decodes only each job's state, not its input or proof.
-func (s *Store) Counts(_ context.Context) (map[scheduler.State]int, error) {
-	counts := map[scheduler.State]int{}
-	err := s.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketJobs).ForEach(func(k, v []byte) error {
-			var j struct {
-				State scheduler.State `json:"state"`
-			}
-			if _, err := decode(k, v, &j); err != nil {
-				s.damaged(string(k), err)
-			} else {
-				counts[j.State]++
 			}
 			return nil
 		})
-	})
-	return counts, err
+		if err != nil {
+			return total, s.writeErr("expire", err)
+		}
+		for _, m := range gone {
+			s.note(m, nil)
+		}
+		total += len(gone)
+		if !more {
+			return total, nil
+		}
+	}
+}
+
+// Counts returns how many stored jobs are in each state, damaged records
+// aside: kept as jobs change (this process owns the file), so a metrics
+// scrape costs nothing per job.
+func (s *Store) Counts(context.Context) (map[scheduler.State]int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[scheduler.State]int, len(s.states))
+	for st, n := range s.states {
+		if n != 0 {
+			out[st] = n
+		}
+	}
+	return out, nil
 }
 
 // eachMeta decodes only what the counts need of each job; bad gets each
@@ -479,10 +537,23 @@ func (s *Store) eachMeta(fn func(*meta), bad func(id string, err error)) error {
 	})
 }
 
-func put(b *bolt.Bucket, job *scheduler.Job) error {
+// put writes a job that was as was (nil: new), keeping the index of ended
+// jobs: a job that ends is indexed, one started afresh is not.
+func put(tx *bolt.Tx, job *scheduler.Job, was *meta) error {
 	data, err := json.Marshal(job)
 	if err != nil {
 		return err
 	}
-	return b.Put([]byte(job.ID), seal([]byte(job.ID), data))
+	index := tx.Bucket(bucketFinished)
+	if was != nil && was.State.Terminal() {
+		if err := index.Delete(finishedKey(was.Finished, job.ID)); err != nil {
+			return err
+		}
+	}
+	if job.State.Terminal() {
+		if err := index.Put(finishedKey(job.Finished, job.ID), nil); err != nil {
+			return err
+		}
+	}
+	return tx.Bucket(bucketJobs).Put([]byte(job.ID), seal([]byte(job.ID), data))
 }
