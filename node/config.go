@@ -132,6 +132,9 @@ type Config struct {
 	holdWorkers bool
 	// plainInputs stores witnesses unencrypted: tests' control only.
 	plainInputs bool
+	// beforeRecovery, when set, runs before the start's recovery: tests
+	// hold it to see the server while it recovers.
+	beforeRecovery func()
 }
 
 // Limits are a server's per-client bounds (server.Limits).

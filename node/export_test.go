@@ -11,3 +11,6 @@ func (n *Node) StartWorkers() error { return n.startWorkers() }
 // tests that look for documents at rest, and the baseline of the
 // encryption benchmark.
 func PlainInputsAtRest(c *Config) { c.plainInputs = true }
+
+// BeforeRecovery runs hold before the start's recovery of unfinished jobs.
+func BeforeRecovery(c *Config, hold func()) { c.beforeRecovery = hold }

@@ -3,6 +3,7 @@ package node
 import (
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -23,6 +24,9 @@ type keyHealth struct {
 	// lost, when set, reports a fault of the whole server (Redis lost its
 	// data) that keeps it NOT_SERVING whatever its keys.
 	lost func() bool
+	// recovering keeps the server NOT_SERVING while it puts back in line
+	// the jobs a previous process left.
+	recovering atomic.Bool
 
 	mu     sync.Mutex
 	prover *prover.Prover  // nil until the prover is made
@@ -71,7 +75,7 @@ func (h *keyHealth) refresh() {
 		}
 	}
 	overall := healthpb.HealthCheckResponse_SERVING
-	if usable == 0 || h.lost != nil && h.lost() {
+	if usable == 0 || h.lost != nil && h.lost() || h.recovering.Load() {
 		overall = healthpb.HealthCheckResponse_NOT_SERVING
 	}
 	if none := usable == 0; none != h.none {

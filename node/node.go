@@ -143,8 +143,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err := n.startProver(); err != nil {
 		return err
 	}
-	recovered, err := n.startScheduler(ctx)
-	if err != nil {
+	if err := n.startScheduler(); err != nil {
 		return err
 	}
 	n.metrics = newMetrics(metricsSources{Waiting: n.sched.Waiting, Counts: n.jobs.counts, Busy: n.busy, Slots: n.slots})
@@ -154,8 +153,15 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	var admit func()
 	if cfg.Role == Serve {
+		// Listen first, NOT_SERVING and refusing submissions (UNAVAILABLE,
+		// which clients retry) until recovery has put the jobs a previous
+		// process left back in line (startLoops).
+		admit = n.sched.HoldSubmissions()
+		n.keyHealth.recovering.Store(true)
 		if err := n.startAPI(); err != nil {
+			admit()
 			return err
 		}
 		n.keyHealth.attach(n.prover, n.health)
@@ -163,16 +169,14 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err := n.startMetrics(); err != nil {
 		return err
 	}
-	n.startLoops()
+	n.startLoops(admit)
 	n.log.Info(cfg.Role.String()+" ready", "grpc", n.Addr(), "jobs", cfg.jobsName(), "workers", slots,
-		"recovered_jobs", recovered, "keys", n.prover.Store().Dir, "pid", os.Getpid())
+		"keys", n.prover.Store().Dir, "pid", os.Getpid())
 	return nil
 }
 
-// startScheduler opens the audit log and makes the scheduler over it; a
-// server then puts back in line what a previous process left unfinished,
-// and says how many jobs that was.
-func (n *Node) startScheduler(ctx context.Context) (int, error) {
+// startScheduler opens the audit log and makes the scheduler over it.
+func (n *Node) startScheduler() error {
 	cfg := n.cfg
 	schedCfg := scheduler.Config{MaxQueued: cfg.MaxQueued, MaxAttempts: cfg.MaxAttempts, Retention: cfg.Retention, Logger: n.log,
 		Notary: server.Notary{Signer: n.signer}, Inputs: n.privacy.cipher()}
@@ -181,11 +185,11 @@ func (n *Node) startScheduler(ctx context.Context) (int, error) {
 	}
 	if cfg.Audit != "" {
 		if err := os.MkdirAll(filepath.Dir(cfg.Audit), 0o700); err != nil {
-			return 0, fmt.Errorf("node: %w", err)
+			return fmt.Errorf("node: %w", err)
 		}
 		var err error
 		if n.audit, err = audit.Open(cfg.Audit); err != nil {
-			return 0, err
+			return err
 		}
 		schedCfg.Audit = auditor{n.audit}
 	}
@@ -203,10 +207,7 @@ func (n *Node) startScheduler(ctx context.Context) (int, error) {
 	schedCfg.Slots = n.slots
 	schedCfg.ForecastError = func(late time.Duration) { n.metrics.forecastMissed(late) }
 	n.sched = scheduler.New(n.jobs.store, n.jobs.queue, schedCfg)
-	if cfg.Role != Serve {
-		return 0, nil
-	}
-	return n.sched.Recover(ctx)
+	return nil
 }
 
 // startProver makes the prover: on the GPUs' pool, a worker's device, or
@@ -318,9 +319,16 @@ func (n *Node) startMetrics() error {
 // startLoops starts the background loops: on Redis, the watch for Redis
 // losing its data; a server's housekeeping, and its subscription to
 // other processes' changes on Redis.
-func (n *Node) startLoops() {
+func (n *Node) startLoops(admit func()) {
 	ctx, stop := context.WithCancel(context.Background())
 	n.stopLoops = stop
+	if admit != nil {
+		n.loops.Add(1)
+		go func() {
+			defer n.loops.Done()
+			n.recoverThenAdmit(ctx, admit)
+		}()
+	}
 	if n.dataLoss != nil {
 		n.loops.Add(1)
 		go func() {
@@ -343,6 +351,32 @@ func (n *Node) startLoops() {
 			n.jobs.redisStore.Subscribe(ctx, n.sched.Notify) // wake watchers on other processes' changes
 		}()
 	}
+}
+
+// recoverThenAdmit puts back in line what a previous process left
+// unfinished, retrying until it can, then admits submissions and lets
+// health say SERVING.
+func (n *Node) recoverThenAdmit(ctx context.Context, admit func()) {
+	if n.cfg.beforeRecovery != nil {
+		n.cfg.beforeRecovery()
+	}
+	start := time.Now()
+	for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
+		recovered, err := n.sched.Recover(ctx)
+		if err == nil {
+			n.log.Info("recovered unfinished jobs; admitting", "recovered_jobs", recovered, "took", time.Since(start).Round(time.Millisecond))
+			break
+		}
+		n.log.Error("recovering unfinished jobs; submissions wait, health NOT_SERVING", "err", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+	admit()
+	n.keyHealth.recovering.Store(false)
+	n.keyHealth.refresh()
 }
 
 // Run starts the node, serves until ctx ends (SIGTERM, say), then shuts

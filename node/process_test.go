@@ -93,7 +93,8 @@ func TestCrashLosesNoAcceptedJob(t *testing.T) {
 	c.Close()
 
 	p2, c2 := startServe(t, data, addr)
-	if log := p2.Logs(); strings.Contains(log, "recovered_jobs=0") || !strings.Contains(log, "recovered_jobs=") {
+	p2.WaitForLog(t, "recovered_jobs=")
+	if log := p2.Logs(); strings.Contains(log, "recovered_jobs=0") {
 		t.Fatalf("the restarted server recovered no jobs:\n%s", log)
 	}
 	allComplete(t, c2, ids)

@@ -9,6 +9,9 @@ var (
 	ErrTenantQuota  = errcode.New(errcode.TenantQuota, "tenant's queued-job quota reached")
 	ErrNotQueued    = errcode.New(errcode.NotQueued, "job is not queued")
 	ErrDraining     = errcode.New(errcode.Draining, "scheduler is draining")
+	// ErrRecovering: the server is starting, putting back in line the jobs
+	// a previous process left; submissions are admitted once it is done.
+	ErrRecovering = errcode.New(errcode.Unavailable, "server is starting: recovering unfinished jobs")
 	ErrInvalidKey   = errcode.New(errcode.BadRequest, "invalid idempotency key")
 	ErrPastDeadline = errcode.New(errcode.BadRequest, "deadline already passed")
 	ErrBadPriority  = errcode.New(errcode.BadRequest, "unknown priority")

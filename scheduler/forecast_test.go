@@ -132,3 +132,21 @@ func TestNoForecastWithoutEvidence(t *testing.T) {
 		})
 	}
 }
+
+// While a starting server recovers, submissions are refused as
+// UNAVAILABLE (clients retry); once released, admitted.
+func TestHoldSubmissions(t *testing.T) {
+	h := newHarness(t, scheduler.Config{})
+	ctx := context.Background()
+	release := h.HoldSubmissions()
+	_, _, err := h.Submit(ctx, scheduler.Request{Circuit: circuit, Input: invoiceNo(t, 1)})
+	if !errors.Is(err, scheduler.ErrRecovering) || errcode.Of(err) != errcode.Unavailable {
+		t.Fatalf("while held: %v, want ErrRecovering", err)
+	}
+	if w, _ := h.Waiting(ctx); w[scheduler.Interactive] != 0 {
+		t.Fatalf("a held submission was queued: %v", w)
+	}
+	release()
+	release() // once only
+	h.submit(t, scheduler.Request{Input: invoiceNo(t, 1)})
+}

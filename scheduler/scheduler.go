@@ -150,6 +150,7 @@ type Scheduler struct {
 	mu       sync.Mutex
 	changed  map[string]*watch
 	draining bool
+	held     int // HoldSubmissions not yet released
 	// admitting counts, per priority, submissions past the queue bound's
 	// check and not yet stored: the check and the write are one step for
 	// this process's submitters. admitMu guards it.
@@ -181,6 +182,23 @@ func New(store Store, queue Queue, cfg Config) *Scheduler {
 		cfg.Now = time.Now
 	}
 	return &Scheduler{store: store, queue: queue, cfg: cfg, log: cfg.Logger, changed: map[string]*watch{}}
+}
+
+// HoldSubmissions refuses submissions with ErrRecovering until release is
+// called: a starting server listens (and says NOT_SERVING) while it puts
+// back in line what a previous process left, and admits new jobs after.
+func (s *Scheduler) HoldSubmissions() (release func()) {
+	s.mu.Lock()
+	s.held++
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			s.held--
+			s.mu.Unlock()
+		})
+	}
 }
 
 // Recover puts every unfinished job back in line: queued ones, and running
@@ -262,10 +280,13 @@ func (s *Scheduler) Submit(ctx context.Context, req Request) (*Job, bool, error)
 	}
 
 	s.mu.Lock()
-	draining := s.draining
+	draining, held := s.draining, s.held > 0
 	s.mu.Unlock()
-	if draining {
+	switch {
+	case draining:
 		return nil, false, ErrDraining
+	case held:
+		return nil, false, ErrRecovering
 	}
 	for {
 		stored, created, err := s.admit(ctx, job, req.TenantMaxQueued)
