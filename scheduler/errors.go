@@ -4,14 +4,14 @@ import "github.com/proofmill/proofmill/errcode"
 
 // The scheduler's errors, each with its code.
 var (
-	ErrNotFound     = errcode.New(errcode.JobNotFound, "job not found")
-	ErrQueueFull    = errcode.New(errcode.QueueFull, "queue full")
-	ErrTenantQuota  = errcode.New(errcode.TenantQuota, "tenant's queued-job quota reached")
-	ErrNotQueued    = errcode.New(errcode.NotQueued, "job is not queued")
-	ErrDraining     = errcode.New(errcode.Draining, "scheduler is draining")
+	ErrNotFound    = errcode.New(errcode.JobNotFound, "job not found")
+	ErrQueueFull   = errcode.New(errcode.QueueFull, "queue full")
+	ErrTenantQuota = errcode.New(errcode.TenantQuota, "tenant's queued-job quota reached")
+	ErrNotQueued   = errcode.New(errcode.NotQueued, "job is not queued")
+	ErrDraining    = errcode.New(errcode.Draining, "scheduler is draining")
 	// ErrRecovering: the server is starting, putting back in line the jobs
 	// a previous process left; submissions are admitted once it is done.
-	ErrRecovering = errcode.New(errcode.Unavailable, "server is starting: recovering unfinished jobs")
+	ErrRecovering   = errcode.New(errcode.Unavailable, "server is starting: recovering unfinished jobs")
 	ErrInvalidKey   = errcode.New(errcode.BadRequest, "invalid idempotency key")
 	ErrPastDeadline = errcode.New(errcode.BadRequest, "deadline already passed")
 	ErrBadPriority  = errcode.New(errcode.BadRequest, "unknown priority")
