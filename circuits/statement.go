@@ -3,9 +3,6 @@ package circuits
 import (
 	"fmt"
 
-	"github.com/consensys/gnark-crypto/ecc"
-	"github.com/consensys/gnark/frontend"
-
 	"github.com/proofmill/proofmill/circuits/input"
 )
 
@@ -26,11 +23,7 @@ func (c *Circuit) Admit(data []byte) (*Statement, error) {
 	if err != nil {
 		return nil, err
 	}
-	full, err := frontend.NewWitness(a.Witness, ecc.BN254.ScalarField())
-	if err != nil {
-		return nil, fmt.Errorf("circuits: %s: witness: %w", c.ID, err)
-	}
-	bin, err := full.MarshalBinary()
+	bin, err := a.Binary()
 	if err != nil {
 		return nil, fmt.Errorf("circuits: %s: witness: %w", c.ID, err)
 	}

@@ -93,10 +93,14 @@ func Assigner(capacity int) func([]byte) (*input.Assignment, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := s.Check(); err != nil {
+		if err := s.checkCount(); err != nil {
 			return nil, err
 		}
-		return s.Assignment(), nil
+		d := s.Derive() // once: the rules and the witness share the hashes
+		if err := s.check(d); err != nil {
+			return nil, err
+		}
+		return s.assignment(d), nil
 	}
 }
 

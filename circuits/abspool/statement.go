@@ -98,13 +98,26 @@ func (s *Statement) Derive() Pool {
 // Field widths are checked by Parse; a Statement built in code must respect
 // them. The circuit remains the authority.
 func (s *Statement) Check() error {
+	if err := s.checkCount(); err != nil {
+		return err
+	}
+	return s.check(s.Derive())
+}
+
+// checkCount comes first: a tape of another size has no root to derive.
+func (s *Statement) checkCount() error {
 	switch {
 	case len(s.Assets) == 0:
 		return input.Rule(RuleActiveCount, "a pool has at least one asset")
 	case len(s.Assets) > s.Capacity:
 		return input.Rule(RuleActiveCount, "%d assets exceed the pool capacity %d", len(s.Assets), s.Capacity)
 	}
-	derived := s.Derive()
+	return nil
+}
+
+// check is Check past the count, given the derived figures, so that
+// Assign hashes the tape once.
+func (s *Statement) check(derived Pool) error {
 	if err := input.CheckClaims(
 		input.Claim{Rule: RuleRoot, What: "pool root", Claimed: s.Claimed.Root, Derived: derived.Root},
 		input.Claim{Rule: RuleActiveCount, What: "active asset count", Claimed: s.Claimed.ActiveCount, Derived: derived.ActiveCount},
@@ -162,8 +175,9 @@ func (s *Statement) Check() error {
 
 // Assignment returns the full witness and the named public inputs. It does
 // not check the rules: tests use it to build statements that break one.
-func (s *Statement) Assignment() *input.Assignment {
-	d := s.Derive()
+func (s *Statement) Assignment() *input.Assignment { return s.assignment(s.Derive()) }
+
+func (s *Statement) assignment(d Pool) *input.Assignment {
 	w := New(s.Capacity)
 	w.Root, w.ActiveCount, w.TotalPrincipal = d.Root, d.ActiveCount, d.TotalPrincipal
 	l := &s.Limits

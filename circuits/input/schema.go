@@ -1,6 +1,7 @@
 package input
 
 import (
+	"github.com/consensys/gnark-crypto/ecc"
 	"math/big"
 
 	"github.com/consensys/gnark/frontend"
@@ -48,4 +49,14 @@ type PublicInput struct {
 type Assignment struct {
 	Witness frontend.Circuit
 	Public  []PublicInput
+}
+
+// Binary is the full witness in gnark's binary encoding over BN254: what a
+// job stores and a prover reads back.
+func (a *Assignment) Binary() ([]byte, error) {
+	full, err := frontend.NewWitness(a.Witness, ecc.BN254.ScalarField())
+	if err != nil {
+		return nil, err
+	}
+	return full.MarshalBinary()
 }

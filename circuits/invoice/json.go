@@ -91,10 +91,11 @@ func Assign(data []byte) (*input.Assignment, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Check(); err != nil {
+	d := s.Derive() // once: the rules and the witness share the hashes
+	if err := s.check(d); err != nil {
 		return nil, err
 	}
-	return s.Assignment(), nil
+	return s.assignment(d), nil
 }
 
 // Schema describes Request.

@@ -82,9 +82,11 @@ func (s *Statement) Derive() Public {
 
 // Check tests every rule natively, so a client learns which rule its
 // documents break before any proving. The circuit remains the authority.
-func (s *Statement) Check() error {
+func (s *Statement) Check() error { return s.check(s.Derive()) }
+
+// check is Check given the derived values, so that Assign hashes once.
+func (s *Statement) check(derived Public) error {
 	inv, bol, cus := &s.Invoice, &s.BillOfLading, &s.Customs
-	derived := s.Derive()
 	if err := input.CheckClaims(
 		input.Claim{Rule: RuleInvoiceCommitment, What: "invoice commitment", Claimed: s.Claimed.InvoiceCommitment, Derived: derived.InvoiceCommitment},
 		input.Claim{Rule: RuleBillOfLadingCommitment, What: "bill of lading commitment", Claimed: s.Claimed.BillOfLadingCommitment, Derived: derived.BillOfLadingCommitment},
@@ -100,8 +102,9 @@ func (s *Statement) Check() error {
 
 // Assignment returns the full witness and the named public inputs. It does
 // not check the rules: tests use it to build statements that break one.
-func (s *Statement) Assignment() *input.Assignment {
-	d := s.Derive()
+func (s *Statement) Assignment() *input.Assignment { return s.assignment(s.Derive()) }
+
+func (s *Statement) assignment(d Public) *input.Assignment {
 	inv, bol, cus := &s.Invoice, &s.BillOfLading, &s.Customs
 	w := &Circuit{
 		InvoiceCommitment:      d.InvoiceCommitment,

@@ -72,10 +72,11 @@ func AssignV2(data []byte) (*input.Assignment, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Check(); err != nil {
+	d := s.Derive() // once: the rules and the witness share the hashes
+	if err := s.check(d); err != nil {
 		return nil, err
 	}
-	return s.Assignment(), nil
+	return s.assignment(d), nil
 }
 
 // SchemaV2 describes RequestV2.

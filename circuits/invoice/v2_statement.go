@@ -59,8 +59,9 @@ func (s *StatementV2) Derive() PublicV2 {
 }
 
 // Check tests every rule natively; the circuit remains the authority.
-func (s *StatementV2) Check() error {
-	d := s.Derive()
+func (s *StatementV2) Check() error { return s.check(s.Derive()) }
+
+func (s *StatementV2) check(d PublicV2) error {
 	if err := input.CheckClaims(
 		input.Claim{Rule: RuleInvoiceCommitment, What: "invoice commitment", Claimed: s.Claimed.InvoiceCommitment, Derived: d.InvoiceCommitment},
 		input.Claim{Rule: RuleBillOfLadingCommitment, What: "bill of lading commitment", Claimed: s.Claimed.BillOfLadingCommitment, Derived: d.BillOfLadingCommitment},
@@ -76,8 +77,9 @@ func (s *StatementV2) Check() error {
 
 // Assignment returns the full witness and the named public inputs, without
 // checking the rules.
-func (s *StatementV2) Assignment() *input.Assignment {
-	d := s.Derive()
+func (s *StatementV2) Assignment() *input.Assignment { return s.assignment(s.Derive()) }
+
+func (s *StatementV2) assignment(d PublicV2) *input.Assignment {
 	inv, bol, cus := &s.Invoice, &s.BillOfLading, &s.Customs
 	w := &CircuitV2{
 		InvoiceCommitment:      d.InvoiceCommitment,
