@@ -67,7 +67,13 @@ type Node struct {
 	metricsLis net.Listener
 	stopLoops  context.CancelFunc
 	loops      sync.WaitGroup
+	admitting  chan struct{} // closed once a server admits submissions
 }
+
+// Admitting is closed once a server admits submissions: after Start's
+// recovery of the jobs a previous process left. It never closes on a
+// worker.
+func (n *Node) Admitting() <-chan struct{} { return n.admitting }
 
 // ErrState: Start on a node that is not new, or Shutdown on one that
 // never started.
@@ -79,16 +85,17 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Node{cfg: cfg, log: cfg.Logger}, nil
+	return &Node{cfg: cfg, log: cfg.Logger, admitting: make(chan struct{})}, nil
 }
 
 // Start opens and starts everything, in this order: the tenant table, the
 // GPU worker processes, the job store and queue (on Redis: its durability
 // settings checked, its generation read and, for a server, compared with
 // the one it saw last), the prover (and preloaded keys), the audit log,
-// the scheduler (a server re-queues what a previous process left
-// unfinished), the metrics, the worker pool, then for a server the gRPC
-// listener, and the metrics endpoint and background loops. If a step
+// the scheduler, the metrics, the worker pool, then for a server the gRPC
+// listener (NOT_SERVING, submissions refused), and the metrics endpoint and
+// background loops, the first of which re-queues what a previous process
+// left unfinished and then admits (see Admitting). If a step
 // fails, what was opened is closed (by the path Shutdown takes) and Start
 // returns the error. ctx bounds the start (a Redis dial, GPU discovery),
 // not the node's life.
@@ -377,6 +384,7 @@ func (n *Node) recoverThenAdmit(ctx context.Context, admit func()) {
 	admit()
 	n.keyHealth.recovering.Store(false)
 	n.keyHealth.refresh()
+	close(n.admitting)
 }
 
 // Run starts the node, serves until ctx ends (SIGTERM, say), then shuts

@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -41,7 +42,26 @@ func TestServesWhileRecovering(t *testing.T) {
 	}
 
 	hold := make(chan struct{})
-	second := testnode.Start(t, func(c *node.Config) { noWorkers(c); node.BeforeRecovery(c, func() { <-hold }) })
+	cfg := testnode.Config(t)
+	noWorkers(&cfg)
+	node.BeforeRecovery(&cfg, func() { <-hold })
+	second, err := node.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := second.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		second.Shutdown(ctx)
+	})
+	select {
+	case <-second.Admitting():
+		t.Fatal("admitting before recovery ran")
+	default:
+	}
 	raw := dialRaw(t, second.Addr())
 	if s := health(t, raw, ""); s != healthpb.HealthCheckResponse_NOT_SERVING {
 		t.Fatalf("health while recovering: %s, want NOT_SERVING", s)
@@ -60,11 +80,13 @@ func TestServesWhileRecovering(t *testing.T) {
 	}
 
 	close(hold)
-	for i := 0; health(t, raw, "") != healthpb.HealthCheckResponse_SERVING; i++ {
-		if i == 500 {
-			t.Fatal("health never SERVING after recovery")
-		}
-		time.Sleep(20 * time.Millisecond)
+	select {
+	case <-second.Admitting():
+	case <-time.After(time.Minute):
+		t.Fatal("not admitting a minute after recovery was let go")
+	}
+	if s := health(t, raw, ""); s != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("health after recovery: %s", s)
 	}
 	if _, _, err := c2.Submit(ctx, &pb.SubmitProofRequest{Circuit: "invoice-consistency/v1", InputJson: testinput.Invoice(t, 600)}); err != nil {
 		t.Fatalf("a submission after recovery: %v", err)

@@ -40,10 +40,25 @@ func Start(t testing.TB, edit func(*node.Config)) *node.Node {
 	if err := n.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	if cfg.Role == node.Serve {
+		waitAdmitting(t, n)
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		n.Shutdown(ctx) // ErrState if the test stopped it already
 	})
 	return n
+}
+
+// waitAdmitting waits, bounded, until a server admits submissions (its
+// start's recovery is done), so tests submit without racing it; a test of
+// the recovery itself starts its node without this helper.
+func waitAdmitting(t testing.TB, n *node.Node) {
+	t.Helper()
+	select {
+	case <-n.Admitting():
+	case <-time.After(time.Minute):
+		t.Fatal("testnode: the server did not finish recovering in a minute")
+	}
 }
