@@ -206,17 +206,39 @@ func (s *Scheduler) HoldSubmissions() (release func()) {
 // shared queue absorbs the IDs it still holds, so any process may call it,
 // at any time.
 func (s *Scheduler) Recover(ctx context.Context) (int, error) {
+	n := 0
+	requeue := func(j *Job) error {
+		if err := s.queue.Push(ctx, j.ID, j.Class()); err != nil {
+			return fmt.Errorf("scheduler: recover %s: %w", j.ID, err)
+		}
+		s.failAtDeadline(j)
+		n++
+		return nil
+	}
+	if w, ok := s.store.(unfinishedWalker); ok {
+		if err := w.WalkUnfinished(ctx, requeue); err != nil {
+			return n, fmt.Errorf("scheduler: recover: %w", err)
+		}
+		return n, nil
+	}
 	jobs, err := s.store.Unfinished(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("scheduler: recover: %w", err)
 	}
 	for _, j := range jobs {
-		if err := s.queue.Push(ctx, j.ID, j.Class()); err != nil {
-			return 0, fmt.Errorf("scheduler: recover %s: %w", j.ID, err)
+		if err := requeue(j); err != nil {
+			return n, err
 		}
-		s.failAtDeadline(j)
 	}
-	return len(jobs), nil
+	return n, nil
+}
+
+// unfinishedWalker is a Store that can walk its unfinished jobs, oldest
+// first, without listing them (the embedded journal): a restart over a
+// million queued jobs then holds no million-entry list. fn gets the same
+// Job each time.
+type unfinishedWalker interface {
+	WalkUnfinished(ctx context.Context, fn func(*Job) error) error
 }
 
 var keyPattern = regexp.MustCompile(`^[A-Za-z0-9._:/-]{1,128}$`)

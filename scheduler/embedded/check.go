@@ -72,7 +72,7 @@ func Inspect(path string, o Options) (r *Report, err error) {
 	if r.Marker, err = hasMarker(path); err != nil {
 		return nil, err
 	}
-	db, err := openDB(path, o, r.Marker, true)
+	db, _, err := openDB(path, o, r.Marker, true)
 	if err != nil {
 		return nil, err
 	}

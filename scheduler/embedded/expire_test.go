@@ -79,39 +79,74 @@ func TestExpiryWalksTheEndedJobs(t *testing.T) {
 func recount(t *testing.T, s *Store) map[scheduler.State]int {
 	t.Helper()
 	got := map[scheduler.State]int{}
-	if err := s.eachMeta(func(m *meta) { got[m.State]++ }, func(id string, err error) { t.Errorf("%s: %v", id, err) }); err != nil {
+	err := s.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketJobs).ForEach(func(k, v []byte) error {
+			var m meta
+			if _, err := decode(k, v, &m); err != nil {
+				t.Errorf("%s: %v", k, err)
+			}
+			got[m.State]++
+			return nil
+		})
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	return got
 }
 
-// A journal made before the index of ended jobs is indexed when it opens,
-// so its old jobs expire too.
+// A journal made before the indexes (none, or only an index of ended jobs
+// without their states) is indexed when it opens: its old jobs expire, its
+// counts and its unfinished jobs are right.
 func TestOldJournalIsIndexed(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "jobs.db")
-	s, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	for _, j := range []*scheduler.Job{testJob("ended", scheduler.Succeeded, t0), testJob("waiting", scheduler.Queued, time.Time{})} {
-		if _, _, err := s.Create(ctx, j); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Make it as an older version left it: no index.
-	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket(bucketFinished) }); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	if s, err = Open(path); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if n, err := s.DeleteFinished(ctx, t0.Add(time.Hour)); err != nil || n != 1 {
-		t.Fatalf("expired %d, %v; want the ended job", n, err)
-	}
-	if _, err := s.Get(ctx, "waiting"); err != nil {
-		t.Fatal(err)
+	for name, age := range map[string]func(tx *bolt.Tx) error{
+		"no index": func(tx *bolt.Tx) error {
+			if err := tx.DeleteBucket(bucketFinished); err != nil {
+				return err
+			}
+			return tx.DeleteBucket(bucketUnfinished)
+		},
+		"ended jobs only, no states": func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketFinished)
+			if err := b.Put(finishedKey(t0, "ended"), nil); err != nil {
+				return err
+			}
+			return tx.DeleteBucket(bucketUnfinished)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "jobs.db")
+			s, err := Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			for _, j := range []*scheduler.Job{testJob("ended", scheduler.Succeeded, t0), testJob("waiting", scheduler.Queued, time.Time{})} {
+				if _, _, err := s.Create(ctx, j); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.db.Update(age); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			if s, err = Open(path); err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			want := map[scheduler.State]int{scheduler.Queued: 1, scheduler.Succeeded: 1}
+			if got, _ := s.Counts(ctx); !maps.Equal(got, want) {
+				t.Fatalf("counts %v, want %v", got, want)
+			}
+			if jobs, err := s.Unfinished(ctx); err != nil || len(jobs) != 1 || jobs[0].ID != "waiting" {
+				t.Fatalf("unfinished %v, %v; want the waiting job", jobs, err)
+			}
+			if n, err := s.DeleteFinished(ctx, t0.Add(time.Hour)); err != nil || n != 1 {
+				t.Fatalf("expired %d, %v; want the ended job", n, err)
+			}
+			if _, err := s.Get(ctx, "waiting"); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }

@@ -9,9 +9,9 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"runtime/debug"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -25,19 +25,8 @@ import (
 	"github.com/proofmill/proofmill/scheduler"
 )
 
-var (
-	bucketJobs = []byte("jobs")
-	// bucketFinished indexes ended jobs by the time they ended
-	// (finishedKey), so that expiry reads only what it deletes.
-	bucketFinished = []byte("finished")
-)
-
-// finishedKey orders ended jobs by end time: 8 bytes of Unix nanoseconds,
-// big-endian, then the id.
-func finishedKey(at time.Time, id string) []byte {
-	k := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(id)), uint64(at.UnixNano()))
-	return append(k, id...)
-}
+// bucketJobs holds the records; index.go the indexes beside them.
+var bucketJobs = []byte("jobs")
 
 // Store keeps jobs in a bbolt file. Every write is committed (fsync) before
 // it returns, so an accepted job is on disk before the client hears of it;
@@ -68,17 +57,25 @@ type Options struct {
 	LockTimeout time.Duration
 }
 
-// meta is what the counts and the index of ended jobs need of a job.
+// meta is what the counts and the indexes need of a job's record.
 type meta struct {
-	Tenant   string             `json:"tenant"`
-	State    scheduler.State    `json:"state"`
-	Priority scheduler.Priority `json:"priority"`
-	Version  uint64             `json:"version"`
-	Finished time.Time          `json:"finished"`
+	Tenant    string             `json:"tenant"`
+	State     scheduler.State    `json:"state"`
+	Priority  scheduler.Priority `json:"priority"`
+	Version   uint64             `json:"version"`
+	Deadline  time.Time          `json:"deadline"`
+	Submitted time.Time          `json:"submitted"`
+	Finished  time.Time          `json:"finished"`
 }
 
 func metaOf(j *scheduler.Job) *meta {
-	return &meta{Tenant: j.Tenant, State: j.State, Priority: j.Priority, Version: j.Version, Finished: j.Finished}
+	return &meta{Tenant: j.Tenant, State: j.State, Priority: j.Priority, Version: j.Version,
+		Deadline: j.Deadline, Submitted: j.Submitted, Finished: j.Finished}
+}
+
+func (m *meta) indexed(id string) *indexed {
+	return &indexed{ID: id, State: m.State, Priority: m.Priority, Tenant: m.Tenant,
+		Deadline: m.Deadline, Submitted: m.Submitted, Finished: m.Finished}
 }
 
 // Open opens or creates the store at path, with the default Options.
@@ -98,13 +95,13 @@ func OpenWith(path string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := openDB(path, o, made, false)
+	db, damaged, err := openDB(path, o, made, false)
 	if err != nil {
 		return nil, err
 	}
 	s := &Store{db: db, path: path, log: o.Logger,
 		unfinished: map[string]int{}, queued: map[scheduler.Priority]int{}, states: map[scheduler.State]int{}, damagedIDs: map[string]bool{}}
-	if err := s.start(made); err != nil {
+	if err := s.start(made, damaged); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -112,26 +109,22 @@ func OpenWith(path string, o Options) (*Store, error) {
 	return s, nil
 }
 
-// start readies an opened journal: the buckets (indexing the ended jobs of
-// a journal made before the index), the marker, the owner file and the
-// counts.
-func (s *Store) start(made bool) error {
+// start readies an opened journal: the buckets (indexing the jobs of a
+// journal made before the indexes), the marker, the owner file and the
+// counts, which come from the indexes: a start opens no record. damaged
+// are the records the open-time check found damaged.
+func (s *Store) start(made bool, damaged []string) error {
+	for _, id := range damaged {
+		s.damagedIDs[id] = true
+	}
 	err := s.update(func(tx *bolt.Tx) error {
-		jobs, err := tx.CreateBucketIfNotExists(bucketJobs)
-		if err != nil || tx.Bucket(bucketFinished) != nil {
+		if _, err := tx.CreateBucketIfNotExists(bucketJobs); err != nil || tx.Bucket(bucketUnfinished) != nil && tx.Bucket(bucketFinished) != nil {
 			return err
 		}
-		index, err := tx.CreateBucket(bucketFinished)
-		if err != nil {
-			return err
+		if n := tx.Bucket(bucketJobs).Stats().KeyN; n > 0 {
+			s.log.Info("journal: indexing the jobs of a journal made before the indexes, once", "journal", s.path, "jobs", n)
 		}
-		return jobs.ForEach(func(k, v []byte) error {
-			var m meta
-			if _, err := decode(k, v, &m); err != nil || !m.State.Terminal() {
-				return nil // a damaged record is reported below, and kept
-			}
-			return index.Put(finishedKey(m.Finished, string(k)), nil)
-		})
+		return buildIndexes(tx)
 	})
 	if err == nil && !made {
 		err = writeMarker(s.path)
@@ -142,30 +135,56 @@ func (s *Store) start(made bool) error {
 	if err != nil {
 		return s.writeErr(fmt.Sprintf("open %s", s.path), err)
 	}
-	damaged := 0
-	if err := s.eachMeta(func(m *meta) {
-		s.note(nil, m)
-	}, func(string, error) { damaged++ }); err != nil {
+	if err := s.countIndexes(); err != nil {
 		os.Remove(ownerPath(s.path))
 		return fmt.Errorf("embedded: open %s: %w", s.path, err)
 	}
-	if damaged > 0 {
-		s.log.Error("journal: damaged records, skipped; run `proofmill journal check` with the server stopped", "journal", s.path, "damaged", damaged)
+	if len(damaged) > 0 {
+		s.log.Error("journal: damaged records, skipped; run `proofmill journal check` with the server stopped", "journal", s.path, "damaged", len(damaged))
 	}
 	return nil
 }
 
+// countIndexes counts the jobs by state, the unfinished ones by tenant and
+// the queued ones by priority, from the indexes, leaving out damaged
+// records.
+func (s *Store) countIndexes() error {
+	return s.view(func(tx *bolt.Tx) error {
+		err := tx.Bucket(bucketUnfinished).ForEach(func(k, v []byte) error {
+			if s.damagedIDs[keyID(k)] {
+				return nil
+			}
+			e, err := decodeEntry(v)
+			if err != nil {
+				return fmt.Errorf("unfinished index, job %s: %w", keyID(k), err)
+			}
+			s.note(nil, &meta{State: e.State, Priority: e.Priority, Tenant: e.Tenant})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketFinished).ForEach(func(k, v []byte) error {
+			if !s.damagedIDs[keyID(k)] {
+				s.note(nil, &meta{State: scheduler.State(v)})
+			}
+			return nil
+		})
+	})
+}
+
 // openDB opens the bbolt file, refusing what cannot be trusted (see
-// OpenWith); made says a journal was made here before.
-func openDB(path string, o Options, made, readOnly bool) (db *bolt.DB, err error) {
+// OpenWith); made says a journal was made here before. damaged are the
+// records that fail their checksum.
+func openDB(path string, o Options, made, readOnly bool) (db *bolt.DB, damaged []string, err error) {
 	st, err := os.Stat(path)
 	switch {
 	case made && errors.Is(err, fs.ErrNotExist):
-		return nil, damagedJournal(path, "the file is missing (the marker beside it says one was made here)")
+		return nil, nil, damagedJournal(path, "the file is missing (the marker beside it says one was made here)")
 	case made && err == nil && st.Size() == 0:
-		return nil, damagedJournal(path, "the file is empty (the marker beside it says one was made here)")
+		return nil, nil, damagedJournal(path, "the file is empty (the marker beside it says one was made here)")
 	case readOnly && errors.Is(err, fs.ErrNotExist):
-		return nil, errcode.Errorf(errcode.Usage, "embedded: no journal at %s", path)
+		return nil, nil, errcode.Errorf(errcode.Usage, "embedded: no journal at %s", path)
 	}
 	timeout := o.LockTimeout
 	if timeout == 0 {
@@ -177,28 +196,32 @@ func openDB(path string, o Options, made, readOnly bool) (db *bolt.DB, err error
 	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, ReadOnly: readOnly})
 	switch {
 	case errors.Is(err, berrors.ErrTimeout):
-		return nil, inUse(path, readOnly)
+		return nil, nil, inUse(path, readOnly)
 	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrChecksum):
-		return nil, damagedJournal(path, err.Error())
+		return nil, nil, damagedJournal(path, err.Error())
 	case err != nil && diskfull.Is(err):
-		return nil, noSpace(path, err)
+		return nil, nil, noSpace(path, err)
 	case err != nil:
-		return nil, fmt.Errorf("embedded: open %s: %w", path, err)
+		return nil, nil, fmt.Errorf("embedded: open %s: %w", path, err)
 	}
-	if err := checkDB(db, path); err != nil {
+	if damaged, err = checkDB(db, path); err != nil {
 		db.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	return db, nil
+	if st, err := os.Stat(path); err == nil {
+		releasePages(db, st.Size())
+	}
+	return db, damaged, nil
 }
 
 // checkDB refuses a file shorter than its own header says, or one whose
-// pages bbolt finds inconsistent. It reads every record first, in this
-// goroutine (where a read past the mapped file is a panic that guard
-// catches), since bbolt's Check reads pages in a goroutine of its own.
-func checkDB(db *bolt.DB, path string) (err error) {
+// pages bbolt finds inconsistent, and returns the records that fail their
+// checksum. It reads every record first, in this goroutine (where a read
+// past the mapped file is a panic that guard catches), since bbolt's Check
+// reads pages in a goroutine of its own.
+func checkDB(db *bolt.DB, path string) (damaged []string, err error) {
 	defer guard(path, &err)()
-	return db.View(func(tx *bolt.Tx) error {
+	err = db.View(func(tx *bolt.Tx) error {
 		st, err := os.Stat(path)
 		if err != nil {
 			return fmt.Errorf("embedded: %w", err)
@@ -208,7 +231,9 @@ func checkDB(db *bolt.DB, path string) (err error) {
 		}
 		if b := tx.Bucket(bucketJobs); b != nil {
 			b.ForEach(func(k, v []byte) error {
-				unseal(k, v) // reads every byte; the records' own errors are the listings'
+				if _, _, err := unseal(k, v); err != nil { // reads every byte
+					damaged = append(damaged, string(k))
+				}
 				return nil
 			})
 		}
@@ -217,6 +242,7 @@ func checkDB(db *bolt.DB, path string) (err error) {
 		}
 		return nil
 	})
+	return damaged, err
 }
 
 // consistency runs bbolt's check of the file's pages; it returns the
@@ -425,32 +451,44 @@ func (s *Store) Update(_ context.Context, job *scheduler.Job) error {
 	return nil
 }
 
-// Unfinished lists the queued and running jobs with what recovery needs
-// (id, class, state, submission and deadline): never their inputs, which
-// are not even allocated. Damaged records are logged and skipped, so that
-// one cannot stop recovery of the rest.
-func (s *Store) Unfinished(_ context.Context) ([]*scheduler.Job, error) {
+// Unfinished lists the queued and running jobs, oldest first, with what
+// recovery needs (id, class, state, submission and deadline), from the
+// index of unfinished jobs: no record is read. Damaged records are left
+// out, so that one cannot stop recovery of the rest.
+func (s *Store) Unfinished(ctx context.Context) ([]*scheduler.Job, error) {
 	var jobs []*scheduler.Job
-	err := s.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketJobs).ForEach(func(k, v []byte) error {
-			var j struct {
-				ID        string             `json:"id"`
-				Tenant    string             `json:"tenant"`
-				Priority  scheduler.Priority `json:"priority"`
-				Deadline  time.Time          `json:"deadline"`
-				State     scheduler.State    `json:"state"`
-				Submitted time.Time          `json:"submitted"`
+	err := s.WalkUnfinished(ctx, func(j *scheduler.Job) error {
+		c := *j
+		jobs = append(jobs, &c)
+		return nil
+	})
+	return jobs, err
+}
+
+// WalkUnfinished calls fn with each queued and running job, oldest first,
+// as Unfinished lists them, without holding the list: fn gets the same
+// Job each time, and must copy what it keeps. An error from fn stops the
+// walk and is returned.
+func (s *Store) WalkUnfinished(_ context.Context, fn func(*scheduler.Job) error) error {
+	s.mu.Lock()
+	damaged := maps.Clone(s.damagedIDs)
+	s.mu.Unlock()
+	var j scheduler.Job
+	return s.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketUnfinished).ForEach(func(k, v []byte) error {
+			id := keyID(k)
+			if damaged[id] {
+				return nil
 			}
-			if _, err := decode(k, v, &j); err != nil {
-				s.damaged(string(k), err)
-			} else if !j.State.Terminal() {
-				jobs = append(jobs, &scheduler.Job{ID: j.ID, Tenant: j.Tenant, Priority: j.Priority, Deadline: j.Deadline, State: j.State, Submitted: j.Submitted})
+			e, err := decodeEntry(v)
+			if err != nil {
+				return fmt.Errorf("embedded: unfinished index, job %s: %w", id, err)
 			}
-			return nil
+			j = scheduler.Job{ID: id, Tenant: e.Tenant, Priority: e.Priority, Deadline: e.Deadline, State: e.State,
+				Submitted: time.Unix(0, int64(binary.BigEndian.Uint64(k[:8])))}
+			return fn(&j)
 		})
 	})
-	sort.Slice(jobs, func(a, b int) bool { return jobs[a].Submitted.Before(jobs[b].Submitted) })
-	return jobs, err
 }
 
 // expireBatch is how many jobs one expiry transaction deletes at most, so
@@ -486,7 +524,7 @@ func (s *Store) DeleteFinished(_ context.Context, before time.Time) (int, error)
 						gone = append(gone, &m)
 					}
 				}
-				if err := c.Delete(); err != nil {
+				if err := c.Delete(); err != nil { // the entry, whatever its record
 					return err
 				}
 			}
@@ -520,40 +558,18 @@ func (s *Store) Counts(context.Context) (map[scheduler.State]int, error) {
 	return out, nil
 }
 
-// eachMeta decodes only what the counts need of each job; bad gets each
-// damaged record (which is logged too).
-func (s *Store) eachMeta(fn func(*meta), bad func(id string, err error)) error {
-	return s.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketJobs).ForEach(func(k, v []byte) error {
-			var m meta
-			if _, err := decode(k, v, &m); err != nil {
-				s.damaged(string(k), err)
-				bad(string(k), err)
-			} else {
-				fn(&m)
-			}
-			return nil
-		})
-	})
-}
-
-// put writes a job that was as was (nil: new), keeping the index of ended
-// jobs: a job that ends is indexed, one started afresh is not.
+// put writes a job that was as was (nil: new), moving its index entries.
 func put(tx *bolt.Tx, job *scheduler.Job, was *meta) error {
 	data, err := json.Marshal(job)
 	if err != nil {
 		return err
 	}
-	index := tx.Bucket(bucketFinished)
-	if was != nil && was.State.Terminal() {
-		if err := index.Delete(finishedKey(was.Finished, job.ID)); err != nil {
-			return err
-		}
+	var before *indexed
+	if was != nil {
+		before = was.indexed(job.ID)
 	}
-	if job.State.Terminal() {
-		if err := index.Put(finishedKey(job.Finished, job.ID), nil); err != nil {
-			return err
-		}
+	if err := reindex(tx, before, metaOf(job).indexed(job.ID)); err != nil {
+		return err
 	}
 	return tx.Bucket(bucketJobs).Put([]byte(job.ID), seal([]byte(job.ID), data))
 }
