@@ -244,6 +244,19 @@ func CheckComplete(r *Report) []string {
 			bad("load: a figure is missing or out of order")
 		}
 	}
+	if p.AdmissionCallers > 0 {
+		if !slices.ContainsFunc(r.Admission, func(a AdmissionReport) bool { return a.Backend == "embedded" }) {
+			bad("admission: the embedded backend missing")
+		}
+		for _, a := range r.Admission {
+			name := "admission: " + a.Backend
+			problems = append(problems, checkStat(name+": submissions/s", a.SubmitPerSecond, p.AdmissionRounds)...)
+			problems = append(problems, checkStat(name+": no-op calls/s", a.NoopPerSecond, p.AdmissionRounds)...)
+			if a.Ratio <= 0 || a.Submissions <= 0 || a.SubmitP50 <= 0 || a.SubmitP99 < a.SubmitP50 {
+				bad("%s: a figure is missing or out of order", name)
+			}
+		}
+	}
 	return problems
 }
 

@@ -38,6 +38,20 @@ type Profile struct {
 	// Load: jobs queued with no worker running, then streams watching them.
 	QueuedJobs   int `json:"queued_jobs"`
 	WatchStreams int `json:"watch_streams"`
+
+	// Admission: SubmitProof against the no-op RPC (the health check) on a
+	// separate `serve --workers none` per backend, AdmissionCallers at
+	// once, AdmissionRounds windows of AdmissionWindow each, interleaved.
+	AdmissionCallers int           `json:"admission_callers"`
+	AdmissionRounds  int           `json:"admission_rounds"`
+	AdmissionWindow  time.Duration `json:"admission_window_ns"`
+}
+
+// AdmissionInputs is how many distinct invoices the admission section
+// makes: enough that a fast server rarely submits one statement twice in
+// a window (each submission has its own idempotency key anyway).
+func (p Profile) AdmissionInputs() int {
+	return min(20_000, max(1, p.AdmissionCallers*p.AdmissionRounds*200))
 }
 
 // Quick fits in under two minutes on two cores (about 80 s): the profile
@@ -51,6 +65,7 @@ func Quick() Profile {
 		ServiceCircuit: "invoice-consistency/v1", ProofsPerLevel: 12,
 		MSMMinLog: 12, MSMMaxLog: 20, NTTMinLog: 12, NTTMaxLog: 20, PrimitiveRuns: 3,
 		QueuedJobs: 10_000, WatchStreams: 1_000,
+		AdmissionCallers: 16, AdmissionRounds: 3, AdmissionWindow: 2 * time.Second,
 	}
 }
 
@@ -64,6 +79,7 @@ func Full() Profile {
 		ServiceCircuit: "abs-pool-64/v1", ProofsPerLevel: 32,
 		MSMMinLog: 12, MSMMaxLog: 22, NTTMinLog: 12, NTTMaxLog: 22, PrimitiveRuns: 5,
 		QueuedJobs: 10_000, WatchStreams: 1_000,
+		AdmissionCallers: 16, AdmissionRounds: 5, AdmissionWindow: 5 * time.Second,
 	}
 }
 
@@ -93,6 +109,9 @@ func (p Profile) Validate() error {
 			return fmt.Errorf("bench: profile %s: %w", p.Name, err)
 		}
 	}
+	if p.AdmissionCallers > 0 && (p.AdmissionRounds <= 0 || p.AdmissionWindow <= 0) {
+		return fmt.Errorf("bench: profile %s: admission_callers without admission_rounds and admission_window", p.Name)
+	}
 	if p.ProofsPerLevel > 0 && p.ServiceCircuit == "" {
 		return fmt.Errorf("bench: profile %s: proofs_per_level without service_circuit", p.Name)
 	}
@@ -117,6 +136,7 @@ type Plan struct {
 	Budget         time.Duration // bounds the synthetic sweep; 0: the profile's
 	ServiceCircuit string        // "": the profile's
 	ICICLEDevices  []string
+	Only           []string // sections to run (sweep, service, primitives, load, admission); empty: all
 }
 
 // Config makes the run's Config from the plan; an unknown profile is an
@@ -136,5 +156,39 @@ func (p Plan) Config() (Config, error) {
 	if p.ServiceCircuit != "" {
 		cfg.Profile.ServiceCircuit = p.ServiceCircuit
 	}
+	if len(p.Only) > 0 {
+		var err error
+		if cfg.Profile, err = cfg.Profile.only(p.Only); err != nil {
+			return Config{}, err
+		}
+	}
 	return cfg, nil
+}
+
+// sectionFields clears a section from a profile: its zero counts skip it,
+// and the report's check then expects nothing of it.
+var sectionFields = map[string]func(*Profile){
+	"sweep":      func(p *Profile) { p.Circuits, p.SyntheticMinLog, p.SyntheticMaxLog = nil, 0, 0 },
+	"service":    func(p *Profile) { p.ProofsPerLevel = 0 },
+	"primitives": func(p *Profile) { p.MSMMinLog, p.MSMMaxLog, p.NTTMinLog, p.NTTMaxLog = 0, 0, 0, 0 },
+	"load":       func(p *Profile) { p.QueuedJobs, p.WatchStreams = 0, 0 },
+	"admission":  func(p *Profile) { p.AdmissionCallers = 0 },
+}
+
+// only is the profile with the named sections alone; an unknown name is
+// an errcode.Usage naming the sections.
+func (p Profile) only(names []string) (Profile, error) {
+	keep := map[string]bool{}
+	for _, n := range names {
+		if sectionFields[n] == nil {
+			return p, errcode.Errorf(errcode.Usage, "unknown section %q (sweep, service, primitives, load, admission)", n)
+		}
+		keep[n] = true
+	}
+	for name, clear := range sectionFields {
+		if !keep[name] {
+			clear(&p)
+		}
+	}
+	return p, nil
 }

@@ -9,17 +9,18 @@ import (
 
 // Report is everything one run measured. Durations are in seconds.
 type Report struct {
-	Started    time.Time      `json:"started"`
-	Seconds    float64        `json:"seconds"` // the whole run
-	Profile    Profile        `json:"profile"`
-	Machine    Machine        `json:"machine"`
-	Sweep      []SweepPoint   `json:"sweep"`
-	SweepNotes []string       `json:"sweep_notes,omitempty"` // sizes and circuits left out, and why
-	Service    *ServiceReport `json:"service,omitempty"`
-	Primitives []Primitive    `json:"primitives"`
-	Load       *LoadReport    `json:"load,omitempty"`
-	Notes      []string       `json:"notes,omitempty"`    // for the reader, e.g. no GPU support in this build
-	Failures   []string       `json:"failures,omitempty"` // sections that failed, devices that could not be measured
+	Started    time.Time         `json:"started"`
+	Seconds    float64           `json:"seconds"` // the whole run
+	Profile    Profile           `json:"profile"`
+	Machine    Machine           `json:"machine"`
+	Sweep      []SweepPoint      `json:"sweep"`
+	SweepNotes []string          `json:"sweep_notes,omitempty"` // sizes and circuits left out, and why
+	Service    *ServiceReport    `json:"service,omitempty"`
+	Primitives []Primitive       `json:"primitives"`
+	Load       *LoadReport       `json:"load,omitempty"`
+	Admission  []AdmissionReport `json:"admission,omitempty"` // per backend
+	Notes      []string          `json:"notes,omitempty"`     // for the reader, e.g. no GPU support in this build
+	Failures   []string          `json:"failures,omitempty"`  // sections that failed, devices that could not be measured
 }
 
 // Stat summarizes repeated timings.
@@ -126,6 +127,20 @@ type LoadReport struct {
 	HeapStreamsBytes int64   `json:"heap_streams_bytes"`
 	FanOut           float64 `json:"fan_out"` // cancel every watched job until every stream saw it
 	ClientInProcess  bool    `json:"client_in_process"`
+}
+
+// AdmissionReport is SubmitProof as a client sees it on one backend: a
+// separate `serve --workers none` process over gRPC, against the health
+// check (the no-op RPC) in the same run.
+type AdmissionReport struct {
+	Backend         string  `json:"backend"` // "embedded" or "redis"
+	Callers         int     `json:"callers"`
+	Submissions     int     `json:"submissions"`
+	SubmitPerSecond Stat    `json:"submissions_per_second"` // over the rounds
+	NoopPerSecond   Stat    `json:"noop_per_second"`
+	Ratio           float64 `json:"ratio_to_noop"` // median submissions/s ÷ median no-op calls/s
+	SubmitP50       float64 `json:"submit_p50"`
+	SubmitP99       float64 `json:"submit_p99"`
 }
 
 // WriteJSON writes the report to path.

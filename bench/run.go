@@ -30,6 +30,10 @@ type Config struct {
 	// GPUs found: "icicle-cpu" runs the GPU code path on ICICLE's CPU
 	// backend.
 	ICICLEDevices []string
+	// Binary is the proofmill executable the admission section runs
+	// `serve` from. Empty: this process's own executable (the `bench`
+	// command's).
+	Binary string
 	// Version is proofmill's version, for the report.
 	Version string
 	// Logger gets a line as each step starts. Nil: slog.Default().
@@ -68,6 +72,7 @@ var sections = []section{
 	{"service", (*harness).serviceOverhead, func(p Profile) bool { return p.ProofsPerLevel > 0 }},
 	{"primitives", (*harness).primitives, func(p Profile) bool { return p.MSMMaxLog > 0 || p.NTTMaxLog > 0 }},
 	{"load", (*harness).load, func(p Profile) bool { return p.QueuedJobs > 0 }},
+	{"admission", (*harness).admission, func(p Profile) bool { return p.AdmissionCallers > 0 }},
 }
 
 // Run measures every section of the profile and writes the report folder.

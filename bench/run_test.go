@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/proofmill/proofmill/internal/proctest"
 	"github.com/proofmill/proofmill/internal/testkeys"
 )
 
@@ -23,10 +24,11 @@ func TestTinyProfile(t *testing.T) {
 		ServiceCircuit: "invoice-consistency/v1", Concurrency: []int{1, 2}, ProofsPerLevel: 3,
 		MSMMinLog: 8, MSMMaxLog: 9, NTTMinLog: 8, NTTMaxLog: 10, PrimitiveRuns: 2,
 		QueuedJobs: 200, WatchStreams: 50,
+		AdmissionCallers: 4, AdmissionRounds: 2, AdmissionWindow: 300 * time.Millisecond,
 	}
 	out := t.TempDir()
 	var serverLog strings.Builder
-	r, err := Run(t.Context(), Config{Profile: p, Out: out, KeysDir: testkeys.Dir(), Logger: quiet,
+	r, err := Run(t.Context(), Config{Profile: p, Out: out, KeysDir: testkeys.Dir(), Logger: quiet, Binary: proctest.Binary(t),
 		ServiceLog: slog.New(slog.NewTextHandler(&serverLog, &slog.HandlerOptions{Level: slog.LevelError}))})
 	if err != nil {
 		t.Fatal(err)
@@ -38,6 +40,11 @@ func TestTinyProfile(t *testing.T) {
 	if r.Service.Workers < 1 || r.Load.Jobs != 200 || len(r.Sweep) != 3 {
 		t.Fatalf("service %+v load %+v sweep %d points", r.Service, r.Load, len(r.Sweep))
 	}
+	// Both backends, each a separate serve: redis-server must be installed
+	// for the tests (.ci/run installs it), so a missing one fails here.
+	if backends := admissionBackends(r); backends != "embedded redis" {
+		t.Fatalf("admission measured on %q, want embedded and redis; notes %q", backends, r.Notes)
+	}
 	if problems, err := checkFolder(out); err != nil || len(problems) > 0 {
 		t.Fatalf("the report folder: %v %q", err, problems)
 	}
@@ -45,6 +52,14 @@ func TestTinyProfile(t *testing.T) {
 	if problems, err := checkFolder(out); err != nil || !strings.Contains(strings.Join(problems, "\n"), "latency-cdf.svg missing") {
 		t.Fatalf("a report without a chart: %v %q", err, problems)
 	}
+}
+
+func admissionBackends(r *Report) string {
+	var names []string
+	for _, a := range r.Admission {
+		names = append(names, a.Backend)
+	}
+	return strings.Join(names, " ")
 }
 
 // checkFolder is CheckDir without the speed gate.

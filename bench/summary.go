@@ -127,6 +127,10 @@ func mib(b int64) string {
 	return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20))
 }
 
+func rateCell(s Stat) string {
+	return fmt.Sprintf("%.0f (%.0f–%.0f)", s.Median, s.Min, s.Max)
+}
+
 func statCell(s Stat) string {
 	if s.Runs == 0 {
 		return "–"
@@ -179,6 +183,10 @@ func (r *Report) Headline() []string {
 	if l := r.Load; l != nil {
 		hs = append(hs, fmt.Sprintf("scheduler: %.0f submissions/s with %d jobs queued (p99 %s), %s heap; %d WatchJob streams open in %s, all notified in %s",
 			l.SubmitPerSecond, l.Jobs, formatSeconds(l.SubmitP99), mib(l.HeapQueuedBytes), l.Streams, formatSeconds(l.StreamsOpen), formatSeconds(l.FanOut)))
+	}
+	for _, a := range r.Admission {
+		hs = append(hs, fmt.Sprintf("admission (%s, a separate serve): %.0f submissions/s, %.3g× the no-op RPC, p99 %s",
+			a.Backend, a.SubmitPerSecond.Median, a.Ratio, formatSeconds(a.SubmitP99)))
 	}
 	return hs
 }
@@ -313,6 +321,18 @@ func (r *Report) Markdown() []byte {
 			{"Go heap growth, streams open", mib(l.HeapStreamsBytes)},
 			{"cancel the watched jobs until every stream saw it", formatSeconds(l.FanOut)},
 		})
+	}
+	if len(r.Admission) > 0 {
+		a0 := r.Admission[0]
+		fmt.Fprintf(&b, "## Admission\n\nSubmitProof as a client sees it: a separate `proofmill serve --workers none` per backend, %d callers on one connection, "+
+			"each submission a distinct invoice, against the gRPC health check (the no-op RPC) in the same run, %d windows of each, interleaved. "+
+			"Rates are the median (min–max) over the windows.\n\n", a0.Callers, a0.SubmitPerSecond.Runs)
+		var rows [][]string
+		for _, a := range r.Admission {
+			rows = append(rows, []string{a.Backend, rateCell(a.SubmitPerSecond), rateCell(a.NoopPerSecond), fmt.Sprintf("%.3g", a.Ratio),
+				formatSeconds(a.SubmitP50) + " / " + formatSeconds(a.SubmitP99)})
+		}
+		table(&b, []string{"backend", "submissions/s", "no-op calls/s", "ratio", "submit p50 / p99"}, rows)
 	}
 	if len(r.Notes)+len(r.Failures) > 0 {
 		b.WriteString("## Notes\n\n")

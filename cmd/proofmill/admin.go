@@ -121,6 +121,7 @@ servers (an hour or more on a small CPU). --check DIR checks a report instead.`,
 	f.StringVar(&plan.Out, "out", "", "report `dir` (default proofmill-bench-PROFILE-DATE)")
 	f.StringVar(&plan.ServiceCircuit, "service-circuit", "", "circuit `id` the service section proves (default: the profile's)")
 	f.DurationVar(&plan.Budget, "budget", 0, "time the synthetic size sweep may take before it stops doubling; 0: the profile's")
+	f.StringSliceVar(&plan.Only, "only", nil, "run only these `sections` of the profile: sweep, service, primitives, load, admission")
 	f.StringSliceVar(&plan.ICICLEDevices, "icicle-device", nil, "also measure MSM and NTT through ICICLE on these devices, e.g. icicle-cpu: ICICLE's CPU backend, a slow reference for checking the GPU code path without a GPU; needs -tags icicle")
 	return c
 }
