@@ -9,12 +9,13 @@ import (
 // (MADV_DONTNEED on bbolt's read-only shared mapping): the open-time check
 // reads every page, and a server should not then hold a multi-gigabyte
 // journal in its resident memory. The pages stay in the kernel's page
-// cache; a later read maps them again. Best effort: an error leaves them
-// mapped.
-func releasePages(db *bolt.DB, size int64) {
+// cache; a later read maps them again. It must run inside tx: an open
+// transaction keeps bbolt from moving the mapping. Best effort: an error
+// leaves the pages mapped.
+func releasePages(db *bolt.DB, tx *bolt.Tx) {
 	info := db.Info()
-	if info == nil || info.Data == 0 || size <= 0 {
+	if info == nil || info.Data == 0 || tx.Size() <= 0 {
 		return
 	}
-	unix.Syscall(unix.SYS_MADVISE, info.Data, uintptr(size), unix.MADV_DONTNEED)
+	unix.Syscall(unix.SYS_MADVISE, info.Data, uintptr(tx.Size()), unix.MADV_DONTNEED)
 }

@@ -5,4 +5,4 @@ package embedded
 import bolt "go.etcd.io/bbolt"
 
 // releasePages is Linux's only (see pages_linux.go).
-func releasePages(*bolt.DB, int64) {}
+func releasePages(*bolt.DB, *bolt.Tx) {}

@@ -208,9 +208,6 @@ func openDB(path string, o Options, made, readOnly bool) (db *bolt.DB, damaged [
 		db.Close()
 		return nil, nil, err
 	}
-	if st, err := os.Stat(path); err == nil {
-		releasePages(db, st.Size())
-	}
 	return db, damaged, nil
 }
 
@@ -240,6 +237,7 @@ func checkDB(db *bolt.DB, path string) (damaged []string, err error) {
 		if problems := consistency(tx); len(problems) > 0 {
 			return damagedJournal(path, "bbolt's consistency check: "+strings.Join(problems, "; "))
 		}
+		releasePages(db, tx) // every page was read: hand them back
 		return nil
 	})
 	return damaged, err
@@ -475,6 +473,10 @@ func (s *Store) WalkUnfinished(_ context.Context, fn func(*scheduler.Job) error)
 	s.mu.Unlock()
 	var j scheduler.Job
 	return s.view(func(tx *bolt.Tx) error {
+		// The walk reads only index pages, but a restart's walk over a
+		// million entries maps many record pages beside them: hand them
+		// back after.
+		defer releasePages(s.db, tx)
 		return tx.Bucket(bucketUnfinished).ForEach(func(k, v []byte) error {
 			id := keyID(k)
 			if damaged[id] {
