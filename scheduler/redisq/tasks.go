@@ -3,7 +3,6 @@ package redisq
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -208,31 +207,40 @@ type Admitter struct {
 // NewAdmitter pairs a Store and a Queue made over the same Conn.
 func NewAdmitter(s *Store, q *Queue) *Admitter { return &Admitter{store: s, queue: q} }
 
+// peekScript: KEYS the job, the queued sets of each priority, the
+// tenant's unfinished set. Returns the job's data (false if none), the
+// jobs waiting at each priority and the tenant's unfinished jobs.
+var peekScript = redis.NewScript(`
+return {redis.call('HGET', KEYS[1], 'd'), redis.call('SCARD', KEYS[2]), redis.call('SCARD', KEYS[3]), redis.call('ZCARD', KEYS[4])}`)
+
 // Peek reads a job, the jobs waiting and a tenant's unfinished jobs in one
-// pipeline (one round trip: every key is on the jobs' slot).
+// script (every key is on the jobs' slot).
 func (a *Admitter) Peek(ctx context.Context, id, tenant string) (*scheduler.Job, map[scheduler.Priority]int, int, error) {
-	pipe := a.store.client.Pipeline()
-	get := pipe.HGet(ctx, jobPrefix+id, "d")
-	counts := map[scheduler.Priority]*redis.IntCmd{}
+	keys := []string{jobPrefix + id}
 	for _, p := range scheduler.Priorities {
-		counts[p] = pipe.SCard(ctx, queuedPrefix+p.String())
+		keys = append(keys, queuedPrefix+p.String())
 	}
-	unfinished := pipe.ZCard(ctx, tenantPrefix+tenant)
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	res, err := peekScript.Run(ctx, a.store.client, append(keys, tenantPrefix+tenant)).Slice()
+	if err != nil {
 		return nil, nil, 0, fmt.Errorf("redisq: peek %s: %w", id, unavailable(err))
 	}
-	waiting := make(map[scheduler.Priority]int, len(counts))
-	for p, c := range counts {
-		waiting[p] = int(c.Val())
+	if len(res) != 2+len(scheduler.Priorities) {
+		return nil, nil, 0, fmt.Errorf("redisq: peek %s: unexpected reply %v", id, res)
 	}
-	if errors.Is(get.Err(), redis.Nil) {
-		return nil, waiting, int(unfinished.Val()), nil
+	waiting := make(map[scheduler.Priority]int, len(scheduler.Priorities))
+	for i, p := range scheduler.Priorities {
+		n, _ := res[1+i].(int64)
+		waiting[p] = int(n)
 	}
-	j, err := decode(get.Val())
+	unfinished, _ := res[len(res)-1].(int64)
+	if res[0] == nil {
+		return nil, waiting, int(unfinished), nil
+	}
+	j, err := decode(res[0])
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("redisq: peek %s: %w", id, err)
 	}
-	return j, waiting, int(unfinished.Val()), nil
+	return j, waiting, int(unfinished), nil
 }
 
 // CreateQueued stores and queues a new job, or returns the stored one.
