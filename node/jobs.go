@@ -22,6 +22,7 @@ import (
 type jobs struct {
 	store  scheduler.Store
 	queue  scheduler.Queue
+	admit  scheduler.Admitter                                         // nil: the scheduler stores, then pushes
 	ring   vault.Ring                                                 // where the wrapped data keys are
 	counts func(ctx context.Context) (map[scheduler.State]int, error) // nil: not known cheaply
 
@@ -81,7 +82,8 @@ func openRedis(ctx context.Context, cfg Config, consume int, table *tenants.Tabl
 		MaxQueued: cfg.MaxQueued})
 	queue := redisq.NewQueue(conn, redisq.QueueConfig{Concurrency: consume, Poll: cfg.Poll, Tenants: table.Weights(),
 		Dedicated: table.Dedicated(), Only: cfg.Tenant, Logger: cfg.Logger})
-	return &jobs{store: store, queue: queue, ring: store, conn: conn, redisStore: store, redisQueue: queue, generation: gen}, nil
+	return &jobs{store: store, queue: queue, admit: redisq.NewAdmitter(store, queue), ring: store, conn: conn, redisStore: store, redisQueue: queue,
+		generation: gen}, nil
 }
 
 func (j *jobs) shared() bool { return j.conn != nil }

@@ -213,6 +213,7 @@ func (n *Node) startScheduler() error {
 	// refuses none). The metrics exist before any job starts.
 	schedCfg.Slots = n.slots
 	schedCfg.ForecastError = func(late time.Duration) { n.metrics.forecastMissed(late) }
+	schedCfg.Admitter = n.jobs.admit
 	n.sched = scheduler.New(n.jobs.store, n.jobs.queue, schedCfg)
 	return nil
 }
@@ -514,8 +515,8 @@ func (n *Node) busy() int {
 }
 
 // housekeeping expires finished jobs and, on a shared queue, puts back in
-// line any job a crashed server stored but did not queue. It runs until
-// ctx ends.
+// line any job a crashed server stored but did not queue (Reconcile: only
+// those, not every queued job). It runs until ctx ends.
 func (n *Node) housekeeping(ctx context.Context) {
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
@@ -533,7 +534,7 @@ func (n *Node) housekeeping(ctx context.Context) {
 		n.keyHealth.refresh() // keys set up or repaired since
 		n.privacy.retire(ctx, n.jobs.store, n.cfg.DataKeyRotation, n.log)
 		if n.jobs.shared() {
-			if _, err := n.sched.Recover(ctx); err != nil && ctx.Err() == nil {
+			if _, err := n.sched.Reconcile(ctx); err != nil && ctx.Err() == nil {
 				n.log.Error("requeue unfinished jobs", "err", err)
 			}
 		}

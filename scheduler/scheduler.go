@@ -55,6 +55,46 @@ type Queue interface {
 	Len(ctx context.Context, p Priority) (int, error)
 }
 
+// Admitter stores a new job and puts it in line in one step, with the
+// checks admission makes: a backend whose job store and queue live on one
+// server (Redis) makes a submission one round trip. Set it in
+// Config.Admitter, over the same data as the Scheduler's Store and Queue.
+type Admitter interface {
+	// Peek reads, in one step, what admission decides on before it writes:
+	// the job stored under id (nil if none), the jobs waiting at each
+	// priority, and tenant's unfinished jobs.
+	Peek(ctx context.Context, id, tenant string) (existing *Job, waiting map[Priority]int, unfinished int, err error)
+	// CreateQueued stores job (state Queued) and puts it in line, unless a
+	// job with its ID is stored: then it returns that one and false. In
+	// the same step it refuses the job with ErrQueueFull when lim.MaxQueued
+	// jobs of its priority wait, or ErrTenantQuota when its tenant has
+	// lim.TenantMax unfinished jobs (0: no bound). waiting is how many jobs
+	// waited at each priority before it.
+	CreateQueued(ctx context.Context, job *Job, lim Limits) (stored *Job, created bool, waiting map[Priority]int, err error)
+}
+
+// Limits are the bounds an Admitter checks as it stores a job.
+type Limits struct {
+	MaxQueued int // jobs waiting at the job's priority
+	TenantMax int // the job's tenant's unfinished jobs; 0: no bound
+}
+
+// BatchQueue is a Queue that puts many jobs in line in one step (a
+// pipeline): Recover uses it for a backlog.
+type BatchQueue interface {
+	PushAll(ctx context.Context, jobs []*Job) error
+}
+
+// StrayStore is a Store that knows which unfinished jobs may be out of
+// line: those stored (or started afresh) as queued whose push to the
+// queue it has not seen yet, as a process that stopped between the two
+// leaves them. A push through the queue clears a job from the list.
+type StrayStore interface {
+	// Strays lists them, among those so marked before t; only ID, State,
+	// Priority and Tenant need be filled in. Ended jobs it drops.
+	Strays(ctx context.Context, before time.Time) ([]*Job, error)
+}
+
 // Auditor records the events of jobs' lives. Record must be durable when
 // it returns: a submission whose "submitted" event cannot be recorded is
 // refused, so no stored job lacks one. Events carry neither the witness
@@ -119,6 +159,9 @@ type Config struct {
 	// ForecastError, when set, gets how much later than predicted each
 	// forecast job started (negative: earlier).
 	ForecastError func(late time.Duration)
+	// Admitter, when set, stores and queues new jobs in one step (see
+	// Admitter); without it a submission reads, stores, then pushes.
+	Admitter Admitter
 }
 
 // Request is a proof request as a client makes it.
@@ -204,7 +247,7 @@ func (s *Scheduler) HoldSubmissions() (release func()) {
 // Recover puts every unfinished job back in line: queued ones, and running
 // ones whose process died mid-proof (Next counts them another attempt). A
 // shared queue absorbs the IDs it still holds, so any process may call it,
-// at any time.
+// at any time. A BatchQueue takes them in batches, not one by one.
 func (s *Scheduler) Recover(ctx context.Context) (int, error) {
 	n := 0
 	requeue := func(j *Job) error {
@@ -225,12 +268,13 @@ func (s *Scheduler) Recover(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("scheduler: recover: %w", err)
 	}
-	for _, j := range jobs {
-		if err := requeue(j); err != nil {
-			return n, err
-		}
+	if err := s.pushAll(ctx, jobs); err != nil {
+		return 0, fmt.Errorf("scheduler: recover: %w", err)
 	}
-	return n, nil
+	for _, j := range jobs {
+		s.failAtDeadline(j)
+	}
+	return len(jobs), nil
 }
 
 // unfinishedWalker is a Store that can walk its unfinished jobs, oldest
@@ -239,6 +283,46 @@ func (s *Scheduler) Recover(ctx context.Context) (int, error) {
 // Job each time.
 type unfinishedWalker interface {
 	WalkUnfinished(ctx context.Context, fn func(*Job) error) error
+}
+
+// strayGrace is how long a job may be marked out of line before Reconcile
+// pushes it: longer than a submission takes between its store and its
+// push, replicas' wait included.
+const strayGrace = 10 * time.Second
+
+// Reconcile is the periodic Recover of a shared queue. Over a StrayStore
+// it pushes only the jobs stored as queued and never seen pushed (a
+// process stopped between the two): it costs nothing per queued job, and
+// a job held by a worker that died is the queue's to hand out again (its
+// lease lapses). Over another store it is Recover.
+func (s *Scheduler) Reconcile(ctx context.Context) (int, error) {
+	st, ok := s.store.(StrayStore)
+	if !ok {
+		return s.Recover(ctx)
+	}
+	jobs, err := st.Strays(ctx, s.cfg.Now().Add(-strayGrace))
+	if err != nil {
+		return 0, fmt.Errorf("scheduler: reconcile: %w", err)
+	}
+	if err := s.pushAll(ctx, jobs); err != nil {
+		return 0, fmt.Errorf("scheduler: reconcile: %w", err)
+	}
+	return len(jobs), nil
+}
+
+func (s *Scheduler) pushAll(ctx context.Context, jobs []*Job) error {
+	if len(jobs) == 0 {
+		return nil
+	}
+	if bq, ok := s.queue.(BatchQueue); ok {
+		return bq.PushAll(ctx, jobs)
+	}
+	for _, j := range jobs {
+		if err := s.queue.Push(ctx, j.ID, j.Class()); err != nil {
+			return fmt.Errorf("%s: %w", j.ID, err)
+		}
+	}
+	return nil
 }
 
 var keyPattern = regexp.MustCompile(`^[A-Za-z0-9._:/-]{1,128}$`)
@@ -322,16 +406,114 @@ func (s *Scheduler) Submit(ctx context.Context, req Request) (*Job, bool, error)
 // process may write the same job meanwhile: ErrConflict means read again.
 // The "submitted" event is recorded before the job is stored.
 func (s *Scheduler) admit(ctx context.Context, job *Job, tenantMax int) (*Job, bool, error) {
+	if s.cfg.Admitter != nil {
+		return s.admitOne(ctx, job, tenantMax)
+	}
 	existing, err := s.store.Get(ctx, job.ID)
 	switch {
-	case err == nil && !sameRequest(existing, job):
-		return nil, false, fmt.Errorf("scheduler: %w: key %q names job %s, made for %s with another statement",
-			ErrKeyReused, job.IdempotencyKey, existing.ID, existing.Circuit)
-	case err == nil && !retriable(existing):
-		return existing, false, nil
-	case err != nil && !errors.Is(err, ErrNotFound):
+	case err == nil:
+		if stored, done, err := s.decide(existing, job); done {
+			return stored, false, err
+		}
+	case !errors.Is(err, ErrNotFound):
 		return nil, false, fmt.Errorf("scheduler: submit: %w", err)
+	default:
+		existing = nil
 	}
+	return s.admitAfter(ctx, job, tenantMax, existing)
+}
+
+// decide answers a submission whose job is stored already: done with the
+// stored job, or with ErrKeyReused; not done if the job may run afresh.
+func (s *Scheduler) decide(existing, job *Job) (*Job, bool, error) {
+	switch {
+	case !sameRequest(existing, job):
+		return nil, true, fmt.Errorf("scheduler: %w: key %q names job %s, made for %s with another statement",
+			ErrKeyReused, job.IdempotencyKey, existing.ID, existing.Circuit)
+	case !retriable(existing):
+		return existing, true, nil
+	}
+	return nil, false, nil
+}
+
+// admitOne admits a job through the Admitter: one step checks for the job
+// and the bounds, stores it and puts it in line. A read goes first where
+// the decision must precede the write: an audit log records a submission
+// before its job is stored (and records no duplicate), and a forecast may
+// refuse a deadline. A job to start afresh takes the general path.
+func (s *Scheduler) admitOne(ctx context.Context, job *Job, tenantMax int) (*Job, bool, error) {
+	var waiting map[Priority]int
+	var predicted Prediction
+	var forecast bool
+	peek := s.cfg.Audit != nil || (!job.Deadline.IsZero() && s.cfg.Slots != nil)
+	if peek {
+		existing, w, unfinished, err := s.cfg.Admitter.Peek(ctx, job.ID, job.Tenant)
+		if err != nil {
+			return nil, false, fmt.Errorf("scheduler: submit: %w", err)
+		}
+		if existing != nil {
+			if stored, done, err := s.decide(existing, job); done {
+				return stored, false, err
+			}
+			return s.admitAfter(ctx, job, tenantMax, existing)
+		}
+		if w[job.Priority] >= s.cfg.MaxQueued {
+			return nil, false, fmt.Errorf("scheduler: %w: %d %s jobs waiting", ErrQueueFull, s.cfg.MaxQueued, job.Priority)
+		}
+		if tenantMax > 0 && unfinished >= tenantMax {
+			return nil, false, fmt.Errorf("scheduler: tenant %s: %w: %d unfinished jobs", job.Tenant, ErrTenantQuota, tenantMax)
+		}
+		if predicted, forecast, err = s.checkDeadline(job, w); err != nil {
+			return nil, false, err
+		}
+		waiting = w
+	}
+	fresh, err := s.sealed(ctx, job)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := s.record(ctx, EventSubmitted, fresh); err != nil {
+		return nil, false, fmt.Errorf("scheduler: submit: audit log: %w", err)
+	}
+	stored, created, w, err := s.cfg.Admitter.CreateQueued(ctx, fresh, Limits{MaxQueued: s.cfg.MaxQueued, TenantMax: tenantMax})
+	switch {
+	case err != nil:
+		return nil, false, fmt.Errorf("scheduler: submit: %w", err)
+	case !created && peek:
+		return nil, false, ErrConflict // written meanwhile: read it again
+	case !created:
+		if stored, done, err := s.decide(stored, job); done {
+			return stored, false, err
+		}
+		return s.admitAfter(ctx, job, tenantMax, stored)
+	}
+	if waiting == nil {
+		predicted, forecast, _ = s.checkDeadline(job, w) // no deadline to refuse: a forecast to track
+	}
+	if forecast {
+		s.forecast.track(fresh.ID, predicted.Start)
+	}
+	s.failAtDeadline(fresh)
+	return fresh, true, nil
+}
+
+// sealed is the job as it is stored: its witness encrypted, if inputs are.
+func (s *Scheduler) sealed(ctx context.Context, job *Job) (*Job, error) {
+	fresh := job.clone()
+	if s.cfg.Inputs != nil && len(fresh.Witness) > 0 {
+		var err error
+		if fresh.EncryptedWitness, err = s.cfg.Inputs.Encrypt(ctx, fresh.Tenant, fresh.ID, fresh.Witness); err != nil {
+			return nil, fmt.Errorf("scheduler: submit: encrypting the input: %w", err)
+		}
+		fresh.Witness = nil
+	}
+	return fresh, nil
+}
+
+// admitAfter admits job once the stored one (nil: none) has been read:
+// it checks the bounds, then stores the job (or starts the stored one
+// afresh) and pushes it.
+func (s *Scheduler) admitAfter(ctx context.Context, job *Job, tenantMax int, existing *Job) (*Job, bool, error) {
 	release, waiting, err := s.reserve(ctx, job.Priority)
 	if err != nil {
 		return nil, false, err
@@ -348,12 +530,9 @@ func (s *Scheduler) admit(ctx context.Context, job *Job, tenantMax int) (*Job, b
 	if err != nil {
 		return nil, false, err
 	}
-	fresh := job.clone()
-	if s.cfg.Inputs != nil && len(fresh.Witness) > 0 {
-		if fresh.EncryptedWitness, err = s.cfg.Inputs.Encrypt(ctx, fresh.Tenant, fresh.ID, fresh.Witness); err != nil {
-			return nil, false, fmt.Errorf("scheduler: submit: encrypting the input: %w", err)
-		}
-		fresh.Witness = nil
+	fresh, err := s.sealed(ctx, job)
+	if err != nil {
+		return nil, false, err
 	}
 	if err := s.record(ctx, EventSubmitted, fresh); err != nil {
 		return nil, false, fmt.Errorf("scheduler: submit: audit log: %w", err)

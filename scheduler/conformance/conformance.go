@@ -22,6 +22,9 @@ import (
 type Backend struct {
 	Store scheduler.Store
 	Queue scheduler.Queue
+	// Admitter, if set, is the pair's one-step admission: every
+	// scheduler of the cases uses it.
+	Admitter scheduler.Admitter
 	// ExactPriority: the queue serves priorities exactly as
 	// scheduler.NextPriority says; otherwise in proportion, at random.
 	ExactPriority bool
@@ -323,6 +326,7 @@ func queuePriorityShare(t *testing.T, b Backend) {
 }
 
 func newScheduler(b Backend, cfg scheduler.Config) *scheduler.Scheduler {
+	cfg.Admitter = b.Admitter
 	return scheduler.New(b.Store, b.Queue, cfg)
 }
 

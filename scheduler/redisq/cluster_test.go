@@ -8,7 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/proofmill/proofmill/internal/redistest"
+	"github.com/proofmill/proofmill/scheduler"
+	"github.com/proofmill/proofmill/scheduler/conformance"
 	"github.com/proofmill/proofmill/scheduler/redisq"
 )
 
@@ -78,5 +82,74 @@ func TestClusterDurabilityAndReplicas(t *testing.T) {
 	err := redisq.CheckDurability(ctx, dial(t, seeds), redisq.DurabilityConfig{Logger: quiet})
 	if err == nil || !strings.Contains(err.Error(), volatile+`: appendonly is "no"`) {
 		t.Fatalf("a cluster with one volatile master: %v; want it named (%s)", err, volatile)
+	}
+}
+
+// On a Cluster the job's record and its task are on different slots, so
+// a submission stores the job (marked not yet in line), pushes its task,
+// then clears the mark: three round trips. asynq sees the task, a
+// consumer takes it, and a job stored but never pushed is queued by the
+// reconciliation.
+func TestClusterAdmission(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	seeds := startCluster(t)
+	c := dial(t, seeds)
+	q := redisq.NewQueue(c, redisq.QueueConfig{Concurrency: 1, Poll: 20 * time.Millisecond, Logger: quiet})
+	st := redisq.NewStore(c, redisq.StoreConfig{})
+	s := scheduler.New(st, q, scheduler.Config{Admitter: redisq.NewAdmitter(st, q)})
+	in := asynq.NewInspector(asynq.RedisClusterClientOpt{Addrs: strings.Split(seeds, ",")})
+	defer in.Close()
+	submit := func(n int) *scheduler.Job {
+		t.Helper()
+		j, created, err := s.Submit(ctx, scheduler.Request{Circuit: "invoice-consistency/v1", Input: conformance.Input(t, 7000+n)})
+		if err != nil || !created {
+			t.Fatalf("submit: %v %v", created, err)
+		}
+		return j
+	}
+	submit(0) // warm: scripts loaded, the queue noted in asynq:queues
+	n := redisq.Count(c)
+	j := submit(1)
+	if trips := n.RoundTrips(); trips != 3 {
+		t.Errorf("a submission on a Cluster took %d round trips; want 3", trips)
+	}
+	if info, err := in.GetTaskInfo("proofmill.interactive", j.ID); err != nil || info.State != asynq.TaskStatePending {
+		t.Fatalf("asynq on the Cluster: %+v %v", info, err)
+	}
+	if k, err := s.Reconcile(ctx); err != nil || k != 0 {
+		t.Fatalf("reconcile: %d %v; want nothing to push", k, err)
+	}
+	lost := &scheduler.Job{ID: "lost", Circuit: "invoice-consistency/v1", State: scheduler.Queued, Submitted: time.Now().Add(-time.Minute), Version: 1}
+	if _, created, err := st.Create(ctx, lost); err != nil || !created {
+		t.Fatal(created, err)
+	}
+	if k, err := s.Reconcile(ctx); err != nil || k != 1 {
+		t.Fatalf("reconcile: %d %v; want the lost job pushed", k, err)
+	}
+	if k, err := s.Reconcile(ctx); err != nil || k != 0 {
+		t.Fatalf("reconcile again: %d %v; want nothing", k, err)
+	}
+	if k, err := s.Recover(ctx); err != nil || k != 3 {
+		t.Fatalf("recover: %d %v", k, err)
+	}
+	if err := q.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer q.Shutdown()
+	seen := map[string]bool{}
+	for range 3 {
+		got, err := s.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[got.ID] = true
+		if err := s.Finish(ctx, got.ID, scheduler.Outcome{Attempt: got.Attempts, Result: []byte(`{}`), Backend: "cpu"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !seen["lost"] || !seen[j.ID] {
+		t.Fatalf("consumed %v", seen)
 	}
 }

@@ -63,8 +63,9 @@ func open(t *testing.T, addr string) conformance.Backend {
 		}
 	}
 	t.Cleanup(stop)
+	st := redisq.NewStore(c, redisq.StoreConfig{})
 	return conformance.Backend{
-		Store: redisq.NewStore(c, redisq.StoreConfig{}), Queue: q,
+		Store: st, Queue: q, Admitter: redisq.NewAdmitter(st, q),
 		Pause: func() error { return pauseQueues(addr, q) }, Resume: func() error { return resumeQueues(addr, q) },
 		Restart: func(t *testing.T) conformance.Backend {
 			stop() // the process stops: asynq puts its tasks back

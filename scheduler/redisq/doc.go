@@ -17,7 +17,16 @@
 // each tenant's weight. The task ID is the job ID, so a job is never in line
 // twice. A worker holds a task (asynq keeps its lease alive) for as long as
 // the proof runs; if the worker dies, the lease lapses and asynq hands the
-// task to another worker, which counts another attempt. The package uses
-// asynq's public API only (client, server, Inspector, task options and the
-// errors they return), and only it imports asynq and go-redis.
+// task to another worker, which counts another attempt.
+//
+// Consumers, the Inspector and lengths use asynq's public API. Tasks are
+// put in line by proofmill's own scripts, writing the keys and message
+// asynq's Client.Enqueue writes (tasks.go; a test holds them to asynq's
+// byte for byte): so on one Redis server a submission is one script that
+// finds an existing job, checks the bounds, stores the job and queues its
+// task (Admitter). On a Cluster the job and its task are on different
+// slots: the job is stored marked not yet in line (proofmill:{j}:unqueued),
+// its task pushed, then the mark cleared; the minutely reconciliation
+// pushes only what is still marked. Only this package imports asynq and
+// go-redis.
 package redisq

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/proofmill/proofmill/errcode"
 	"github.com/proofmill/proofmill/scheduler"
@@ -65,7 +66,9 @@ var errHandBack = errors.New("handed back")
 
 // Queue is a scheduler.Queue on asynq.
 type Queue struct {
-	client    *asynq.Client
+	rc        redis.UniversalClient
+	cluster   bool     // scripts reach one slot: the job's record and its task are apart
+	queues    sync.Map // on a Cluster, the queue names noted in asynq:queues
 	inspector *asynq.Inspector
 	server    *asynq.Server // nil for a producer
 	cfg       QueueConfig
@@ -89,8 +92,9 @@ func NewQueue(c *Conn, cfg QueueConfig) *Queue {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	_, cluster := c.client.(*redis.ClusterClient)
 	q := &Queue{
-		client:    asynq.NewClientFromRedisClient(c.client),
+		rc: c.client, cluster: cluster,
 		inspector: asynq.NewInspectorFromRedisClient(c.client),
 		cfg:       cfg, log: cfg.Logger,
 		deliver: make(chan string), stopping: make(chan struct{}), held: map[string]chan bool{},
@@ -174,34 +178,11 @@ func (q *Queue) Shutdown() {
 	if q.server != nil {
 		q.server.Shutdown()
 	}
-	q.client.Close()
 	q.inspector.Close()
 }
 
 type payload struct {
 	Job string `json:"job"`
-}
-
-// Push queues id in its class's queue. The task ID is the job ID: asynq
-// absorbs a second push while the task is in line or held.
-func (q *Queue) Push(ctx context.Context, id string, c scheduler.Class) error {
-	data, err := json.Marshal(payload{Job: id})
-	if err != nil {
-		return err
-	}
-	_, err = q.client.EnqueueContext(ctx, asynq.NewTask(TaskType, data),
-		asynq.TaskID(id), asynq.Queue(q.queueOf(c)), asynq.MaxRetry(q.cfg.MaxRetry),
-		// A proof runs until it is done: asynq's 30-minute default would
-		// cancel a long one and run it again. The lease, renewed every few
-		// seconds while the worker lives, is what detects a dead worker.
-		asynq.Timeout(0), asynq.Deadline(time.Now().AddDate(10, 0, 0)))
-	switch {
-	case errors.Is(err, asynq.ErrTaskIDConflict):
-		return nil // in line or held already
-	case err != nil:
-		return fmt.Errorf("redisq: push %s: %w", id, unavailable(err))
-	}
-	return nil
 }
 
 func (q *Queue) Pop(ctx context.Context) (string, error) {

@@ -62,7 +62,9 @@ if redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[2])
 redis.call('ZREM', KEYS[3], ARGV[2])
-for i = 4, #KEYS do redis.call('SREM', KEYS[i], ARGV[2]) end
+redis.call('SREM', KEYS[4], ARGV[2])
+redis.call('SREM', KEYS[5], ARGV[2])
+redis.call('ZREM', KEYS[6], ARGV[2])
 return 1`)
 
 // uncreate takes back a job whose replication fell short; the returned

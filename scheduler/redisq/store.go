@@ -21,17 +21,24 @@ const (
 	unfinishedKey = "proofmill:{j}:unfinished"         // sorted set: id by submission time
 	tenantPrefix  = "proofmill:{j}:unfinished:tenant:" // the same, one set per tenant
 	queuedPrefix  = "proofmill:{j}:queued:"            // set: ids of jobs waiting, one per priority
-	changedChan   = "proofmill:changed"
+	// unqueuedKey is a sorted set of the jobs stored (or started afresh)
+	// as queued whose push to asynq has not been seen, by when: the
+	// scripts that store a job without pushing it add it, a push takes it
+	// out, and so does the job's end. The periodic reconciliation pushes
+	// what it holds, and so costs nothing per queued job.
+	unqueuedKey = "proofmill:{j}:unqueued"
+	changedChan = "proofmill:changed"
 )
 
 // jobKeys are the keys a job's scripts touch: the job, the unfinished
-// index, its tenant's, and the queued sets of each priority.
+// index, its tenant's, the queued sets of each priority (KEYS[4] and
+// KEYS[5]), and the set of jobs not yet seen in line (KEYS[6]).
 func jobKeys(j *scheduler.Job) []string {
 	keys := []string{jobPrefix + j.ID, unfinishedKey, tenantPrefix + j.Tenant}
 	for _, p := range scheduler.Priorities {
 		keys = append(keys, queuedPrefix+p.String())
 	}
-	return keys
+	return append(keys, unqueuedKey)
 }
 
 // StoreConfig tunes a Store. The zero value is usable.
@@ -74,39 +81,62 @@ func NewStore(c *Conn, cfg StoreConfig) *Store {
 // A job is a hash: v (version), s (state), p (priority) and t (tenant), for
 // reads that need no more, and d (the job as JSON).
 //
-// createScript: KEYS jobKeys; ARGV version, data, id, score, channel,
-// state, priority, tenant, max queued (0: none). Returns the stored data if
-// the job exists, an error QUEUEFULL if its priority's line is full, else
-// nil.
+// createScript: KEYS jobKeys, then (to put the job in line in the same
+// step) asynq's task key, pending list and set of queues; ARGV version,
+// data, id, score, channel, state, priority, tenant, max queued (0: none),
+// tenant's max unfinished (0: none), then the task message, the time
+// (Unix ns) and the queue's name. Returns the stored data if the job
+// exists; an error QUEUEFULL if its priority's line is full, TENANTQUOTA
+// if its tenant's quota is; else the jobs waiting at each priority before
+// it. Without the task's keys a queued job is marked in KEYS[6], for
+// whoever pushes it (or the reconciliation) to clear.
 var createScript = redis.NewScript(`
 local existing = redis.call('HGET', KEYS[1], 'd')
 if existing then return existing end
-if ARGV[6] == 'queued' and tonumber(ARGV[9]) > 0 and redis.call('SCARD', KEYS[4 + tonumber(ARGV[7])]) >= tonumber(ARGV[9]) then
+local waiting = {redis.call('SCARD', KEYS[4]), redis.call('SCARD', KEYS[5])}
+if ARGV[6] == 'queued' and tonumber(ARGV[9]) > 0 and waiting[1 + tonumber(ARGV[7])] >= tonumber(ARGV[9]) then
   return redis.error_reply('QUEUEFULL')
+end
+if tonumber(ARGV[10]) > 0 and redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[10]) then
+  return redis.error_reply('TENANTQUOTA')
 end
 redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2], 's', ARGV[6], 'p', ARGV[7], 't', ARGV[8])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3])
-if ARGV[6] == 'queued' then redis.call('SADD', KEYS[4 + tonumber(ARGV[7])], ARGV[3]) end
+if ARGV[6] == 'queued' then
+  redis.call('SADD', KEYS[4 + tonumber(ARGV[7])], ARGV[3])
+  if #KEYS >= 9 then` + enqueueLua(7, 11, "ARGV[3]") + `
+  else
+    redis.call('ZADD', KEYS[6], ARGV[4], ARGV[3])
+  end
+end
 redis.call('PUBLISH', ARGV[5], ARGV[3])
-return false`)
+return waiting`)
 
 // updateScript: KEYS jobKeys; ARGV expected version, version, data, id,
 // terminal (1/0), retention ms, channel, score, state, priority, tenant.
 // Returns 1 when written, 0 on a version conflict, -1 when the job is
 // gone.
+//
+// A job that ended and is queued again (a resubmission) is marked in
+// KEYS[6] until it is pushed; one that ends is cleared from it.
 var updateScript = redis.NewScript(`
 local v = redis.call('HGET', KEYS[1], 'v')
 if not v then return -1 end
 if v ~= ARGV[1] then return 0 end
+local was = redis.call('HGET', KEYS[1], 's')
 redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3], 's', ARGV[9], 'p', ARGV[10], 't', ARGV[11])
 redis.call('SREM', KEYS[4], ARGV[4])
 redis.call('SREM', KEYS[5], ARGV[4])
-if ARGV[9] == 'queued' then redis.call('SADD', KEYS[4 + tonumber(ARGV[10])], ARGV[4]) end
+if ARGV[9] == 'queued' then
+  redis.call('SADD', KEYS[4 + tonumber(ARGV[10])], ARGV[4])
+  if was == 'succeeded' or was == 'failed' or was == 'cancelled' then redis.call('ZADD', KEYS[6], ARGV[8], ARGV[4]) end
+end
 if ARGV[5] == '1' then
   redis.call('PEXPIRE', KEYS[1], ARGV[6])
   redis.call('ZREM', KEYS[2], ARGV[4])
   redis.call('ZREM', KEYS[3], ARGV[4])
+  redis.call('ZREM', KEYS[6], ARGV[4])
 else
   redis.call('PERSIST', KEYS[1])
   redis.call('ZADD', KEYS[2], ARGV[8], ARGV[4])
@@ -115,30 +145,61 @@ end
 redis.call('PUBLISH', ARGV[7], ARGV[4])
 return 1`)
 
+// Create stores job; a queued job is marked not yet in line until a Push
+// (or the reconciliation's) takes it out.
 func (s *Store) Create(ctx context.Context, job *scheduler.Job) (*scheduler.Job, bool, error) {
+	existing, created, _, err := s.create(ctx, job, scheduler.Limits{}, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	return existing, created, nil
+}
+
+// create runs createScript: with task, the job also goes in line, in the
+// same script. lim adds bounds to the store's own.
+func (s *Store) create(ctx context.Context, job *scheduler.Job, lim scheduler.Limits, task *taskArgs) (*scheduler.Job, bool, map[scheduler.Priority]int, error) {
 	data, err := json.Marshal(job)
 	if err != nil {
-		return nil, false, fmt.Errorf("redisq: create %s: %w", job.ID, err)
+		return nil, false, nil, fmt.Errorf("redisq: create %s: %w", job.ID, err)
 	}
-	res, err := createScript.Run(ctx, s.client, jobKeys(job),
-		job.Version, data, job.ID, job.Submitted.UnixNano(), changedChan, string(job.State), int(job.Priority), job.Tenant,
-		s.maxQueued).Result()
+	maxQueued := s.maxQueued
+	if lim.MaxQueued > 0 && (maxQueued == 0 || lim.MaxQueued < maxQueued) {
+		maxQueued = lim.MaxQueued
+	}
+	keys := jobKeys(job)
+	args := []any{job.Version, data, job.ID, job.Submitted.UnixNano(), changedChan, string(job.State), int(job.Priority), job.Tenant,
+		maxQueued, lim.TenantMax}
+	if task != nil {
+		keys = append(keys, task.keys...)
+		args = append(args, task.args...)
+	}
+	res, err := createScript.Run(ctx, s.client, keys, args...).Result()
 	switch {
 	case err != nil && strings.Contains(err.Error(), "QUEUEFULL"):
-		return nil, false, fmt.Errorf("redisq: create %s: %w: %d %s jobs waiting", job.ID, scheduler.ErrQueueFull, s.maxQueued, job.Priority)
-	case errors.Is(err, redis.Nil):
-		if err := s.replicated(ctx, job.ID); err != nil {
-			return nil, false, fmt.Errorf("redisq: create %s: %w", job.ID, s.uncreate(ctx, job, err))
-		}
-		return job, true, nil
+		return nil, false, nil, fmt.Errorf("redisq: create %s: %w: %d %s jobs waiting", job.ID, scheduler.ErrQueueFull, maxQueued, job.Priority)
+	case err != nil && strings.Contains(err.Error(), "TENANTQUOTA"):
+		return nil, false, nil, fmt.Errorf("redisq: create %s: tenant %s: %w: %d unfinished jobs", job.ID, job.Tenant, scheduler.ErrTenantQuota, lim.TenantMax)
 	case err != nil:
-		return nil, false, fmt.Errorf("redisq: create %s: %w", job.ID, unavailable(err))
+		return nil, false, nil, fmt.Errorf("redisq: create %s: %w", job.ID, unavailable(err))
+	}
+	if counts, ok := res.([]any); ok {
+		waiting := map[scheduler.Priority]int{}
+		for i, p := range scheduler.Priorities {
+			if i < len(counts) {
+				n, _ := counts[i].(int64)
+				waiting[p] = int(n)
+			}
+		}
+		if err := s.replicated(ctx, job.ID); err != nil {
+			return nil, false, nil, fmt.Errorf("redisq: create %s: %w", job.ID, s.uncreate(ctx, job, err))
+		}
+		return job, true, waiting, nil
 	}
 	existing, err := decode(res)
 	if err != nil {
-		return nil, false, fmt.Errorf("redisq: create %s: %w", job.ID, err)
+		return nil, false, nil, fmt.Errorf("redisq: create %s: %w", job.ID, err)
 	}
-	return existing, false, nil
+	return existing, false, nil, nil
 }
 
 func (s *Store) Get(ctx context.Context, id string) (*scheduler.Job, error) {
@@ -219,7 +280,17 @@ func (s *Store) Unfinished(ctx context.Context) ([]*scheduler.Job, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redisq: unfinished: %w", unavailable(err))
 	}
-	var jobs []*scheduler.Job
+	jobs, _, err := s.states(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("redisq: unfinished: %w", err)
+	}
+	return jobs, nil
+}
+
+// states reads the state, priority and tenant of the jobs ids, pipelined
+// a thousand at a time: the unfinished ones, and the ids of those that
+// ended or are gone.
+func (s *Store) states(ctx context.Context, ids []string) (jobs []*scheduler.Job, ended []any, err error) {
 	for start := 0; start < len(ids); start += 1000 {
 		batch := ids[start:min(start+1000, len(ids))]
 		pipe := s.client.Pipeline()
@@ -228,7 +299,7 @@ func (s *Store) Unfinished(ctx context.Context) ([]*scheduler.Job, error) {
 			cmds[i] = pipe.HMGet(ctx, jobPrefix+id, "s", "p", "t")
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
-			return nil, fmt.Errorf("redisq: unfinished: %w", unavailable(err))
+			return nil, nil, unavailable(err)
 		}
 		for i, c := range cmds {
 			st, _ := c.Val()[0].(string)
@@ -236,7 +307,8 @@ func (s *Store) Unfinished(ctx context.Context) ([]*scheduler.Job, error) {
 			tenant, _ := c.Val()[2].(string)
 			state := scheduler.State(st)
 			if st == "" || state.Terminal() {
-				continue // finished meanwhile
+				ended = append(ended, batch[i]) // finished meanwhile
+				continue
 			}
 			prio := scheduler.Interactive
 			if p == "1" {
@@ -245,7 +317,7 @@ func (s *Store) Unfinished(ctx context.Context) ([]*scheduler.Job, error) {
 			jobs = append(jobs, &scheduler.Job{ID: batch[i], Tenant: tenant, State: state, Priority: prio})
 		}
 	}
-	return jobs, nil
+	return jobs, ended, nil
 }
 
 // DeleteFinished does nothing: Redis expires finished jobs itself.
