@@ -144,6 +144,11 @@ func (h *harness) serviceOverhead(ctx context.Context) error {
 	if err != nil {
 		return fail("keys", err)
 	}
+	if c.KeysOnlyWhenAsked() { // named as the service circuit: asked for
+		if _, _, err := prover.SetupKeys(p.Store(), c, false, h.cfg.Logger); err != nil {
+			return fail("keys", err)
+		}
+	}
 	keys, err := p.Keys(c)
 	if err != nil {
 		return fail("keys", err)

@@ -39,8 +39,22 @@ type Circuit struct {
 	Assign func(data []byte) (*input.Assignment, error)
 }
 
-// PoolCapacities are the registered abs-pool sizes.
-var PoolCapacities = []int{16, 64, 256, 1024}
+// PoolCapacities are the registered abs-pool sizes. abs-pool-4096 (about
+// 5.8M constraints) is above ImplicitKeysLimit: its keys are made only when
+// asked.
+var PoolCapacities = []int{16, 64, 256, 1024, 4096}
+
+// ImplicitKeysLimit is the largest circuit, in constraints, whose
+// development keys are made without being asked for by name: on first use
+// by a prover with DevSetup (a development server, `proofmill prove`, the
+// tests' shared key store) and by `proofmill keys setup --all`. A larger
+// circuit (abs-pool-4096/v1) costs many minutes and gigabytes of setup, so
+// it gets keys only from `proofmill keys setup --circuit ID` or a
+// ceremony's import; tests that prove or set up every circuit skip it.
+const ImplicitKeysLimit = 1 << 21
+
+// KeysOnlyWhenAsked says whether c is above ImplicitKeysLimit.
+func (c *Circuit) KeysOnlyWhenAsked() bool { return c.Constraints > ImplicitKeysLimit }
 
 var registry = func() map[string]*Circuit {
 	all := []*Circuit{{

@@ -47,3 +47,37 @@ func TestJobKey(t *testing.T) {
 		t.Fatalf("an invoice admitted as a pool: %v", err)
 	}
 }
+
+// abs-pool-4096 admits the shared abs-pool example (it fits every
+// capacity) without proving anything: a statement with the circuit's
+// public inputs, a pool root of its own depth, and a schema of 4096 assets.
+func TestPool4096AdmitsTheExample(t *testing.T) {
+	large, err := circuits.Lookup("abs-pool-4096/v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if large.Example != "abs-pool.json" || large.Constraints == 0 || !large.KeysOnlyWhenAsked() {
+		t.Fatalf("abs-pool-4096/v1: example %q, %d constraints, keys only when asked %v", large.Example, large.Constraints, large.KeysOnlyWhenAsked())
+	}
+	data := []byte(testinput.Example(t, large.Example).JSON())
+	st, err := large.Admit(data)
+	if err != nil {
+		t.Fatalf("the example: %v", err)
+	}
+	if len(st.Public) != len(large.PublicInputs) || len(st.Witness) == 0 {
+		t.Fatalf("statement: %d public inputs, %d witness bytes", len(st.Public), len(st.Witness))
+	}
+	smaller, _ := circuits.Lookup("abs-pool-1024/v1")
+	other, err := smaller.Admit(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if large.JobKey(st) == smaller.JobKey(other) || bytes.Equal(st.Witness, other.Witness) {
+		t.Fatal("abs-pool-4096 and abs-pool-1024 admit the example as the same statement")
+	}
+	for _, f := range large.Schema {
+		if f.Name == "assets" && f.MaxItems != 4096 {
+			t.Fatalf("schema: assets up to %d, want 4096", f.MaxItems)
+		}
+	}
+}

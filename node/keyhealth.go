@@ -1,6 +1,7 @@
 package node
 
 import (
+	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -64,9 +65,14 @@ func (h *keyHealth) refresh() {
 		}
 		if down := err != nil; down != h.down[c.ID] {
 			h.down[c.ID] = down
-			if down {
+			switch {
+			case down && c.KeysOnlyWhenAsked() && errors.Is(err, prover.ErrNoKeys):
+				// Expected on a development server: nothing makes these keys
+				// until someone asks (circuits.ImplicitKeysLimit).
+				h.log.Info("circuit unavailable until its keys are made: `proofmill keys setup --circuit` it; submissions for it are refused", "circuit", c.ID)
+			case down:
 				h.log.Error("circuit unavailable: its keys cannot be used; submissions for it are refused", "circuit", c.ID, "err", err)
-			} else {
+			default:
 				h.log.Info("circuit available again", "circuit", c.ID)
 			}
 		}

@@ -243,3 +243,45 @@ func TestProductionRefusesAnEditedManifest(t *testing.T) {
 		t.Fatalf("production start with an edited manifest: %v, want development_keys saying to import", err)
 	}
 }
+
+// A development server (DevSetup) makes keys on first use, but not for a
+// circuit above circuits.ImplicitKeysLimit (abs-pool-4096): without keys it
+// is unavailable, says which command makes them, and refuses a submission
+// at once; nothing is written for it and the server stays SERVING.
+func TestLargeCircuitKeysOnlyWhenAsked(t *testing.T) {
+	const large = "abs-pool-4096/v1"
+	keys := t.TempDir()
+	n, c := startNode(t, func(cfg *node.Config) { cfg.KeysDir, cfg.Preload = keys, "present" })
+	conn := dialRaw(t, n.Addr())
+	if got := health(t, conn, large); got != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Errorf("health of %s: %v", large, got)
+	}
+	if got := health(t, conn, ""); got != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("server health: %v (the small circuits' keys are made on first use)", got)
+	}
+	ctx := timeout(t, time.Minute)
+	list, err := c.Circuits(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "keys setup --circuit " + large
+	for _, ci := range list {
+		cc, err := circuits.Lookup(ci.GetId())
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch unavailable := ci.GetUnavailableCode() != ""; {
+		case cc.KeysOnlyWhenAsked() && (ci.GetUnavailableCode() != string(errcode.NoKeys) || !strings.Contains(ci.GetUnavailableReason(), "keys setup --circuit "+cc.ID)):
+			t.Errorf("ListCircuits: %s unavailable %q: %q, want no_keys naming the setup command", cc.ID, ci.GetUnavailableCode(), ci.GetUnavailableReason())
+		case !cc.KeysOnlyWhenAsked() && unavailable:
+			t.Errorf("ListCircuits: %s unavailable: %s", cc.ID, ci.GetUnavailableReason())
+		}
+	}
+	_, _, err = c.Submit(ctx, &pb.SubmitProofRequest{Circuit: large, InputJson: readExample(t, "abs-pool.json")})
+	if s := status.Convert(err); s.Code() != codes.FailedPrecondition || errcode.Of(err) != errcode.NoKeys || !strings.Contains(s.Message(), want) {
+		t.Fatalf("submission for %s: %v, want FAILED_PRECONDITION no_keys naming %q", large, err, want)
+	}
+	if _, err := os.Stat(filepath.Join(keys, filepath.FromSlash(large))); !os.IsNotExist(err) {
+		t.Fatalf("%s: a key folder was made (%v)", large, err)
+	}
+}

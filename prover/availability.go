@@ -46,7 +46,8 @@ func (p *Prover) record(c *circuits.Circuit, err error, seen string) {
 // KeysStatus says why circuit c cannot be proven now, from what is known
 // without loading anything: the error of the last load while the key files
 // are unchanged since, no keys (and no DevSetup to make them), or a
-// manifest that cannot be read. Nil when its keys are loaded, or may well
+// manifest that cannot be read; no keys for a circuit whose keys are made
+// only when asked (circuits.ImplicitKeysLimit), DevSetup or not. Nil when its keys are loaded, or may well
 // load. Cheap: for listings and health.
 func (p *Prover) KeysStatus(c *circuits.Circuit) error {
 	p.mu.Lock()
@@ -55,7 +56,9 @@ func (p *Prover) KeysStatus(c *circuits.Circuit) error {
 	if known && (st.err == nil || st.seen == p.store.fingerprint(c.ID)) {
 		return st.err
 	}
-	if _, err := p.store.Manifest(c.ID); err != nil && !(errors.Is(err, ErrNoKeys) && p.devSetup) {
+	if _, err := p.store.Manifest(c.ID); errors.Is(err, ErrNoKeys) && p.devSetup && c.KeysOnlyWhenAsked() {
+		return notAsked(c)
+	} else if err != nil && !(errors.Is(err, ErrNoKeys) && p.devSetup) {
 		return err
 	}
 	return nil
@@ -65,7 +68,8 @@ func (p *Prover) KeysStatus(c *circuits.Circuit) error {
 // that was not tried yet (or the files changed since a failed try): a
 // submission's check, so a job for keys that cannot load is refused at
 // once instead of failing every attempt. A circuit without keys that
-// DevSetup will make is ready.
+// DevSetup will make is ready; one above circuits.ImplicitKeysLimit without
+// keys is not (ErrNoKeys, saying how to make them).
 func (p *Prover) Ready(c *circuits.Circuit) error {
 	p.mu.Lock()
 	st, known := p.state[c.ID]
@@ -76,7 +80,7 @@ func (p *Prover) Ready(c *circuits.Circuit) error {
 	case known && st.seen == p.store.fingerprint(c.ID):
 		return st.err
 	}
-	if _, err := p.store.Manifest(c.ID); errors.Is(err, ErrNoKeys) && p.devSetup {
+	if _, err := p.store.Manifest(c.ID); errors.Is(err, ErrNoKeys) && p.setsUp(c) {
 		return nil // made on first use, by the worker
 	}
 	_, err := p.Keys(c)

@@ -42,7 +42,9 @@ type Config struct {
 	// why (a hwaccel.DeviceError reason, or "rejected"): for metrics.
 	OnFallback func(device, reason string)
 	// DevSetup makes a missing circuit's keys with groth16.Setup (development
-	// keys) and saves them, instead of failing with ErrNoKeys.
+	// keys) and saves them, instead of failing with ErrNoKeys; not for a
+	// circuit above circuits.ImplicitKeysLimit, whose keys are made only
+	// when asked (SetupKeys, `proofmill keys setup --circuit ID`).
 	DevSetup bool
 	// Production refuses keys unless their ceremony transcript, kept in
 	// the store by keys import, verifies and made them (VerifyCeremony);
@@ -142,7 +144,9 @@ func (p *Prover) loadOrSetup(c *circuits.Circuit) (*Keys, error) {
 func (p *Prover) loadOrSetupOnce(c *circuits.Circuit) (*Keys, error) {
 	start := time.Now()
 	k, err := p.store.Load(c.ID)
-	if errors.Is(err, ErrNoKeys) && p.devSetup {
+	if errors.Is(err, ErrNoKeys) && p.devSetup && c.KeysOnlyWhenAsked() {
+		err = notAsked(c)
+	} else if errors.Is(err, ErrNoKeys) && p.devSetup {
 		if k, err = Setup(c, p.log); err != nil {
 			return nil, err
 		}
@@ -159,6 +163,16 @@ func (p *Prover) loadOrSetupOnce(c *circuits.Circuit) (*Keys, error) {
 	}
 	p.log.Info("keys loaded", "circuit", c.ID, "constraints", k.Manifest.Constraints, "took", time.Since(start).Round(time.Millisecond))
 	return k, nil
+}
+
+// setsUp says whether a load that finds no keys for c makes them.
+func (p *Prover) setsUp(c *circuits.Circuit) bool { return p.devSetup && !c.KeysOnlyWhenAsked() }
+
+// notAsked is the ErrNoKeys of a circuit whose development keys DevSetup
+// does not make.
+func notAsked(c *circuits.Circuit) error {
+	return fmt.Errorf("prover: load %s: %w: with %d constraints (above %d) its development keys are made only when asked: run `proofmill keys setup --circuit %s` (it takes many minutes and gigabytes)",
+		c.ID, ErrNoKeys, c.Constraints, circuits.ImplicitKeysLimit, c.ID)
 }
 
 // refuseDevelopmentKeys fails if the store holds keys of a registered

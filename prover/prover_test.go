@@ -267,3 +267,35 @@ func TestKeysLoadedOnce(t *testing.T) {
 		}
 	}
 }
+
+// DevSetup makes no keys for a circuit above circuits.ImplicitKeysLimit
+// (abs-pool-4096): loading, readiness and status all say ErrNoKeys and name
+// the command that makes them, at once, and nothing is written to the store.
+func TestDevSetupLeavesLargeCircuitsAlone(t *testing.T) {
+	c := lookup(t, "abs-pool-4096/v1")
+	if !c.KeysOnlyWhenAsked() {
+		t.Fatalf("%s: %d constraints, not above %d", c.ID, c.Constraints, circuits.ImplicitKeysLimit)
+	}
+	dir := t.TempDir()
+	p, err := prover.New(prover.Config{Store: prover.KeyStore{Dir: dir}, DevSetup: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "keys setup --circuit abs-pool-4096/v1"
+	if err := p.KeysStatus(c); !errors.Is(err, prover.ErrNoKeys) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("KeysStatus: %v", err)
+	}
+	if err := p.Ready(c); !errors.Is(err, prover.ErrNoKeys) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Ready: %v", err)
+	}
+	if _, err := p.Prove(context.Background(), c, example(t, c)); !errors.Is(err, prover.ErrNoKeys) {
+		t.Fatalf("Prove: %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("the key store was written: %v", entries)
+	}
+	// A small circuit without keys is still one DevSetup will make.
+	if err := p.KeysStatus(lookup(t, "abs-pool-16/v1")); err != nil {
+		t.Fatalf("abs-pool-16: %v", err)
+	}
+}

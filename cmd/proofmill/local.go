@@ -149,6 +149,11 @@ func keysSetupCmd(e *env) *cobra.Command {
 				targets = []*circuits.Circuit{c}
 			}
 			for _, c := range targets {
+				if all && c.KeysOnlyWhenAsked() {
+					fmt.Fprintf(e.stdout, "%s: skipped: %d constraints, above %d, so its keys are made only when asked (keys setup --circuit %s)\n",
+						c.ID, c.Constraints, circuits.ImplicitKeysLimit, c.ID)
+					continue
+				}
 				start := time.Now()
 				k, made, err := prover.SetupKeys(e.keys, c, force, e.log)
 				switch {
@@ -164,7 +169,7 @@ func keysSetupCmd(e *env) *cobra.Command {
 			return nil
 		}}
 	c.Flags().StringVar(&id, "circuit", "", "circuit `id`")
-	c.Flags().BoolVar(&all, "all", false, "every registered circuit (abs-pool-1024 takes minutes)")
+	c.Flags().BoolVar(&all, "all", false, fmt.Sprintf("every registered circuit of up to %d constraints (abs-pool-1024 takes minutes; larger ones, abs-pool-4096, only by --circuit)", circuits.ImplicitKeysLimit))
 	c.Flags().BoolVar(&force, "force", false, "replace existing keys")
 	return c
 }

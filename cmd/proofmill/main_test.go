@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -181,6 +182,62 @@ func TestKeysSetupSkipsExistingKeys(t *testing.T) {
 	code, stdout, _ = proofmill(t, "keys", "setup", "--keys", t.TempDir(), "--circuit", "invoice-consistency/v1")
 	if code != 0 || !strings.Contains(stdout, "invoice-consistency/v1: "+constraints(t, "invoice-consistency/v1")+" constraints, development keys saved") {
 		t.Fatalf("exit %d: %s", code, stdout)
+	}
+}
+
+// keys setup --all makes no keys for a circuit above
+// circuits.ImplicitKeysLimit (abs-pool-4096): it says so and goes on. The
+// store already has a manifest for every other circuit, so nothing here
+// runs a setup.
+func TestKeysSetupAllSkipsLargeCircuits(t *testing.T) {
+	keys := t.TempDir()
+	var large []string
+	for _, c := range circuits.All() {
+		if c.KeysOnlyWhenAsked() {
+			large = append(large, c.ID)
+			continue
+		}
+		m, err := json.Marshal(prover.Manifest{Circuit: c.ID, Constraints: c.Constraints, Origin: prover.OriginDevelopment})
+		if err != nil {
+			t.Fatal(err)
+		}
+		folder := filepath.Join(keys, filepath.FromSlash(c.ID))
+		if err := os.MkdirAll(folder, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(folder, "manifest.json"), m, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !slices.Contains(large, "abs-pool-4096/v1") {
+		t.Fatalf("abs-pool-4096/v1 is not above the implicit-keys limit (%v)", large)
+	}
+	code, stdout, _ := proofmill(t, "keys", "setup", "--keys", keys, "--all")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stdout)
+	}
+	for _, id := range large {
+		if !strings.Contains(stdout, id+": skipped") || !strings.Contains(stdout, "--circuit "+id) {
+			t.Errorf("%s not reported skipped: %s", id, stdout)
+		}
+		if _, err := os.Stat(filepath.Join(keys, filepath.FromSlash(id))); !os.IsNotExist(err) {
+			t.Errorf("%s: a key folder was made (%v)", id, err)
+		}
+	}
+}
+
+// A local prove of abs-pool-4096 with development setup on (the default)
+// does not make its keys: it fails with the no-keys exit code and names
+// the command that makes them.
+func TestProveLargeCircuitNeedsExplicitKeys(t *testing.T) {
+	keys := t.TempDir()
+	code, _, stderr := proofmill(t, "prove", "--keys", keys, "--circuit", "abs-pool-4096/v1",
+		"--input", "../../examples/abs-pool.json", "--out", filepath.Join(t.TempDir(), "p"))
+	if code != 6 || !strings.Contains(stderr, "keys setup --circuit abs-pool-4096/v1") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if entries, _ := os.ReadDir(keys); len(entries) != 0 {
+		t.Fatalf("key store written: %v", entries)
 	}
 }
 

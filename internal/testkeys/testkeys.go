@@ -54,7 +54,10 @@ var sourceHash = sync.OnceValue(func() string {
 	return hex.EncodeToString(h.Sum(nil))[:16]
 })
 
-// Prover returns a CPU prover over the shared store that makes missing keys.
+// Prover returns a CPU prover over the shared store that makes missing keys,
+// except for a circuit above circuits.ImplicitKeysLimit (abs-pool-4096):
+// the prover refuses those with ErrNoKeys, so no test sets up their keys
+// by using them; a benchmark that names one sets it up itself.
 func Prover(t testing.TB) *prover.Prover {
 	t.Helper()
 	p, err := prover.New(prover.Config{
