@@ -21,6 +21,7 @@ import (
 
 	"github.com/proofmill/proofmill/errcode"
 	"github.com/proofmill/proofmill/internal/buildinfo"
+	"github.com/proofmill/proofmill/internal/quietlog"
 	"github.com/proofmill/proofmill/prover"
 )
 
@@ -30,8 +31,14 @@ func main() {
 	if os.Getenv("PROOFMILL_GNARK_LOG") == "" {
 		gnarklog.Disable() // gnark's own debug lines; our slog says what matters
 	}
-	e := &env{stdout: os.Stdout, stderr: os.Stderr, log: slog.New(slog.NewTextHandler(os.Stderr, nil))}
-	os.Exit(execute(ctx, e, os.Args[1:]))
+	// A failure that repeats (Redis away, a full disk) is logged when it
+	// starts, once a minute while it lasts, and when it ends.
+	quiet := quietlog.New(slog.NewTextHandler(os.Stderr, nil), quietlog.Config{})
+	quiet.Start()
+	e := &env{stdout: os.Stdout, stderr: os.Stderr, log: slog.New(quiet)}
+	code := execute(ctx, e, os.Args[1:])
+	quiet.Stop()
+	os.Exit(code)
 }
 
 // env is what commands share: where output goes, the log, the key store.
