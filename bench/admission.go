@@ -18,12 +18,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	pb "github.com/proofmill/proofmill/api/proofmill/v1"
 	"github.com/proofmill/proofmill/circuits"
 	"github.com/proofmill/proofmill/client"
+	"github.com/proofmill/proofmill/errcode"
 	"github.com/proofmill/proofmill/examples"
 )
 
@@ -146,7 +144,7 @@ func drive(ctx context.Context, conc int, window time.Duration, one func(context
 			for wctx.Err() == nil {
 				t := time.Now()
 				if err := one(wctx); err != nil {
-					if c := status.Code(err); wctx.Err() == nil && c != codes.DeadlineExceeded && c != codes.Canceled {
+					if c := errcode.Of(err); wctx.Err() == nil && c != errcode.DeadlineExceeded && c != errcode.Interrupted {
 						mu.Lock()
 						first = cmp(first, err)
 						mu.Unlock()
