@@ -55,6 +55,20 @@ type Queue interface {
 	Len(ctx context.Context, p Priority) (int, error)
 }
 
+// JobQueue is a Queue told the jobs it holds, not only their IDs, and how
+// each ended: one whose operators' tools show its tasks (Redis, through
+// asynq's) names each task's circuit and shows a job's end as its task's.
+type JobQueue interface {
+	// PushJob is Push, given the job.
+	PushJob(ctx context.Context, j *Job) error
+	// ReleaseJob is Release, given the job as it now stands (nil: gone);
+	// with again, retry is the reason an attempt failed, or "" when the job
+	// is only handed back (its attempt did not end).
+	ReleaseJob(ctx context.Context, id string, j *Job, again bool, retry string) error
+	// RemoveJob is Remove, given the job that ended in line.
+	RemoveJob(ctx context.Context, j *Job) error
+}
+
 // Admitter stores a new job and puts it in line in one step, with the
 // checks admission makes: a backend whose job store and queue live on one
 // server (Redis) makes a submission one round trip. Set it in
@@ -552,7 +566,7 @@ func (s *Scheduler) admitAfter(ctx context.Context, job *Job, tenantMax int, exi
 		}
 	}
 	// Stored but not yet in line: a crash here leaves the job for Recover.
-	if err := s.queue.Push(ctx, fresh.ID, fresh.Class()); err != nil {
+	if err := s.push(ctx, fresh); err != nil {
 		return nil, false, fmt.Errorf("scheduler: submit: %w", err)
 	}
 	if forecast {
@@ -692,7 +706,7 @@ func (s *Scheduler) Cancel(ctx context.Context, id string) (*Job, error) {
 	s.forecast.forget(id)
 	// After the save: a failed save leaves the job in line. A worker that
 	// pops it meanwhile finds it cancelled and skips it.
-	if err := s.queue.Remove(ctx, id, j.Class()); err != nil {
+	if err := s.remove(ctx, j); err != nil {
 		s.log.Warn("scheduler: cancelled job stays in line", "job", id, "err", err)
 	}
 	return j, nil
@@ -725,13 +739,42 @@ func (s *Scheduler) Next(ctx context.Context) (*Job, error) {
 // release ends the queue's hold on a popped ID. j may be nil (the job is
 // gone); its class only matters when the ID goes back in line.
 func (s *Scheduler) release(ctx context.Context, id string, j *Job, again bool) {
-	var c Class
-	if j != nil {
-		c = j.Class()
+	s.releaseRetry(ctx, id, j, again, "")
+}
+
+// releaseRetry is release; retry, with again, is why an attempt failed.
+func (s *Scheduler) releaseRetry(ctx context.Context, id string, j *Job, again bool, retry string) {
+	ctx = context.WithoutCancel(ctx)
+	var err error
+	if jq, ok := s.queue.(JobQueue); ok {
+		err = jq.ReleaseJob(ctx, id, j, again, retry)
+	} else {
+		var c Class
+		if j != nil {
+			c = j.Class()
+		}
+		err = s.queue.Release(ctx, id, c, again)
 	}
-	if err := s.queue.Release(context.WithoutCancel(ctx), id, c, again); err != nil {
+	if err != nil {
 		s.log.Error("scheduler: release", "job", id, "again", again, "err", err)
 	}
+}
+
+// push puts a job in line, telling a JobQueue the job.
+func (s *Scheduler) push(ctx context.Context, j *Job) error {
+	if jq, ok := s.queue.(JobQueue); ok {
+		return jq.PushJob(ctx, j)
+	}
+	return s.queue.Push(ctx, j.ID, j.Class())
+}
+
+// remove takes a job that ended in line out of it, telling a JobQueue the
+// job.
+func (s *Scheduler) remove(ctx context.Context, j *Job) error {
+	if jq, ok := s.queue.(JobQueue); ok {
+		return jq.RemoveJob(ctx, j)
+	}
+	return s.queue.Remove(ctx, j.ID, j.Class())
 }
 
 func (s *Scheduler) start(ctx context.Context, id string) (*Job, bool, error) {
@@ -794,6 +837,7 @@ type Outcome struct {
 // back in line (it runs again) and the error is returned.
 func (s *Scheduler) Finish(ctx context.Context, id string, o Outcome) error {
 	again, succeeded := false, false
+	retry := ""
 	code := errcode.Of(o.Err)
 	j, err := s.change(ctx, id, func(j *Job) (bool, error) {
 		again, succeeded = false, false
@@ -807,7 +851,7 @@ func (s *Scheduler) Finish(ctx context.Context, id string, o Outcome) error {
 			o = Outcome{Backend: o.Backend, Err: errcode.Errorf(errcode.KeyMismatch, "proved with verifying key %.12s…, the job needs %.12s…", o.VerifyingKey, j.VerifyingKey)}
 			code = errcode.KeyMismatch
 		}
-		retry := code.Entry().Retry != errcode.Never
+		retriable := code.Entry().Retry != errcode.Never
 		switch {
 		case o.Err == nil:
 			j.Result, j.PublicInputs = o.Result, o.PublicInputs
@@ -823,9 +867,10 @@ func (s *Scheduler) Finish(ctx context.Context, id string, o Outcome) error {
 				}
 				j.Receipt = r
 			}
-		case retry && j.Attempts-j.Interruptions < s.cfg.MaxAttempts:
+		case retriable && j.Attempts-j.Interruptions < s.cfg.MaxAttempts:
 			j.State, j.Error, again = Queued, o.Err.Error(), true
-		case retry:
+			retry = fmt.Sprintf("%s: attempt %d of %d failed: %s", code, j.Attempts-j.Interruptions, s.cfg.MaxAttempts, j.Error)
+		case retriable:
 			s.finish(j, Failed, errcode.AttemptsExceeded, fmt.Sprintf("failed %d times; last error: %v", j.Attempts-j.Interruptions, o.Err))
 		default:
 			s.finish(j, Failed, code, o.Err.Error())
@@ -842,7 +887,7 @@ func (s *Scheduler) Finish(ctx context.Context, id string, o Outcome) error {
 	if succeeded {
 		s.forecast.observe(j.Finished.Sub(j.Started))
 	}
-	s.release(ctx, id, j, again)
+	s.releaseRetry(ctx, id, j, again, retry)
 	return nil
 }
 

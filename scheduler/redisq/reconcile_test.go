@@ -29,15 +29,15 @@ func TestTaskMessageIsAsynqs(t *testing.T) {
 	ac := asynq.NewClient(asynq.RedisClientOpt{Addr: srv.Addr})
 	defer ac.Close()
 	const theirs, queue = "their-job", "proofmill.interactive"
-	if _, err := ac.EnqueueContext(ctx, asynq.NewTask(redisq.TaskType, []byte(`{"job":"`+theirs+`"}`)),
-		asynq.TaskID(theirs), asynq.Queue(queue), asynq.MaxRetry(25), asynq.Timeout(0), asynq.Deadline(deadline)); err != nil {
+	if _, err := ac.EnqueueContext(ctx, asynq.NewTask(redisq.TaskType, []byte(`{"job":"`+theirs+`","circuit":"age-over/v1","tenant":"bank-a","priority":"interactive"}`)),
+		asynq.TaskID(theirs), asynq.Queue(queue), asynq.MaxRetry(2), asynq.Timeout(0), asynq.Deadline(deadline), asynq.Retention(24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	want, err := rc.HGet(ctx, "asynq:{"+queue+"}:t:"+theirs, "msg").Bytes()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := redisq.TaskMessage(theirs, queue, 25, deadline); !bytes.Equal(got, want) {
+	if got := redisq.TaskMessage(theirs, "age-over/v1", scheduler.Class{Tenant: "bank-a", Priority: scheduler.Interactive}, queue, 2, 24*time.Hour, deadline); !bytes.Equal(got, want) {
 		t.Fatalf("task message\n got %x\nwant %x (asynq's)", got, want)
 	}
 
@@ -65,8 +65,8 @@ func TestTaskMessageIsAsynqs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.State != asynq.TaskStatePending || info.Type != redisq.TaskType || string(info.Payload) != `{"job":"our-job"}` ||
-		info.MaxRetry != 25 || info.Timeout != 0 || info.Deadline.Before(time.Now().AddDate(9, 0, 0)) {
+	if info.State != asynq.TaskStatePending || info.Type != redisq.TaskType || string(info.Payload) != `{"job":"our-job","priority":"interactive"}` ||
+		info.MaxRetry != 2 || info.Retention != 24*time.Hour || info.Timeout != 0 || info.Deadline.Before(time.Now().AddDate(9, 0, 0)) {
 		t.Fatalf("asynq sees %+v", info)
 	}
 	if qs, err := in.Queues(); err != nil || len(qs) != 1 || qs[0] != queue {

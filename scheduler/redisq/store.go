@@ -105,7 +105,7 @@ redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3])
 if ARGV[6] == 'queued' then
   redis.call('SADD', KEYS[4 + tonumber(ARGV[7])], ARGV[3])
-  if #KEYS >= 9 then` + enqueueLua(7, 11, "ARGV[3]") + `
+  if #KEYS >= 11 then` + enqueueLua(7, 11, "ARGV[3]") + `
   else
     redis.call('ZADD', KEYS[6], ARGV[4], ARGV[3])
   end
