@@ -109,6 +109,17 @@ type StrayStore interface {
 	Strays(ctx context.Context, before time.Time) ([]*Job, error)
 }
 
+// ArchivingQueue is a Queue that may end a task on its own while its job
+// is unfinished: asynq archives a task whose retries are spent on any
+// error, a worker's death (its lease lapses) or a hand-back included, not
+// only on the job's failure.
+type ArchivingQueue interface {
+	// Archived lists the unfinished jobs whose tasks it ended at or after
+	// since, at a cost that grows with the tasks ended since, not with the
+	// jobs in line; only ID, State, Priority and Tenant need be filled in.
+	Archived(ctx context.Context, since time.Time) ([]*Job, error)
+}
+
 // Auditor records the events of jobs' lives. Record must be durable when
 // it returns: a submission whose "submitted" event cannot be recorded is
 // refused, so no stored job lacks one. Events carry neither the witness
@@ -215,6 +226,12 @@ type Scheduler struct {
 	admitting [numPriorities]int
 	late      lateJobs
 	forecast  forecast
+	// archivedSince is where Reconcile's next look at the tasks an
+	// ArchivingQueue ended starts (less archiveOverlap): the start of
+	// this scheduler at first, which Recover at a node's start covers.
+	// reconcileMu guards it.
+	reconcileMu   sync.Mutex
+	archivedSince time.Time
 }
 
 // New returns a Scheduler over a store and a queue. Call Recover before
@@ -238,7 +255,7 @@ func New(store Store, queue Queue, cfg Config) *Scheduler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Scheduler{store: store, queue: queue, cfg: cfg, log: cfg.Logger, changed: map[string]*watch{}}
+	return &Scheduler{store: store, queue: queue, cfg: cfg, log: cfg.Logger, changed: map[string]*watch{}, archivedSince: cfg.Now()}
 }
 
 // HoldSubmissions refuses submissions with ErrRecovering until release is
@@ -304,22 +321,61 @@ type unfinishedWalker interface {
 // push, replicas' wait included.
 const strayGrace = 10 * time.Second
 
+// archiveOverlap is how far back of the last look Reconcile reads the
+// tasks an ArchivingQueue ended: asynq scores them in whole seconds by
+// the clock of the process that archived them, which may lag this one's.
+// Reading one again costs little: its job ended, or was pushed back (its
+// task is then in line, no longer archived).
+const archiveOverlap = 5 * time.Minute
+
 // Reconcile is the periodic Recover of a shared queue. Over a StrayStore
 // it pushes only the jobs stored as queued and never seen pushed (a
-// process stopped between the two): it costs nothing per queued job, and
-// a job held by a worker that died is the queue's to hand out again (its
-// lease lapses). Over another store it is Recover.
+// process stopped between the two) and, over an ArchivingQueue, the
+// unfinished jobs whose tasks the queue ended since its last look (a
+// worker that died on a job's last retry): it costs nothing per queued
+// job, and a job held by a worker that died is otherwise the queue's to
+// hand out again (its lease lapses). Over another store it is Recover.
 func (s *Scheduler) Reconcile(ctx context.Context) (int, error) {
 	st, ok := s.store.(StrayStore)
 	if !ok {
 		return s.Recover(ctx)
 	}
-	jobs, err := st.Strays(ctx, s.cfg.Now().Add(-strayGrace))
+	now := s.cfg.Now()
+	jobs, err := st.Strays(ctx, now.Add(-strayGrace))
 	if err != nil {
 		return 0, fmt.Errorf("scheduler: reconcile: %w", err)
 	}
+	aq, archiving := s.queue.(ArchivingQueue)
+	if archiving {
+		s.reconcileMu.Lock()
+		since := s.archivedSince.Add(-archiveOverlap)
+		s.reconcileMu.Unlock()
+		ended, err := aq.Archived(ctx, since)
+		if err != nil {
+			return 0, fmt.Errorf("scheduler: reconcile: %w", err)
+		}
+		seen := make(map[string]bool, len(jobs))
+		for _, j := range jobs {
+			seen[j.ID] = true
+		}
+		for _, j := range ended {
+			if !seen[j.ID] {
+				seen[j.ID] = true
+				jobs = append(jobs, j)
+				s.log.Warn("job unfinished but its task archived (asynq ends a task whose retries are spent on any error: a worker's death, a hand-back); back in line",
+					"job", j.ID, "state", j.State)
+			}
+		}
+	}
 	if err := s.pushAll(ctx, jobs); err != nil {
 		return 0, fmt.Errorf("scheduler: reconcile: %w", err)
+	}
+	if archiving {
+		s.reconcileMu.Lock()
+		if now.After(s.archivedSince) {
+			s.archivedSince = now
+		}
+		s.reconcileMu.Unlock()
 	}
 	return len(jobs), nil
 }

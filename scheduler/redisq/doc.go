@@ -36,6 +36,9 @@
 // task (Admitter). On a Cluster the job and its task are on different
 // slots: the job is stored marked not yet in line (proofmill:{j}:unqueued),
 // its task pushed, then the mark cleared; the minutely reconciliation
-// pushes only what is still marked. Only this package imports asynq and
+// pushes only what is still marked, and the unfinished jobs whose tasks
+// asynq archived since its last look (Queue.Archived: asynq archives a
+// task whose retries are spent on any error, a lapsed lease or a
+// hand-back too). Only this package imports asynq and
 // go-redis.
 package redisq

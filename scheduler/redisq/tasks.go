@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -257,6 +259,63 @@ func (s *Store) Strays(ctx context.Context, before time.Time) ([]*scheduler.Job,
 		if err := s.client.ZRem(ctx, unqueuedKey, ended...).Err(); err != nil {
 			return nil, fmt.Errorf("redisq: strays: %w", unavailable(err))
 		}
+	}
+	return jobs, nil
+}
+
+// The Queue tells the reconciliation which jobs' tasks asynq archived
+// while they were unfinished: once a task's Retried reaches its MaxRetry,
+// asynq archives it on any error, a lapsed lease (a worker that died on
+// the job's last attempt) or a hand-back (a failing store, a shutdown)
+// included, and Recover, at a node's start, is otherwise the only one to
+// put it back.
+var _ scheduler.ArchivingQueue = (*Queue)(nil)
+
+// Archived lists the unfinished jobs whose tasks asynq archived at or
+// after since, in every proofmill queue asynq knows (asynq:queues) and
+// every one this process serves: a round trip for the queues' names, one
+// for the archived sets' ranges by score (asynq scores a task by its
+// archive time, Unix s), and, where any were archived, one per thousand
+// for their jobs' states. Nothing in it reads the tasks in line.
+func (q *Queue) Archived(ctx context.Context, since time.Time) ([]*scheduler.Job, error) {
+	known, err := q.rc.SMembers(ctx, asynqQueues).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisq: archived tasks: %w", unavailable(err))
+	}
+	var names []string
+	for _, p := range scheduler.Priorities {
+		names = append(names, q.names(p)...)
+	}
+	for _, n := range known {
+		if strings.HasPrefix(n, "proofmill.") && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	pipe := q.rc.Pipeline()
+	ranges := make([]*redis.StringSliceCmd, len(names))
+	by := &redis.ZRangeBy{Min: strconv.FormatInt(since.Unix(), 10), Max: "+inf"}
+	for i, n := range names {
+		ranges[i] = pipe.ZRangeByScore(ctx, asynqArchivedKey(n), by)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("redisq: archived tasks: %w", unavailable(err))
+	}
+	var ids []string
+	seen := map[string]bool{}
+	for _, r := range ranges {
+		for _, id := range r.Val() {
+			if !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	jobs, _, err := jobStates(ctx, q.rc, ids)
+	if err != nil {
+		return nil, fmt.Errorf("redisq: archived tasks: %w", err)
 	}
 	return jobs, nil
 }

@@ -58,24 +58,9 @@ func TestAsynqSeesHowJobsEnded(t *testing.T) {
 		}
 		return j
 	}
-	next := func(want string) *scheduler.Job {
-		j, err := s.Next(ctx)
-		if err != nil || j.ID != want {
-			t.Fatalf("next: %v %v; want %s", j, err, want)
-		}
-		return j
-	}
+	next := func(want string) *scheduler.Job { return nextJob(ctx, t, s, want) }
 	task := func(queue, id string, state asynq.TaskState) *asynq.TaskInfo {
-		var info *asynq.TaskInfo
-		for ctx.Err() == nil {
-			var err error
-			if info, err = in.GetTaskInfo(queue, id); err == nil && info.State == state {
-				return info
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		t.Fatalf("task %s in %s: %+v, not %v", id, queue, info, state)
-		return nil
+		return taskIn(ctx, t, in, queue, id, state)
 	}
 
 	good := submit(1, scheduler.Request{})
@@ -153,4 +138,29 @@ func TestAsynqSeesHowJobsEnded(t *testing.T) {
 		t.Fatal("finish")
 	}
 	task(batch, late.ID, asynq.TaskStateCompleted)
+}
+
+// nextJob is s.Next, which must give the job want.
+func nextJob(ctx context.Context, t *testing.T, s *scheduler.Scheduler, want string) *scheduler.Job {
+	t.Helper()
+	j, err := s.Next(ctx)
+	if err != nil || j.ID != want {
+		t.Fatalf("next: %v %v; want %s", j, err, want)
+	}
+	return j
+}
+
+// taskIn waits for asynq to show task id in queue in state.
+func taskIn(ctx context.Context, t *testing.T, in *asynq.Inspector, queue, id string, state asynq.TaskState) *asynq.TaskInfo {
+	t.Helper()
+	var info *asynq.TaskInfo
+	for ctx.Err() == nil {
+		var err error
+		if info, err = in.GetTaskInfo(queue, id); err == nil && info.State == state {
+			return info
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("task %s in %s: %+v, not %v", id, queue, info, state)
+	return nil
 }
