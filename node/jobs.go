@@ -81,7 +81,11 @@ func openRedis(ctx context.Context, cfg Config, consume int, table *tenants.Tabl
 	store := redisq.NewStore(conn, redisq.StoreConfig{Retention: cfg.Retention, MinReplicas: cfg.RedisMinReplicas, ReplicaTimeout: cfg.RedisReplicaTimeout,
 		MaxQueued: cfg.MaxQueued})
 	queue := redisq.NewQueue(conn, redisq.QueueConfig{Concurrency: consume, Poll: cfg.Poll, Tenants: table.Weights(),
-		Dedicated: table.Dedicated(), Only: cfg.Tenant, Logger: cfg.Logger})
+		Dedicated: table.Dedicated(), Only: cfg.Tenant, MaxAttempts: cfg.MaxAttempts, Retention: cfg.Retention, Logger: cfg.Logger})
+	if err := queue.Declare(ctx); err != nil { // asynq's tools list every queue from now
+		conn.Close()
+		return nil, err
+	}
 	return &jobs{store: store, queue: queue, admit: redisq.NewAdmitter(store, queue), ring: store, conn: conn, redisStore: store, redisQueue: queue,
 		generation: gen}, nil
 }

@@ -67,7 +67,7 @@ func (s *Scheduler) failLate(id string, deadline time.Time) {
 		s.log.Warn("scheduler: failing a job past its deadline; a worker will", "job", id, "err", err)
 	case failed:
 		s.forecast.forget(id)
-		if err := s.queue.Remove(ctx, id, j.Class()); err != nil {
+		if err := s.remove(ctx, j); err != nil {
 			s.log.Warn("scheduler: a job past its deadline stays in line; a worker skips it", "job", id, "err", err)
 		}
 	}

@@ -55,6 +55,20 @@ type Queue interface {
 	Len(ctx context.Context, p Priority) (int, error)
 }
 
+// JobQueue is a Queue told the jobs it holds, not only their IDs, and how
+// each ended: one whose operators' tools show its tasks (Redis, through
+// asynq's) names each task's circuit and shows a job's end as its task's.
+type JobQueue interface {
+	// PushJob is Push, given the job.
+	PushJob(ctx context.Context, j *Job) error
+	// ReleaseJob is Release, given the job as it now stands (nil: gone);
+	// with again, retry is the reason an attempt failed, or "" when the job
+	// is only handed back (its attempt did not end).
+	ReleaseJob(ctx context.Context, id string, j *Job, again bool, retry string) error
+	// RemoveJob is Remove, given the job that ended in line.
+	RemoveJob(ctx context.Context, j *Job) error
+}
+
 // Admitter stores a new job and puts it in line in one step, with the
 // checks admission makes: a backend whose job store and queue live on one
 // server (Redis) makes a submission one round trip. Set it in
@@ -93,6 +107,17 @@ type StrayStore interface {
 	// Strays lists them, among those so marked before t; only ID, State,
 	// Priority and Tenant need be filled in. Ended jobs it drops.
 	Strays(ctx context.Context, before time.Time) ([]*Job, error)
+}
+
+// ArchivingQueue is a Queue that may end a task on its own while its job
+// is unfinished: asynq archives a task whose retries are spent on any
+// error, a worker's death (its lease lapses) or a hand-back included, not
+// only on the job's failure.
+type ArchivingQueue interface {
+	// Archived lists the unfinished jobs whose tasks it ended at or after
+	// since, at a cost that grows with the tasks ended since, not with the
+	// jobs in line; only ID, State, Priority and Tenant need be filled in.
+	Archived(ctx context.Context, since time.Time) ([]*Job, error)
 }
 
 // Auditor records the events of jobs' lives. Record must be durable when
@@ -201,6 +226,12 @@ type Scheduler struct {
 	admitting [numPriorities]int
 	late      lateJobs
 	forecast  forecast
+	// archivedSince is where Reconcile's next look at the tasks an
+	// ArchivingQueue ended starts (less archiveOverlap): the start of
+	// this scheduler at first, which Recover at a node's start covers.
+	// reconcileMu guards it.
+	reconcileMu   sync.Mutex
+	archivedSince time.Time
 }
 
 // New returns a Scheduler over a store and a queue. Call Recover before
@@ -224,7 +255,7 @@ func New(store Store, queue Queue, cfg Config) *Scheduler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Scheduler{store: store, queue: queue, cfg: cfg, log: cfg.Logger, changed: map[string]*watch{}}
+	return &Scheduler{store: store, queue: queue, cfg: cfg, log: cfg.Logger, changed: map[string]*watch{}, archivedSince: cfg.Now()}
 }
 
 // HoldSubmissions refuses submissions with ErrRecovering until release is
@@ -290,22 +321,61 @@ type unfinishedWalker interface {
 // push, replicas' wait included.
 const strayGrace = 10 * time.Second
 
+// archiveOverlap is how far back of the last look Reconcile reads the
+// tasks an ArchivingQueue ended: asynq scores them in whole seconds by
+// the clock of the process that archived them, which may lag this one's.
+// Reading one again costs little: its job ended, or was pushed back (its
+// task is then in line, no longer archived).
+const archiveOverlap = 5 * time.Minute
+
 // Reconcile is the periodic Recover of a shared queue. Over a StrayStore
 // it pushes only the jobs stored as queued and never seen pushed (a
-// process stopped between the two): it costs nothing per queued job, and
-// a job held by a worker that died is the queue's to hand out again (its
-// lease lapses). Over another store it is Recover.
+// process stopped between the two) and, over an ArchivingQueue, the
+// unfinished jobs whose tasks the queue ended since its last look (a
+// worker that died on a job's last retry): it costs nothing per queued
+// job, and a job held by a worker that died is otherwise the queue's to
+// hand out again (its lease lapses). Over another store it is Recover.
 func (s *Scheduler) Reconcile(ctx context.Context) (int, error) {
 	st, ok := s.store.(StrayStore)
 	if !ok {
 		return s.Recover(ctx)
 	}
-	jobs, err := st.Strays(ctx, s.cfg.Now().Add(-strayGrace))
+	now := s.cfg.Now()
+	jobs, err := st.Strays(ctx, now.Add(-strayGrace))
 	if err != nil {
 		return 0, fmt.Errorf("scheduler: reconcile: %w", err)
 	}
+	aq, archiving := s.queue.(ArchivingQueue)
+	if archiving {
+		s.reconcileMu.Lock()
+		since := s.archivedSince.Add(-archiveOverlap)
+		s.reconcileMu.Unlock()
+		ended, err := aq.Archived(ctx, since)
+		if err != nil {
+			return 0, fmt.Errorf("scheduler: reconcile: %w", err)
+		}
+		seen := make(map[string]bool, len(jobs))
+		for _, j := range jobs {
+			seen[j.ID] = true
+		}
+		for _, j := range ended {
+			if !seen[j.ID] {
+				seen[j.ID] = true
+				jobs = append(jobs, j)
+				s.log.Warn("job unfinished but its task archived (asynq ends a task whose retries are spent on any error: a worker's death, a hand-back); back in line",
+					"job", j.ID, "state", j.State)
+			}
+		}
+	}
 	if err := s.pushAll(ctx, jobs); err != nil {
 		return 0, fmt.Errorf("scheduler: reconcile: %w", err)
+	}
+	if archiving {
+		s.reconcileMu.Lock()
+		if now.After(s.archivedSince) {
+			s.archivedSince = now
+		}
+		s.reconcileMu.Unlock()
 	}
 	return len(jobs), nil
 }
@@ -552,7 +622,7 @@ func (s *Scheduler) admitAfter(ctx context.Context, job *Job, tenantMax int, exi
 		}
 	}
 	// Stored but not yet in line: a crash here leaves the job for Recover.
-	if err := s.queue.Push(ctx, fresh.ID, fresh.Class()); err != nil {
+	if err := s.push(ctx, fresh); err != nil {
 		return nil, false, fmt.Errorf("scheduler: submit: %w", err)
 	}
 	if forecast {
@@ -692,7 +762,7 @@ func (s *Scheduler) Cancel(ctx context.Context, id string) (*Job, error) {
 	s.forecast.forget(id)
 	// After the save: a failed save leaves the job in line. A worker that
 	// pops it meanwhile finds it cancelled and skips it.
-	if err := s.queue.Remove(ctx, id, j.Class()); err != nil {
+	if err := s.remove(ctx, j); err != nil {
 		s.log.Warn("scheduler: cancelled job stays in line", "job", id, "err", err)
 	}
 	return j, nil
@@ -725,13 +795,42 @@ func (s *Scheduler) Next(ctx context.Context) (*Job, error) {
 // release ends the queue's hold on a popped ID. j may be nil (the job is
 // gone); its class only matters when the ID goes back in line.
 func (s *Scheduler) release(ctx context.Context, id string, j *Job, again bool) {
-	var c Class
-	if j != nil {
-		c = j.Class()
+	s.releaseRetry(ctx, id, j, again, "")
+}
+
+// releaseRetry is release; retry, with again, is why an attempt failed.
+func (s *Scheduler) releaseRetry(ctx context.Context, id string, j *Job, again bool, retry string) {
+	ctx = context.WithoutCancel(ctx)
+	var err error
+	if jq, ok := s.queue.(JobQueue); ok {
+		err = jq.ReleaseJob(ctx, id, j, again, retry)
+	} else {
+		var c Class
+		if j != nil {
+			c = j.Class()
+		}
+		err = s.queue.Release(ctx, id, c, again)
 	}
-	if err := s.queue.Release(context.WithoutCancel(ctx), id, c, again); err != nil {
+	if err != nil {
 		s.log.Error("scheduler: release", "job", id, "again", again, "err", err)
 	}
+}
+
+// push puts a job in line, telling a JobQueue the job.
+func (s *Scheduler) push(ctx context.Context, j *Job) error {
+	if jq, ok := s.queue.(JobQueue); ok {
+		return jq.PushJob(ctx, j)
+	}
+	return s.queue.Push(ctx, j.ID, j.Class())
+}
+
+// remove takes a job that ended in line out of it, telling a JobQueue the
+// job.
+func (s *Scheduler) remove(ctx context.Context, j *Job) error {
+	if jq, ok := s.queue.(JobQueue); ok {
+		return jq.RemoveJob(ctx, j)
+	}
+	return s.queue.Remove(ctx, j.ID, j.Class())
 }
 
 func (s *Scheduler) start(ctx context.Context, id string) (*Job, bool, error) {
@@ -794,6 +893,7 @@ type Outcome struct {
 // back in line (it runs again) and the error is returned.
 func (s *Scheduler) Finish(ctx context.Context, id string, o Outcome) error {
 	again, succeeded := false, false
+	retry := ""
 	code := errcode.Of(o.Err)
 	j, err := s.change(ctx, id, func(j *Job) (bool, error) {
 		again, succeeded = false, false
@@ -807,7 +907,7 @@ func (s *Scheduler) Finish(ctx context.Context, id string, o Outcome) error {
 			o = Outcome{Backend: o.Backend, Err: errcode.Errorf(errcode.KeyMismatch, "proved with verifying key %.12s…, the job needs %.12s…", o.VerifyingKey, j.VerifyingKey)}
 			code = errcode.KeyMismatch
 		}
-		retry := code.Entry().Retry != errcode.Never
+		retriable := code.Entry().Retry != errcode.Never
 		switch {
 		case o.Err == nil:
 			j.Result, j.PublicInputs = o.Result, o.PublicInputs
@@ -823,9 +923,10 @@ func (s *Scheduler) Finish(ctx context.Context, id string, o Outcome) error {
 				}
 				j.Receipt = r
 			}
-		case retry && j.Attempts-j.Interruptions < s.cfg.MaxAttempts:
+		case retriable && j.Attempts-j.Interruptions < s.cfg.MaxAttempts:
 			j.State, j.Error, again = Queued, o.Err.Error(), true
-		case retry:
+			retry = fmt.Sprintf("%s: attempt %d of %d failed: %s", code, j.Attempts-j.Interruptions, s.cfg.MaxAttempts, j.Error)
+		case retriable:
 			s.finish(j, Failed, errcode.AttemptsExceeded, fmt.Sprintf("failed %d times; last error: %v", j.Attempts-j.Interruptions, o.Err))
 		default:
 			s.finish(j, Failed, code, o.Err.Error())
@@ -842,7 +943,7 @@ func (s *Scheduler) Finish(ctx context.Context, id string, o Outcome) error {
 	if succeeded {
 		s.forecast.observe(j.Finished.Sub(j.Started))
 	}
-	s.release(ctx, id, j, again)
+	s.releaseRetry(ctx, id, j, again, retry)
 	return nil
 }
 

@@ -19,6 +19,15 @@
 // the proof runs; if the worker dies, the lease lapses and asynq hands the
 // task to another worker, which counts another attempt.
 //
+// asynq's view (its CLI, its Inspector) tells how jobs went: every queue is
+// declared at start; a task's payload names job, circuit, tenant and
+// priority; its MaxRetry is MaxAttempts−1 and only failed attempts count as
+// its retries, each with its reason as the last error; a succeeded job's
+// task stays completed for the retention; a failed job's (held, or in line
+// at its deadline) is archived, a failure of asynq's, with the job's error
+// kind and message, which hold no input. A job run again under its ID
+// replaces its ended task.
+//
 // Consumers, the Inspector and lengths use asynq's public API. Tasks are
 // put in line by proofmill's own scripts, writing the keys and message
 // asynq's Client.Enqueue writes (tasks.go; a test holds them to asynq's
@@ -27,6 +36,9 @@
 // task (Admitter). On a Cluster the job and its task are on different
 // slots: the job is stored marked not yet in line (proofmill:{j}:unqueued),
 // its task pushed, then the mark cleared; the minutely reconciliation
-// pushes only what is still marked. Only this package imports asynq and
+// pushes only what is still marked, and the unfinished jobs whose tasks
+// asynq archived since its last look (Queue.Archived: asynq archives a
+// task whose retries are spent on any error, a lapsed lease or a
+// hand-back too). Only this package imports asynq and
 // go-redis.
 package redisq

@@ -3,8 +3,11 @@ package redisq
 import (
 	"context"
 	"sync/atomic"
+	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/proofmill/proofmill/scheduler"
 )
 
 // Counter counts what a Conn sends Redis: round trips (a command, or a
@@ -42,7 +45,9 @@ func (h counterHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 }
 
 // TaskMessage is the asynq message Push writes for a job's task.
-var TaskMessage = taskMessage
+func TaskMessage(id, circuit string, c scheduler.Class, queue string, retry int, retention time.Duration, deadline time.Time) []byte {
+	return taskMessage(jobPayload(id, circuit, c), queue, taskOptions{retry: retry, retention: retention, deadline: deadline})
+}
 
 // Client is c's go-redis client: for tests that read Redis directly.
 func Client(c *Conn) redis.UniversalClient { return c.client }

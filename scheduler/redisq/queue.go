@@ -42,10 +42,13 @@ type QueueConfig struct {
 	// the wait from enqueue to start on an idle worker. 0 means 50ms: about
 	// twenty cheap scripts a second per idle worker.
 	Poll time.Duration
-	// MaxRetry bounds how often asynq itself re-delivers a task whose worker
-	// died; 0 means 25. The scheduler's own MaxAttempts normally stops a
-	// job first.
-	MaxRetry int
+	// MaxAttempts is the scheduler's (--max-attempts; 0 means 3): a task's
+	// MaxRetry is one less, and asynq counts as retries only the attempts
+	// that failed, so its Retried reads as the scheduler's count.
+	MaxAttempts int
+	// Retention is how long asynq keeps a succeeded job's task completed
+	// (--retention; 0 means 24h), as the job is kept.
+	Retention time.Duration
 	// Tenants maps each tenant to its weight (0 means 1). A tenant's jobs
 	// get queues of their own, which consumers serve in proportion to the
 	// weights; jobs of other tenants share the common queues. Give every
@@ -61,8 +64,31 @@ type QueueConfig struct {
 	Logger *slog.Logger // nil means slog.Default()
 }
 
-// errHandBack returns a task to the queue without counting a failure.
+// errHandBack returns a task to the queue without counting a failure: it
+// goes back for a reason of the process, not of the job.
 var errHandBack = errors.New("handed back")
+
+// retryError returns a task to the queue for another attempt, counted as
+// one of its retries: its message, asynq's last error, says why the attempt
+// failed.
+type retryError struct{ reason string }
+
+func (e retryError) Error() string { return e.reason }
+
+// endError ends a task as failed (archived, counted in asynq's failed
+// tasks) with the job's reason as its last error.
+type endError struct{ reason string }
+
+func (e endError) Error() string        { return e.reason }
+func (e endError) Is(target error) bool { return target == asynq.SkipRetry }
+
+// release is what Release tells the handler holding a task.
+type release struct {
+	again bool
+	retry string         // with again: the attempt failed, for this reason
+	job   *scheduler.Job // the job as it ended; nil: not told (or gone)
+	told  bool           // job was given
+}
 
 // Queue is a scheduler.Queue on asynq.
 type Queue struct {
@@ -77,7 +103,7 @@ type Queue struct {
 	deliver  chan string   // handler → Pop
 	stopping chan struct{} // closed by Shutdown
 	mu       sync.Mutex
-	held     map[string]chan bool // popped IDs → their handler's release
+	held     map[string]chan release // popped IDs → their handler's release
 }
 
 // NewQueue returns a Queue over c. A consumer (Concurrency > 0) starts
@@ -86,8 +112,11 @@ func NewQueue(c *Conn, cfg QueueConfig) *Queue {
 	if cfg.Poll == 0 {
 		cfg.Poll = 50 * time.Millisecond
 	}
-	if cfg.MaxRetry == 0 {
-		cfg.MaxRetry = 25
+	if cfg.MaxAttempts == 0 {
+		cfg.MaxAttempts = 3
+	}
+	if cfg.Retention == 0 {
+		cfg.Retention = 24 * time.Hour
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -97,7 +126,7 @@ func NewQueue(c *Conn, cfg QueueConfig) *Queue {
 		rc: c.client, cluster: cluster,
 		inspector: asynq.NewInspectorFromRedisClient(c.client),
 		cfg:       cfg, log: cfg.Logger,
-		deliver: make(chan string), stopping: make(chan struct{}), held: map[string]chan bool{},
+		deliver: make(chan string), stopping: make(chan struct{}), held: map[string]chan release{},
 	}
 	if cfg.Concurrency > 0 {
 		// The same 4:1 share as scheduler.NextPriority, and each tenant's
@@ -117,12 +146,18 @@ func NewQueue(c *Conn, cfg QueueConfig) *Queue {
 			TaskCheckInterval:        cfg.Poll,
 			DelayedTaskCheckInterval: cfg.Poll,
 			RetryDelayFunc: func(n int, err error, _ *asynq.Task) time.Duration {
-				if errors.Is(err, errHandBack) {
-					return 0
+				var retry retryError
+				if errors.Is(err, errHandBack) || errors.As(err, &retry) {
+					return 0 // the scheduler decided: at once
 				}
 				return min(time.Duration(n+1)*time.Second, 30*time.Second)
 			},
-			IsFailure:       func(err error) bool { return !errors.Is(err, errHandBack) },
+			// Only a failed attempt counts: a worker's death, a lapsed
+			// lease or a hand-back is none of the job's attempts.
+			IsFailure: func(err error) bool {
+				var retry retryError
+				return errors.As(err, &retry)
+			},
 			ShutdownTimeout: time.Second, // the worker pool has drained by then
 			Logger:          asynqLogger{cfg.Logger},
 			LogLevel:        asynq.WarnLevel,
@@ -158,10 +193,32 @@ func (q *Queue) names(p scheduler.Priority) []string {
 	return out
 }
 
-// Start starts taking tasks, if this is a consumer.
+// Declare notes every queue this process serves or fills in asynq's set
+// of queues, as asynq's enqueue does at a queue's first task: so asynq's
+// tools (asynq queue ls, the Inspector) list them all before any job.
+func (q *Queue) Declare(ctx context.Context) error {
+	var names []any
+	for _, p := range scheduler.Priorities {
+		for _, n := range q.names(p) {
+			names = append(names, n)
+		}
+	}
+	if err := q.rc.SAdd(ctx, asynqQueues, names...).Err(); err != nil {
+		return fmt.Errorf("redisq: declaring the queues: %w", unavailable(err))
+	}
+	return nil
+}
+
+// Start starts taking tasks, if this is a consumer; it declares the
+// queues first.
 func (q *Queue) Start() error {
 	if q.server == nil {
 		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := q.Declare(ctx); err != nil {
+		return err
 	}
 	if err := q.server.Start(asynq.HandlerFunc(q.handle)); err != nil {
 		return fmt.Errorf("redisq: start: %w", err)
@@ -181,8 +238,15 @@ func (q *Queue) Shutdown() {
 	q.inspector.Close()
 }
 
+// payload is a task's payload: the job's ID, which is the task's, and,
+// for operators reading asynq's tools, its circuit (where the pusher knew
+// it), tenant and priority. Only job is read: a task written as {"job": ID}
+// before the others were added runs as well.
 type payload struct {
-	Job string `json:"job"`
+	Job      string `json:"job"`
+	Circuit  string `json:"circuit,omitempty"`
+	Tenant   string `json:"tenant,omitempty"`
+	Priority string `json:"priority,omitempty"`
 }
 
 func (q *Queue) Pop(ctx context.Context) (string, error) {
@@ -208,13 +272,13 @@ func (q *Queue) handle(ctx context.Context, t *asynq.Task) error {
 	if t.Type() != TaskType {
 		return fmt.Errorf("unknown task type %q: %w", t.Type(), asynq.SkipRetry)
 	}
-	release := make(chan bool, 1)
+	done := make(chan release, 1)
 	q.mu.Lock()
-	q.held[pl.Job] = release
+	q.held[pl.Job] = done
 	q.mu.Unlock()
 	defer func() {
 		q.mu.Lock()
-		if q.held[pl.Job] == release {
+		if q.held[pl.Job] == done {
 			delete(q.held, pl.Job)
 		}
 		q.mu.Unlock()
@@ -222,34 +286,92 @@ func (q *Queue) handle(ctx context.Context, t *asynq.Task) error {
 	select {
 	case q.deliver <- pl.Job:
 	case <-q.stopping:
-		return errHandBack
+		// Not popped: asynq puts it back as it was when its shutdown
+		// bound passes (an error now would count against its retries).
+		<-ctx.Done()
+		return ctx.Err()
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	select {
-	case again := <-release:
-		if again {
-			return errHandBack
-		}
-		return nil
+	case r := <-done:
+		return r.result()
 	case <-ctx.Done(): // the lease lapsed, or the consumer is stopping
 		return ctx.Err()
 	}
 }
 
+// result is what the handler returns asynq for a released task: nil for
+// a success (asynq keeps it completed for the retention), the failed
+// attempt's reason for a retry, the job's reason for a failure (archived),
+// and a revocation (the task deleted) for a job cancelled or gone.
+func (r release) result() error {
+	switch {
+	case r.again && r.retry != "":
+		return retryError{reason: r.retry}
+	case r.again:
+		return errHandBack
+	case !r.told:
+		return nil
+	case r.job == nil || r.job.State == scheduler.Cancelled:
+		return asynq.RevokeTask
+	case r.job.State == scheduler.Failed:
+		return endError{reason: jobReason(r.job)}
+	}
+	return nil
+}
+
+// jobReason is a failed job's reason as asynq shows it: its error kind
+// and message, which never hold its input.
+func jobReason(j *scheduler.Job) string {
+	if j.ErrorKind == "" {
+		return j.Error
+	}
+	return j.ErrorKind + ": " + j.Error
+}
+
 func (q *Queue) Release(ctx context.Context, id string, c scheduler.Class, again bool) error {
+	return q.release(ctx, id, c, release{again: again})
+}
+
+// ReleaseJob is Release, told the job as it stands (nil: gone) and, with
+// again, the reason an attempt failed ("" for a hand-back): asynq then
+// shows the task as the job ended, completed or failed, or waiting for
+// its retry with the reason as its last error.
+func (q *Queue) ReleaseJob(ctx context.Context, id string, j *scheduler.Job, again bool, retry string) error {
+	var c scheduler.Class
+	if j != nil {
+		c = j.Class()
+	}
+	return q.release(ctx, id, c, release{again: again, retry: retry, job: j, told: true})
+}
+
+func (q *Queue) release(ctx context.Context, id string, c scheduler.Class, r release) error {
 	q.mu.Lock()
-	release, ok := q.held[id]
+	done, ok := q.held[id]
 	delete(q.held, id)
 	q.mu.Unlock()
 	if ok {
-		release <- again
+		done <- r
 		return nil
 	}
-	if again { // not held here (any more): put it in line afresh
+	if r.again { // not held here (any more): put it in line afresh
+		if r.job != nil {
+			return q.PushJob(ctx, r.job)
+		}
 		return q.Push(ctx, id, c)
 	}
 	return nil
+}
+
+// RemoveJob is Remove, told the job that ended in line: a job failed (at
+// its deadline) has its task archived with its reason, as a failure of
+// asynq's; a cancelled one's task is deleted.
+func (q *Queue) RemoveJob(ctx context.Context, j *scheduler.Job) error {
+	if j.State != scheduler.Failed {
+		return q.Remove(ctx, j.ID, j.Class())
+	}
+	return q.archive(ctx, q.queueOf(j.Class()), j.ID, jobReason(j))
 }
 
 func (q *Queue) Remove(_ context.Context, id string, c scheduler.Class) error {

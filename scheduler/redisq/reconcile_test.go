@@ -29,15 +29,15 @@ func TestTaskMessageIsAsynqs(t *testing.T) {
 	ac := asynq.NewClient(asynq.RedisClientOpt{Addr: srv.Addr})
 	defer ac.Close()
 	const theirs, queue = "their-job", "proofmill.interactive"
-	if _, err := ac.EnqueueContext(ctx, asynq.NewTask(redisq.TaskType, []byte(`{"job":"`+theirs+`"}`)),
-		asynq.TaskID(theirs), asynq.Queue(queue), asynq.MaxRetry(25), asynq.Timeout(0), asynq.Deadline(deadline)); err != nil {
+	if _, err := ac.EnqueueContext(ctx, asynq.NewTask(redisq.TaskType, []byte(`{"job":"`+theirs+`","circuit":"age-over/v1","tenant":"bank-a","priority":"interactive"}`)),
+		asynq.TaskID(theirs), asynq.Queue(queue), asynq.MaxRetry(2), asynq.Timeout(0), asynq.Deadline(deadline), asynq.Retention(24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	want, err := rc.HGet(ctx, "asynq:{"+queue+"}:t:"+theirs, "msg").Bytes()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := redisq.TaskMessage(theirs, queue, 25, deadline); !bytes.Equal(got, want) {
+	if got := redisq.TaskMessage(theirs, "age-over/v1", scheduler.Class{Tenant: "bank-a", Priority: scheduler.Interactive}, queue, 2, 24*time.Hour, deadline); !bytes.Equal(got, want) {
 		t.Fatalf("task message\n got %x\nwant %x (asynq's)", got, want)
 	}
 
@@ -65,8 +65,8 @@ func TestTaskMessageIsAsynqs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.State != asynq.TaskStatePending || info.Type != redisq.TaskType || string(info.Payload) != `{"job":"our-job"}` ||
-		info.MaxRetry != 25 || info.Timeout != 0 || info.Deadline.Before(time.Now().AddDate(9, 0, 0)) {
+	if info.State != asynq.TaskStatePending || info.Type != redisq.TaskType || string(info.Payload) != `{"job":"our-job","priority":"interactive"}` ||
+		info.MaxRetry != 2 || info.Retention != 24*time.Hour || info.Timeout != 0 || info.Deadline.Before(time.Now().AddDate(9, 0, 0)) {
 		t.Fatalf("asynq sees %+v", info)
 	}
 	if qs, err := in.Queues(); err != nil || len(qs) != 1 || qs[0] != queue {
@@ -90,7 +90,8 @@ func TestTaskMessageIsAsynqs(t *testing.T) {
 	}
 }
 
-// The minute's reconciliation reads one sorted set: its cost does not
+// The minute's reconciliation reads the unqueued marks, the queues' names
+// and each queue's archived tasks since its last look: its cost does not
 // grow with the queued jobs. It queues a job stored but never pushed (a
 // server that stopped in between), and a finished job submitted again
 // that was not pushed, and forgets the marks of jobs that ended.
@@ -119,9 +120,39 @@ func TestReconcileTouchesOnlyStrays(t *testing.T) {
 			t.Fatalf("reconcile over %d queued jobs: %d pushed, %v", n, k, err)
 		}
 		cost[n] = counter.Commands()
+		if trips := counter.RoundTrips(); trips > 3 {
+			t.Fatalf("reconcile over %d queued jobs: %d round trips", n, trips)
+		}
 	}
-	if cost[10] != cost[200] || cost[10] > 2 {
+	// The marks, the queues' names, the two queues' archived tasks.
+	if cost[10] != cost[200] || cost[10] > 4 {
 		t.Fatalf("reconciling took %d commands over 10 queued jobs, %d over 200; want the same few", cost[10], cost[200])
+	}
+
+	// Tasks asynq archived while their jobs are unfinished (a worker that
+	// died on a job's last attempt): pushed back, at a cost of the
+	// archived ones, not of the queued.
+	ids, err := in.ListPendingTasks("proofmill.interactive", asynq.PageSize(3))
+	if err != nil || len(ids) != 3 {
+		t.Fatalf("pending tasks: %d %v", len(ids), err)
+	}
+	for _, task := range ids {
+		if err := in.ArchiveTask("proofmill.interactive", task.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counter := redisq.Count(c)
+	if k, err := s.Reconcile(ctx); err != nil || k != 3 {
+		t.Fatalf("reconcile over 3 archived tasks: %d pushed, %v; want 3", k, err)
+	}
+	// Their states in one pipeline, the script's load, their pushes in one.
+	if cmds, trips := counter.Commands(), counter.RoundTrips(); cmds > cost[10]+1+2*3 || trips > 6 {
+		t.Fatalf("pushing back 3 archived tasks took %d commands, %d round trips", cmds, trips)
+	}
+	for _, task := range ids {
+		if info, err := in.GetTaskInfo("proofmill.interactive", task.ID); err != nil || info.State != asynq.TaskStatePending {
+			t.Fatalf("%s after reconciling: %+v %v", task.ID, info, err)
+		}
 	}
 
 	// A server stopped between storing a job and pushing it.
@@ -178,7 +209,7 @@ func TestReconcileTouchesOnlyStrays(t *testing.T) {
 	}
 	// The first recovery at start stays complete: every unfinished job,
 	// pipelined.
-	counter := redisq.Count(c)
+	counter = redisq.Count(c)
 	if k, err := s.Recover(ctx); err != nil || k != submitted+3 {
 		t.Fatalf("recover: %d, %v; want %d", k, err, submitted+3)
 	}

@@ -105,7 +105,7 @@ redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3])
 if ARGV[6] == 'queued' then
   redis.call('SADD', KEYS[4 + tonumber(ARGV[7])], ARGV[3])
-  if #KEYS >= 9 then` + enqueueLua(7, 11, "ARGV[3]") + `
+  if #KEYS >= 11 then` + enqueueLua(7, 11, "ARGV[3]") + `
   else
     redis.call('ZADD', KEYS[6], ARGV[4], ARGV[3])
   end
@@ -291,9 +291,14 @@ func (s *Store) Unfinished(ctx context.Context) ([]*scheduler.Job, error) {
 // a thousand at a time: the unfinished ones, and the ids of those that
 // ended or are gone.
 func (s *Store) states(ctx context.Context, ids []string) (jobs []*scheduler.Job, ended []any, err error) {
+	return jobStates(ctx, s.client, ids)
+}
+
+// jobStates is Store.states over rc, which the Queue shares.
+func jobStates(ctx context.Context, rc redis.UniversalClient, ids []string) (jobs []*scheduler.Job, ended []any, err error) {
 	for start := 0; start < len(ids); start += 1000 {
 		batch := ids[start:min(start+1000, len(ids))]
-		pipe := s.client.Pipeline()
+		pipe := rc.Pipeline()
 		cmds := make([]*redis.SliceCmd, len(batch))
 		for i, id := range batch {
 			cmds[i] = pipe.HMGet(ctx, jobPrefix+id, "s", "p", "t")
