@@ -9,7 +9,6 @@ import (
 	"math/big"
 	"net"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,7 +26,7 @@ import (
 	"github.com/proofmill/proofmill/circuits"
 	"github.com/proofmill/proofmill/circuits/abspool"
 	"github.com/proofmill/proofmill/internal/proctest"
-	"github.com/proofmill/proofmill/prover"
+	"github.com/proofmill/proofmill/internal/testkeys"
 )
 
 // BenchmarkFlood is one hostile client against a `proofmill serve`
@@ -118,17 +117,7 @@ func fullPool(b testing.TB, capacity int, seed uint64) string {
 func manifestsOnly(b testing.TB) string {
 	dir := b.TempDir()
 	for _, c := range circuits.All() {
-		m, err := json.Marshal(prover.Manifest{Circuit: c.ID, Constraints: 1, Origin: prover.OriginDevelopment})
-		if err != nil {
-			b.Fatal(err)
-		}
-		folder := filepath.Join(dir, filepath.FromSlash(c.ID))
-		if err := os.MkdirAll(folder, 0o755); err != nil {
-			b.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(folder, "manifest.json"), m, 0o644); err != nil {
-			b.Fatal(err)
-		}
+		testkeys.WriteManifest(b, dir, c, 1)
 	}
 	return dir
 }

@@ -197,17 +197,7 @@ func TestKeysSetupAllSkipsLargeCircuits(t *testing.T) {
 			large = append(large, c.ID)
 			continue
 		}
-		m, err := json.Marshal(prover.Manifest{Circuit: c.ID, Constraints: c.Constraints, Origin: prover.OriginDevelopment})
-		if err != nil {
-			t.Fatal(err)
-		}
-		folder := filepath.Join(keys, filepath.FromSlash(c.ID))
-		if err := os.MkdirAll(folder, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(folder, "manifest.json"), m, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkeys.WriteManifest(t, keys, c, c.Constraints)
 	}
 	if !slices.Contains(large, "abs-pool-4096/v1") {
 		t.Fatalf("abs-pool-4096/v1 is not above the implicit-keys limit (%v)", large)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -83,4 +84,22 @@ func Prove(t testing.TB, id string, input []byte) *prover.Proof {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// WriteManifest writes a development-keys manifest, and nothing else, for
+// circuit c into the key store at dir: a store that lists keys without
+// holding them, for tests that must not set any up.
+func WriteManifest(t testing.TB, dir string, c *circuits.Circuit, constraints int) {
+	t.Helper()
+	m, err := json.Marshal(prover.Manifest{Circuit: c.ID, Constraints: constraints, Origin: prover.OriginDevelopment})
+	if err != nil {
+		t.Fatal(err)
+	}
+	folder := filepath.Join(dir, filepath.FromSlash(c.ID))
+	if err := os.MkdirAll(folder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(folder, "manifest.json"), m, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -81,17 +81,9 @@ func TestConcurrentCreatesShareACommit(t *testing.T) {
 // a good one fails, and the good one lands; a create of an id already in
 // the same commit finds the first.
 func TestSharedCommitKeepsFailuresApart(t *testing.T) {
-	s, err := Open(filepath.Join(t.TempDir(), "jobs.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTemp(t)
 	ctx := context.Background()
-	for _, id := range []string{"a", "b"} {
-		if _, _, err := s.Create(ctx, &scheduler.Job{ID: id, State: scheduler.Queued, Version: 1}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	createAll(t, s, &scheduler.Job{ID: "a", State: scheduler.Queued, Version: 1}, &scheduler.Job{ID: "b", State: scheduler.Queued, Version: 1})
 	release := heldCommitter(s)
 	good, stale, dup := make(chan error, 1), make(chan error, 1), make(chan bool, 1)
 	go func() { good <- s.Update(ctx, &scheduler.Job{ID: "a", State: scheduler.Running, Version: 2}) }()

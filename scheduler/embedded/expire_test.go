@@ -28,27 +28,14 @@ func testJob(id string, st scheduler.State, end time.Time) *scheduler.Job {
 // expireBatch, and nothing else: not a queued job, not one ended later, and
 // not one that ended and was started afresh. The counts follow.
 func TestExpiryWalksTheEndedJobs(t *testing.T) {
-	s, err := Open(filepath.Join(t.TempDir(), "jobs.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTemp(t)
 	ctx := context.Background()
 	const old = 2*expireBatch + 7 // three transactions
 	for i := range old {
-		if _, _, err := s.Create(ctx, testJob(fmt.Sprint("old-", i), scheduler.Succeeded, t0.Add(time.Duration(i)*time.Second))); err != nil {
-			t.Fatal(err)
-		}
+		createAll(t, s, testJob(fmt.Sprint("old-", i), scheduler.Succeeded, t0.Add(time.Duration(i)*time.Second)))
 	}
-	for id, j := range map[string]*scheduler.Job{
-		"queued":    testJob("queued", scheduler.Queued, time.Time{}),
-		"recent":    testJob("recent", scheduler.Failed, t0.Add(48*time.Hour)),
-		"restarted": testJob("restarted", scheduler.Cancelled, t0),
-	} {
-		if _, _, err := s.Create(ctx, j); err != nil {
-			t.Fatal(id, err)
-		}
-	}
+	createAll(t, s, testJob("queued", scheduler.Queued, time.Time{}), testJob("recent", scheduler.Failed, t0.Add(48*time.Hour)),
+		testJob("restarted", scheduler.Cancelled, t0))
 	again := testJob("restarted", scheduler.Queued, time.Time{})
 	again.Version = 2
 	if err := s.Update(ctx, again); err != nil {
@@ -121,11 +108,7 @@ func TestOldJournalIsIndexed(t *testing.T) {
 				t.Fatal(err)
 			}
 			ctx := context.Background()
-			for _, j := range []*scheduler.Job{testJob("ended", scheduler.Succeeded, t0), testJob("waiting", scheduler.Queued, time.Time{})} {
-				if _, _, err := s.Create(ctx, j); err != nil {
-					t.Fatal(err)
-				}
-			}
+			createAll(t, s, testJob("ended", scheduler.Succeeded, t0), testJob("waiting", scheduler.Queued, time.Time{}))
 			if err := s.db.Update(age); err != nil {
 				t.Fatal(err)
 			}

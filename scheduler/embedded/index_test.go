@@ -3,7 +3,6 @@ package embedded
 import (
 	"context"
 	"maps"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,11 +15,7 @@ import (
 // give: checked after every step of jobs' lives, against indexes built
 // afresh from the records (in a transaction rolled back).
 func TestIndexesFollowTheRecords(t *testing.T) {
-	s, err := Open(filepath.Join(t.TempDir(), "jobs.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTemp(t)
 	ctx := context.Background()
 	check := func(step string) {
 		t.Helper()
@@ -52,9 +47,7 @@ func TestIndexesFollowTheRecords(t *testing.T) {
 	for i, id := range []string{"a", "b", "c"} {
 		j := &scheduler.Job{ID: id, Tenant: "t" + id, State: scheduler.Queued, Priority: scheduler.Priority(i % 2), Version: 1,
 			Submitted: t0.Add(time.Duration(i) * time.Second), Deadline: t0.Add(time.Hour)}
-		if _, _, err := s.Create(ctx, j); err != nil {
-			t.Fatal(err)
-		}
+		createAll(t, s, j)
 		jobs[id] = j
 		check("create " + id)
 	}
@@ -94,18 +87,11 @@ func indexContents(tx *bolt.Tx) map[string]string {
 
 // Unfinished lists oldest first, whatever order the ids sort in.
 func TestUnfinishedOldestFirst(t *testing.T) {
-	s, err := Open(filepath.Join(t.TempDir(), "jobs.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	ctx := context.Background()
+	s := openTemp(t)
 	for i, id := range []string{"z", "m", "a"} {
-		if _, _, err := s.Create(ctx, &scheduler.Job{ID: id, State: scheduler.Queued, Version: 1, Submitted: t0.Add(time.Duration(i) * time.Second)}); err != nil {
-			t.Fatal(err)
-		}
+		createAll(t, s, &scheduler.Job{ID: id, State: scheduler.Queued, Version: 1, Submitted: t0.Add(time.Duration(i) * time.Second)})
 	}
-	jobs, err := s.Unfinished(ctx)
+	jobs, err := s.Unfinished(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
