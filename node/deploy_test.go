@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/proofmill/proofmill/errcode"
+	"github.com/proofmill/proofmill/hwaccel"
 	"github.com/proofmill/proofmill/scheduler"
 )
 
@@ -55,8 +56,13 @@ func registered(t *testing.T) map[string]family {
 		Counts:  func(context.Context) (map[scheduler.State]int, error) { return map[scheduler.State]int{}, nil },
 		Busy:    func() int { return 0 },
 		Slots:   func() int { return 1 },
+		Devices: func() []hwaccel.DeviceStatus {
+			return []hwaccel.DeviceStatus{{Device: hwaccel.Device{ID: "cuda:0"}, Up: true, Healthy: true}}
+		},
+		Durable: func(context.Context) (string, bool) { return "journal", true },
 	})
-	job := &scheduler.Job{Circuit: "test/v1"}
+	now := time.Now()
+	job := &scheduler.Job{Circuit: "test/v1", Attempts: 1, Submitted: now.Add(-time.Second), Started: now}
 	m.observe(job, scheduler.Outcome{Backend: "cpu"}, time.Second)
 	m.observe(job, scheduler.Outcome{Backend: "cpu", Err: errcode.E("", errcode.Unavailable, errors.New("away"))}, 0)
 	m.observe(job, scheduler.Outcome{Backend: "cpu", Err: errcode.E("", errcode.Unsatisfied, errors.New("no"))}, 0)
@@ -82,7 +88,8 @@ func registered(t *testing.T) map[string]family {
 	// The families deploy/ relies on must be there at all, or the rest of
 	// this test checks nothing.
 	for _, name := range []string{"proofmill_queue_depth", "proofmill_jobs", "proofmill_proof_seconds", "proofmill_attempts_total",
-		"proofmill_device_fallbacks_total", "proofmill_start_forecast_error_seconds", "proofmill_worker_utilization"} {
+		"proofmill_device_fallbacks_total", "proofmill_start_forecast_error_seconds", "proofmill_worker_utilization",
+		"proofmill_queue_wait_seconds", "proofmill_failures_total", "proofmill_device_healthy", "proofmill_durable"} {
 		if _, ok := fams[name]; !ok {
 			t.Errorf("the registry serves no %s", name)
 		}

@@ -3,6 +3,8 @@ package node_test
 import (
 	"context"
 	"log/slog"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/proofmill/proofmill/errcode"
 	"github.com/proofmill/proofmill/internal/proctest"
@@ -146,4 +150,79 @@ func TestRedisDataLossWhileStoppedReported(t *testing.T) {
 	if !strings.Contains(third.String(), says) || !strings.Contains(third.String(), "level=ERROR") {
 		t.Fatalf("the start after the loss did not report it:\n%s", third.String())
 	}
+}
+
+// inMemoryDir is a new folder on a tmpfs (/dev/shm), removed after the
+// test; the test fails if /dev/shm is not a tmpfs mount.
+func inMemoryDir(t *testing.T) string {
+	t.Helper()
+	mounts, err := os.ReadFile("/proc/mounts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(strings.Split(string(mounts), "\n"), func(l string) bool {
+		f := strings.Fields(l)
+		return len(f) > 2 && f[1] == "/dev/shm" && f[2] == "tmpfs"
+	}) {
+		t.Fatalf("/dev/shm is not a tmpfs mount here; this test needs one:\n%s", mounts)
+	}
+	dir, err := os.MkdirTemp("/dev/shm", "proofmill-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// waitForMetric scrapes addr until it serves line, for up to bound.
+func waitForMetric(t *testing.T, addr, line string, bound time.Duration) {
+	t.Helper()
+	var got string
+	for start := time.Now(); time.Since(start) < bound; time.Sleep(200 * time.Millisecond) {
+		if got = scrape(t, addr); strings.Contains(got, line) {
+			return
+		}
+	}
+	t.Fatalf("after %s, /metrics still lacks %s:\n%s", bound, line, grep(got, "proofmill_durable"))
+}
+
+// proofmill_durable follows the job store: 1 for a journal on disk and a
+// Redis that keeps jobs; 0 for a journal on a tmpfs (with a warning at
+// start), and 0 once a running Redis is set to lose jobs (CONFIG SET).
+func TestDurableGauge(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, dir string
+		durable   string
+	}{
+		{"journal on disk", t.TempDir(), "1"},
+		{"journal in memory", inMemoryDir(t), "0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs proctest.Buffer
+			n := testnode.Start(t, func(c *node.Config) {
+				c.DataDir, c.MetricsListen = tc.dir, "127.0.0.1:0"
+				c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+			})
+			waitForMetric(t, n.MetricsAddr(), `proofmill_durable{store="journal"} `+tc.durable, 10*time.Second)
+			if warned := strings.Contains(logs.String(), "file system in memory"); warned != (tc.durable == "0") {
+				t.Fatalf("warned about a journal in memory: %v, want %v:\n%s", warned, tc.durable == "0", logs.String())
+			}
+		})
+	}
+	t.Run("redis set to lose jobs", func(t *testing.T) {
+		redis := redistest.Start(t)
+		var logs proctest.Buffer
+		n := testnode.Start(t, func(c *node.Config) {
+			onRedis(redis.Addr, &logs, false)(c)
+			c.MetricsListen = "127.0.0.1:0"
+		})
+		waitForMetric(t, n.MetricsAddr(), `proofmill_durable{store="redis"} 1`, 10*time.Second)
+		rc := goredis.NewClient(&goredis.Options{Addr: redis.Addr})
+		defer rc.Close()
+		if err := rc.ConfigSet(t.Context(), "appendonly", "no").Err(); err != nil {
+			t.Fatal(err)
+		}
+		waitForMetric(t, n.MetricsAddr(), `proofmill_durable{store="redis"} 0`, 30*time.Second)
+	})
 }

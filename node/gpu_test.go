@@ -53,8 +53,12 @@ func TestGPUWorkerFaults(t *testing.T) {
 				t.Fatalf("the device worker was not restarted: %v", ds[1])
 			}
 			want := fmt.Sprintf(`proofmill_device_fallbacks_total{device="fault:%s",reason="%s"} 3`, tc.mode, tc.reason)
-			if got := scrape(t, metrics); !strings.Contains(got, want) || !strings.Contains(got, `reason="unhealthy"} 1`) {
+			got := scrape(t, metrics)
+			if !strings.Contains(got, want) || !strings.Contains(got, `reason="unhealthy"} 1`) {
 				t.Fatalf("metrics lack %s and one unhealthy fallback:\n%s", want, grep(got, "fallbacks"))
+			}
+			if unhealthy := fmt.Sprintf(`proofmill_device_healthy{device="fault:%s"} 0`, tc.mode); !strings.Contains(got, unhealthy) {
+				t.Fatalf("metrics lack %s:\n%s", unhealthy, grep(got, "proofmill_device_healthy"))
 			}
 		})
 	}
@@ -64,9 +68,9 @@ func TestGPUWorkerFaults(t *testing.T) {
 // the device that proved it.
 func TestGPUWorkerProves(t *testing.T) {
 	t.Parallel()
-	addr := proctest.FreeAddr(t)
+	addr, metrics := proctest.FreeAddr(t), proctest.FreeAddr(t)
 	p := proctest.Start(t, "server", "serve", "--gpus", "fault:ok", "--data", t.TempDir(), "--keys", testkeys.Dir(),
-		"--listen", addr, "--metrics", "", "--preload", "invoice-consistency/v1", "--dev-setup=false")
+		"--listen", addr, "--metrics", metrics, "--preload", "invoice-consistency/v1", "--dev-setup=false")
 	c := proctest.Dial(t, p, addr)
 	ids := submitInvoices(t, c, 3)
 	ctx := timeout(t, 2*time.Minute)
@@ -82,6 +86,9 @@ func TestGPUWorkerProves(t *testing.T) {
 	ds, _ := c.Devices(ctx)
 	if len(ds) != 2 || !ds[1].GetHealthy() || ds[1].GetFailures() != 0 || ds[1].GetName() != "fault injection: ok" {
 		t.Fatalf("devices: %v", ds)
+	}
+	if got := scrape(t, metrics); !strings.Contains(got, `proofmill_device_healthy{device="fault:ok"} 1`) {
+		t.Fatalf("metrics lack the healthy device:\n%s", grep(got, "proofmill_device_healthy"))
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/proofmill/proofmill/errcode"
+	"github.com/proofmill/proofmill/hwaccel"
 	"github.com/proofmill/proofmill/scheduler"
 )
 
@@ -18,6 +19,39 @@ type metricsSources struct {
 	Waiting     func(ctx context.Context) (map[scheduler.Priority]int, error) // jobs waiting by priority
 	Counts      func(ctx context.Context) (map[scheduler.State]int, error)    // stored jobs by state; nil: not exported
 	Busy, Slots func() int                                                    // worker slots proving / in all
+	// Devices are this process's GPUs' states; nil: it has none.
+	Devices func() []hwaccel.DeviceStatus
+	// Durable names the job store and says whether it keeps accepted jobs
+	// now (see durability); nil: not exported.
+	Durable func(ctx context.Context) (store string, durable bool)
+}
+
+// metricsSources are what the node's metrics read.
+func (n *Node) metricsSources() metricsSources {
+	src := metricsSources{Waiting: n.sched.Waiting, Counts: n.jobs.counts, Busy: n.busy, Slots: n.slots}
+	if len(n.gpus) > 0 {
+		src.Devices = func() []hwaccel.DeviceStatus {
+			sts := make([]hwaccel.DeviceStatus, len(n.gpus))
+			for i, d := range n.gpus {
+				sts[i] = d.Status()
+			}
+			return sts
+		}
+	}
+	var d *durability
+	switch {
+	case n.jobs.conn != nil:
+		d = redisDurability(n.jobs.conn, n.dataLoss.Lost)
+	case n.jobs.embedded != nil:
+		d = journalDurability(n.cfg.DataDir)
+		if _, ok := d.Durable(context.Background()); !ok {
+			n.log.Warn("the journal lies on a file system in memory (tmpfs or ramfs): a reboot loses every accepted job; set --data-dir to a disk", "data_dir", n.cfg.DataDir)
+		}
+	}
+	if d != nil {
+		src.Durable = d.Durable
+	}
+	return src
 }
 
 // metrics are a node's Prometheus metrics, in a registry of their own.
@@ -27,6 +61,8 @@ type metrics struct {
 	attempts *prometheus.CounterVec
 	fallback *prometheus.CounterVec
 	forecast prometheus.Histogram
+	wait     *prometheus.HistogramVec
+	failures *prometheus.CounterVec
 }
 
 // newMetrics registers the metrics over src.
@@ -51,11 +87,20 @@ func newMetrics(src metricsSources) *metrics {
 			Help:    "How much later than forecast at admission each job started (negative: earlier); see deadline-aware admission.",
 			Buckets: []float64{-600, -120, -30, -10, -3, -1, 0, 1, 3, 10, 30, 120, 600},
 		}),
+		wait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "proofmill_queue_wait_seconds",
+			Help:    "Time from a job's submission to its first start, by priority.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 3, 12), // 10 ms .. 30 min
+		}, []string{"priority"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "proofmill_failures_total",
+			Help: "Proof attempts that ended in an error, by circuit, error kind (the errcode name, as GetJob's error_kind) and outcome (retry, fail).",
+		}, []string{"circuit", "kind", "outcome"}),
 	}
 	depth := prometheus.NewDesc("proofmill_queue_depth", "Jobs waiting, by priority.", []string{"priority"}, nil)
 	jobs := prometheus.NewDesc("proofmill_jobs", "Stored jobs, by state.", []string{"state"}, nil)
 	m.registry.MustRegister(
-		m.latency, m.attempts, m.fallback, m.forecast,
+		m.latency, m.attempts, m.fallback, m.forecast, m.wait, m.failures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "proofmill_worker_utilization", Help: "Share of worker slots proving now."},
 			func() float64 { return float64(src.Busy()) / float64(max(src.Slots(), 1)) }),
@@ -83,7 +128,34 @@ func newMetrics(src metricsSources) *metrics {
 			}
 		}},
 	)
+	if src.Devices != nil {
+		healthy := prometheus.NewDesc("proofmill_device_healthy",
+			"1 while a GPU's device process is up and not marked unhealthy (failures in a row), else 0; by device.", []string{"device"}, nil)
+		m.registry.MustRegister(collectorFunc{descs: []*prometheus.Desc{healthy}, collect: func(ch chan<- prometheus.Metric) {
+			for _, st := range src.Devices() {
+				ch <- prometheus.MustNewConstMetric(healthy, prometheus.GaugeValue, boolValue(st.Up && st.Healthy), st.ID)
+			}
+		}})
+	}
+	if src.Durable != nil {
+		durable := prometheus.NewDesc("proofmill_durable",
+			"1 while the job store keeps accepted jobs through a crash or restart, else 0: the journal on a file system in memory, Redis without appendonly or with an evicting policy, settings it cannot read, or Redis that lost its data; by store (journal, redis).",
+			[]string{"store"}, nil)
+		m.registry.MustRegister(collectorFunc{descs: []*prometheus.Desc{durable}, collect: func(ch chan<- prometheus.Metric) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			store, ok := src.Durable(ctx)
+			ch <- prometheus.MustNewConstMetric(durable, prometheus.GaugeValue, boolValue(ok), store)
+		}})
+	}
 	return m
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // observe records one attempt; it fits worker.Config.Observe.
@@ -98,6 +170,12 @@ func (m *metrics) observe(job *scheduler.Job, o scheduler.Outcome, took time.Dur
 		m.latency.WithLabelValues(job.Circuit, o.Backend).Observe(took.Seconds())
 	}
 	m.attempts.WithLabelValues(job.Circuit, outcome).Inc()
+	if o.Err != nil {
+		m.failures.WithLabelValues(job.Circuit, string(errcode.Of(o.Err)), outcome).Inc()
+	}
+	if job.Attempts == 1 && !job.Started.IsZero() && !job.Submitted.IsZero() {
+		m.wait.WithLabelValues(job.Priority.String()).Observe(max(job.Started.Sub(job.Submitted), 0).Seconds())
+	}
 }
 
 // forecastMissed records how late a job started against its forecast; it

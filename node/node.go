@@ -153,7 +153,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err := n.startScheduler(); err != nil {
 		return err
 	}
-	n.metrics = newMetrics(metricsSources{Waiting: n.sched.Waiting, Counts: n.jobs.counts, Busy: n.busy, Slots: n.slots})
+	n.metrics = newMetrics(n.metricsSources())
 	n.pool = worker.New(n.sched, n.prover, worker.Config{Slots: slots, Logger: n.log, Observe: n.metrics.observe, InputKeys: n.privacy})
 	if !cfg.holdWorkers {
 		if err := n.startWorkers(); err != nil {
