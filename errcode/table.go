@@ -159,6 +159,6 @@ var Exits = []struct {
 	{7, "busy: the queue or a tenant's quota is full, the server is draining or unreachable, or a deadline passed or cannot be met"},
 	{8, "unknown job or batch"},
 	{9, "the job's state: a running or finished job cannot be cancelled, or the job was cancelled"},
-	{10, "unauthenticated: no credentials, or an unknown token or certificate; or permission denied: the caller may not see what it asked for"},
+	{10, "unauthenticated: no credentials, or an unknown token or certificate"},
 	{130, "interrupted (Ctrl-C)"},
 }
