@@ -55,6 +55,7 @@ func registered(t *testing.T) map[string]family {
 		Counts:  func(context.Context) (map[scheduler.State]int, error) { return map[scheduler.State]int{}, nil },
 		Busy:    func() int { return 0 },
 		Slots:   func() int { return 1 },
+		Tenants: true, // the dashboard groups usage by tenant
 	})
 	job := &scheduler.Job{Circuit: "test/v1"}
 	m.observe(job, scheduler.Outcome{Backend: "cpu"}, time.Second)
@@ -62,6 +63,7 @@ func registered(t *testing.T) map[string]family {
 	m.observe(job, scheduler.Outcome{Backend: "cpu", Err: errcode.E("", errcode.Unsatisfied, errors.New("no"))}, 0)
 	m.forecastMissed(time.Second)
 	m.fellBack("fault:test", "crashed")
+	m.usage.add(scheduler.Usage{Tenant: "bank-a", Day: "2026-11-01", Circuit: "test/v1", Backend: "cpu", Proofs: 1, ProofMillis: 1000, Constraints: 10, StoredBytes: 100})
 	mfs, err := m.registry.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +84,8 @@ func registered(t *testing.T) map[string]family {
 	// The families deploy/ relies on must be there at all, or the rest of
 	// this test checks nothing.
 	for _, name := range []string{"proofmill_queue_depth", "proofmill_jobs", "proofmill_proof_seconds", "proofmill_attempts_total",
-		"proofmill_device_fallbacks_total", "proofmill_start_forecast_error_seconds", "proofmill_worker_utilization"} {
+		"proofmill_device_fallbacks_total", "proofmill_start_forecast_error_seconds", "proofmill_worker_utilization",
+		"proofmill_usage_proofs_total", "proofmill_usage_proof_seconds_total", "proofmill_usage_constraints_total", "proofmill_usage_stored_bytes_total"} {
 		if _, ok := fams[name]; !ok {
 			t.Errorf("the registry serves no %s", name)
 		}

@@ -18,6 +18,9 @@ type metricsSources struct {
 	Waiting     func(ctx context.Context) (map[scheduler.Priority]int, error) // jobs waiting by priority
 	Counts      func(ctx context.Context) (map[scheduler.State]int, error)    // stored jobs by state; nil: not exported
 	Busy, Slots func() int                                                    // worker slots proving / in all
+	// Tenants labels the usage counters by tenant: set when the node has a
+	// tenant table. Without one they have no tenant label at all.
+	Tenants bool
 }
 
 // metrics are a node's Prometheus metrics, in a registry of their own.
@@ -27,6 +30,47 @@ type metrics struct {
 	attempts *prometheus.CounterVec
 	fallback *prometheus.CounterVec
 	forecast prometheus.Histogram
+	usage    usageCounters
+}
+
+// usageCounters count, by [tenant,] circuit and backend, what each outcome
+// this process records adds to usage (see scheduler.Usage): summed over
+// every process, each attempt counts once.
+type usageCounters struct {
+	tenants                               bool
+	proofs, seconds, constraints, storedB *prometheus.CounterVec
+}
+
+func newUsageCounters(tenants bool) usageCounters {
+	labels := []string{"circuit", "backend"}
+	if tenants {
+		labels = append([]string{"tenant"}, labels...)
+	}
+	counter := func(name, help string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+	}
+	return usageCounters{tenants: tenants,
+		proofs:      counter("proofmill_usage_proofs_total", "Jobs proved (succeeded, proof verified), by tenant (with tenants), circuit and backend."),
+		seconds:     counter("proofmill_usage_proof_seconds_total", "Worker seconds of every attempt that reported, failed ones too (job marked running to outcome recorded), by tenant (with tenants), circuit and backend."),
+		constraints: counter("proofmill_usage_constraints_total", "Constraints of the circuits proved, summed over the proofs, by tenant (with tenants), circuit and backend."),
+		storedB:     counter("proofmill_usage_stored_bytes_total", "Bytes of the proof files kept as proved jobs' results, by tenant (with tenants), circuit and backend."),
+	}
+}
+
+func (u usageCounters) collectors() []prometheus.Collector {
+	return []prometheus.Collector{u.proofs, u.seconds, u.constraints, u.storedB}
+}
+
+// add counts one recorded outcome's usage; it fits scheduler.Config.Used.
+func (u usageCounters) add(use scheduler.Usage) {
+	labels := []string{use.Circuit, use.Backend}
+	if u.tenants {
+		labels = append([]string{use.Tenant}, labels...)
+	}
+	u.proofs.WithLabelValues(labels...).Add(float64(use.Proofs))
+	u.seconds.WithLabelValues(labels...).Add(float64(use.ProofMillis) / 1000)
+	u.constraints.WithLabelValues(labels...).Add(float64(use.Constraints))
+	u.storedB.WithLabelValues(labels...).Add(float64(use.StoredBytes))
 }
 
 // newMetrics registers the metrics over src.
@@ -51,9 +95,11 @@ func newMetrics(src metricsSources) *metrics {
 			Help:    "How much later than forecast at admission each job started (negative: earlier); see deadline-aware admission.",
 			Buckets: []float64{-600, -120, -30, -10, -3, -1, 0, 1, 3, 10, 30, 120, 600},
 		}),
+		usage: newUsageCounters(src.Tenants),
 	}
 	depth := prometheus.NewDesc("proofmill_queue_depth", "Jobs waiting, by priority.", []string{"priority"}, nil)
 	jobs := prometheus.NewDesc("proofmill_jobs", "Stored jobs, by state.", []string{"state"}, nil)
+	m.registry.MustRegister(m.usage.collectors()...)
 	m.registry.MustRegister(
 		m.latency, m.attempts, m.fallback, m.forecast,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

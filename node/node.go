@@ -153,7 +153,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err := n.startScheduler(); err != nil {
 		return err
 	}
-	n.metrics = newMetrics(metricsSources{Waiting: n.sched.Waiting, Counts: n.jobs.counts, Busy: n.busy, Slots: n.slots})
+	n.metrics = newMetrics(metricsSources{Waiting: n.sched.Waiting, Counts: n.jobs.counts, Busy: n.busy, Slots: n.slots, Tenants: n.tenants != nil})
 	n.pool = worker.New(n.sched, n.prover, worker.Config{Slots: slots, Logger: n.log, Observe: n.metrics.observe, InputKeys: n.privacy})
 	if !cfg.holdWorkers {
 		if err := n.startWorkers(); err != nil {
@@ -213,6 +213,7 @@ func (n *Node) startScheduler() error {
 	// refuses none). The metrics exist before any job starts.
 	schedCfg.Slots = n.slots
 	schedCfg.ForecastError = func(late time.Duration) { n.metrics.forecastMissed(late) }
+	schedCfg.Used = func(u scheduler.Usage) { n.metrics.usage.add(u) }
 	schedCfg.Admitter = n.jobs.admit
 	n.sched = scheduler.New(n.jobs.store, n.jobs.queue, schedCfg)
 	return nil
@@ -283,7 +284,8 @@ func (n *Node) startAPI() error {
 	}
 	n.grpc = grpc.NewServer(opts...)
 	pb.RegisterProverServer(n.grpc, server.New(n.sched, n.prover, server.Config{
-		MaxInputBytes: cfg.MaxInputBytes, Logger: n.log, Devices: n.devices, Receipts: n.signer, Tenants: n.tenants, InputKeys: n.privacy}))
+		MaxInputBytes: cfg.MaxInputBytes, Logger: n.log, Devices: n.devices, Receipts: n.signer, Tenants: n.tenants, InputKeys: n.privacy,
+		Usage: n.sched}))
 	n.health = health.NewServer()
 	if n.dataLoss != nil {
 		healthpb.RegisterHealthServer(n.grpc, checkedHealth{Server: n.health, before: n.dataLoss.check})
