@@ -12,22 +12,27 @@ import (
 	"github.com/proofmill/proofmill/scheduler"
 )
 
-// clock is a settable time for the schedulers of a case, so that the
-// proof-seconds they record are exact.
-type clock struct {
+// Clock is a settable time for schedulers under test (Config.Now), so that
+// what they record (proof-seconds, deadlines) is exact.
+type Clock struct {
 	mu  sync.Mutex
 	now time.Time
 }
 
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) {
+// NewClock returns a Clock that reads t until it is moved.
+func NewClock(t time.Time) *Clock { return &Clock{now: t} }
+
+func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+// Add moves the clock by d.
+func (c *Clock) Add(d time.Duration) {
 	c.mu.Lock()
 	c.now = c.now.Add(d)
 	c.mu.Unlock()
 }
 
 // run takes the next job, lets d pass, and reports o for it.
-func run(t *testing.T, s *scheduler.Scheduler, c *clock, d time.Duration, o scheduler.Outcome) *scheduler.Job {
+func run(t *testing.T, s *scheduler.Scheduler, c *Clock, d time.Duration, o scheduler.Outcome) *scheduler.Job {
 	t.Helper()
 	j := next(t, s)
 	c.Add(d)
@@ -57,7 +62,7 @@ func usageOf(t *testing.T, s *scheduler.Scheduler, q scheduler.UsageQuery) []sch
 // Since leaves out earlier days.
 func usageTallies(t *testing.T, b Backend) {
 	ctx := ctxT(t)
-	c := &clock{now: time.Date(2026, 11, 1, 23, 0, 0, 0, time.UTC)}
+	c := NewClock(time.Date(2026, 11, 1, 23, 0, 0, 0, time.UTC))
 	var used []scheduler.Usage
 	var mu sync.Mutex
 	cfg := scheduler.Config{MaxAttempts: 3, Now: c.Now, Used: func(u scheduler.Usage) { mu.Lock(); used = append(used, u); mu.Unlock() }}
@@ -138,7 +143,7 @@ func usageTallies(t *testing.T, b Backend) {
 // of a finished job, and the next UTC day are not refused.
 func dailyQuota(t *testing.T, b Backend) {
 	ctx := ctxT(t)
-	c := &clock{now: time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)}
+	c := NewClock(time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC))
 	s := newScheduler(b, scheduler.Config{Now: c.Now})
 	submit := func(tenant string, n int) (*scheduler.Job, error) {
 		j, _, err := s.Submit(ctx, scheduler.Request{Circuit: circuit, Input: Input(t, n), Tenant: tenant, DailyProofSeconds: 5})
