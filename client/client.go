@@ -218,6 +218,16 @@ func (c *Client) Devices(ctx context.Context) ([]*pb.Device, error) {
 	return resp.GetDevices(), err
 }
 
+// Usage reads proving usage from since (a UTC day as 2026-11-01; "": every
+// day kept), of tenant ("": the caller's own, or every tenant's for an
+// operator).
+func (c *Client) Usage(ctx context.Context, since, tenant string) ([]*pb.UsageRecord, error) {
+	resp, err := retry(ctx, c, func(ctx context.Context) (*pb.GetUsageResponse, error) {
+		return c.rpc.GetUsage(ctx, &pb.GetUsageRequest{Since: since, Tenant: tenant})
+	})
+	return resp.GetRecords(), err
+}
+
 // ServiceKey fetches the key the server signs receipts with.
 func (c *Client) ServiceKey(ctx context.Context) (ed25519.PublicKey, error) {
 	resp, err := retry(ctx, c, func(ctx context.Context) (*pb.GetServiceKeyResponse, error) {

@@ -52,9 +52,12 @@ const (
 	// its tenant's data key is missing, or wrapped by another master key.
 	DataKey Code = "data_key"
 
-	QueueFull        Code = "queue_full"
-	TenantQuota      Code = "tenant_quota"
-	RateLimited      Code = "rate_limited"
+	QueueFull   Code = "queue_full"
+	TenantQuota Code = "tenant_quota"
+	RateLimited Code = "rate_limited"
+	// UsageQuota: the tenant used its daily proof-seconds (the tenant
+	// table's daily_proof_seconds) today, UTC.
+	UsageQuota       Code = "usage_quota"
 	Draining         Code = "draining"          // the server is shutting down
 	Unavailable      Code = "unavailable"       // a shared store or the server cannot be reached now
 	DeadlineExceeded Code = "deadline_exceeded" // a call's or a job's deadline passed
@@ -69,6 +72,9 @@ const (
 	Cancelled Code = "cancelled"  // the job was cancelled
 
 	Unauthenticated Code = "unauthenticated"
+	// PermissionDenied: the caller is known but may not see what it asked
+	// for (another tenant's usage).
+	PermissionDenied Code = "permission_denied"
 
 	Interrupted Code = "interrupted" // the caller gave up (context.Canceled, Ctrl-C)
 )

@@ -85,6 +85,7 @@ var Table = []Entry{
 	{QueueFull, StatusResourceExhausted, 7, Later},
 	{TenantQuota, StatusResourceExhausted, 7, Later},
 	{RateLimited, StatusResourceExhausted, 7, Later},
+	{UsageQuota, StatusResourceExhausted, 7, Never}, // not before 00:00 UTC: no client should back off and resend
 	{Draining, StatusUnavailable, 7, Later},
 	{DeadlineExceeded, StatusDeadlineExceeded, 7, Never},
 	{DeadlineUnmeetable, StatusFailedPrecondition, 7, Never},
@@ -93,6 +94,7 @@ var Table = []Entry{
 	{NotQueued, StatusFailedPrecondition, 9, Never},
 	{Cancelled, StatusFailedPrecondition, 9, Never},
 	{Unauthenticated, StatusUnauthenticated, 10, Never},
+	{PermissionDenied, StatusPermissionDenied, 10, Never},
 	{Interrupted, StatusCanceled, 130, Attempt}, // an attempt cut short (a shutdown) runs again
 	// Codes that no server sends.
 	{Ceremony, StatusFailedPrecondition, 1, Never},

@@ -60,6 +60,7 @@ func registered(t *testing.T) map[string]family {
 			return []hwaccel.DeviceStatus{{Device: hwaccel.Device{ID: "cuda:0"}, Up: true, Healthy: true}}
 		},
 		Durable: func(context.Context) (string, bool) { return "journal", true },
+		Tenants: true, // the dashboard groups usage by tenant
 	})
 	now := time.Now()
 	job := &scheduler.Job{Circuit: "test/v1", Attempts: 1, Submitted: now.Add(-time.Second), Started: now}
@@ -68,6 +69,7 @@ func registered(t *testing.T) map[string]family {
 	m.observe(job, scheduler.Outcome{Backend: "cpu", Err: errcode.E("", errcode.Unsatisfied, errors.New("no"))}, 0)
 	m.forecastMissed(time.Second)
 	m.fellBack("fault:test", "crashed")
+	m.usage.add(scheduler.Usage{Tenant: "bank-a", Day: "2026-11-01", Circuit: "test/v1", Backend: "cpu", Proofs: 1, ProofMillis: 1000, Constraints: 10, StoredBytes: 100})
 	mfs, err := m.registry.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +91,8 @@ func registered(t *testing.T) map[string]family {
 	// this test checks nothing.
 	for _, name := range []string{"proofmill_queue_depth", "proofmill_jobs", "proofmill_proof_seconds", "proofmill_attempts_total",
 		"proofmill_device_fallbacks_total", "proofmill_start_forecast_error_seconds", "proofmill_worker_utilization",
-		"proofmill_queue_wait_seconds", "proofmill_failures_total", "proofmill_device_healthy", "proofmill_durable"} {
+		"proofmill_queue_wait_seconds", "proofmill_failures_total", "proofmill_device_healthy", "proofmill_durable",
+		"proofmill_usage_proofs_total", "proofmill_usage_proof_seconds_total", "proofmill_usage_constraints_total", "proofmill_usage_stored_bytes_total"} {
 		if _, ok := fams[name]; !ok {
 			t.Errorf("the registry serves no %s", name)
 		}

@@ -24,11 +24,14 @@ type metricsSources struct {
 	// Durable names the job store and says whether it keeps accepted jobs
 	// now (see durability); nil: not exported.
 	Durable func(ctx context.Context) (store string, durable bool)
+	// Tenants labels the usage counters by tenant: set when the node has a
+	// tenant table. Without one they have no tenant label at all.
+	Tenants bool
 }
 
 // metricsSources are what the node's metrics read.
 func (n *Node) metricsSources() metricsSources {
-	src := metricsSources{Waiting: n.sched.Waiting, Counts: n.jobs.counts, Busy: n.busy, Slots: n.slots}
+	src := metricsSources{Waiting: n.sched.Waiting, Counts: n.jobs.counts, Busy: n.busy, Slots: n.slots, Tenants: n.tenants != nil}
 	if len(n.gpus) > 0 {
 		src.Devices = func() []hwaccel.DeviceStatus {
 			sts := make([]hwaccel.DeviceStatus, len(n.gpus))
@@ -63,6 +66,47 @@ type metrics struct {
 	forecast prometheus.Histogram
 	wait     *prometheus.HistogramVec
 	failures *prometheus.CounterVec
+	usage    usageCounters
+}
+
+// usageCounters count, by [tenant,] circuit and backend, what each outcome
+// this process records adds to usage (see scheduler.Usage): summed over
+// every process, each attempt counts once.
+type usageCounters struct {
+	tenants                               bool
+	proofs, seconds, constraints, storedB *prometheus.CounterVec
+}
+
+func newUsageCounters(tenants bool) usageCounters {
+	labels := []string{"circuit", "backend"}
+	if tenants {
+		labels = append([]string{"tenant"}, labels...)
+	}
+	counter := func(name, help string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+	}
+	return usageCounters{tenants: tenants,
+		proofs:      counter("proofmill_usage_proofs_total", "Jobs proved (succeeded, proof verified), by tenant (with tenants), circuit and backend."),
+		seconds:     counter("proofmill_usage_proof_seconds_total", "Worker seconds of every attempt that reported, failed ones too (job marked running to outcome recorded), by tenant (with tenants), circuit and backend."),
+		constraints: counter("proofmill_usage_constraints_total", "Constraints of the circuits proved, summed over the proofs, by tenant (with tenants), circuit and backend."),
+		storedB:     counter("proofmill_usage_stored_bytes_total", "Bytes of the proof files kept as proved jobs' results, by tenant (with tenants), circuit and backend."),
+	}
+}
+
+func (u usageCounters) collectors() []prometheus.Collector {
+	return []prometheus.Collector{u.proofs, u.seconds, u.constraints, u.storedB}
+}
+
+// add counts one recorded outcome's usage; it fits scheduler.Config.Used.
+func (u usageCounters) add(use scheduler.Usage) {
+	labels := []string{use.Circuit, use.Backend}
+	if u.tenants {
+		labels = append([]string{use.Tenant}, labels...)
+	}
+	u.proofs.WithLabelValues(labels...).Add(float64(use.Proofs))
+	u.seconds.WithLabelValues(labels...).Add(float64(use.ProofMillis) / 1000)
+	u.constraints.WithLabelValues(labels...).Add(float64(use.Constraints))
+	u.storedB.WithLabelValues(labels...).Add(float64(use.StoredBytes))
 }
 
 // newMetrics registers the metrics over src.
@@ -96,9 +140,11 @@ func newMetrics(src metricsSources) *metrics {
 			Name: "proofmill_failures_total",
 			Help: "Proof attempts that ended in an error, by circuit, error kind (the errcode name, as GetJob's error_kind) and outcome (retry, fail).",
 		}, []string{"circuit", "kind", "outcome"}),
+		usage: newUsageCounters(src.Tenants),
 	}
 	depth := prometheus.NewDesc("proofmill_queue_depth", "Jobs waiting, by priority.", []string{"priority"}, nil)
 	jobs := prometheus.NewDesc("proofmill_jobs", "Stored jobs, by state.", []string{"state"}, nil)
+	m.registry.MustRegister(m.usage.collectors()...)
 	m.registry.MustRegister(
 		m.latency, m.attempts, m.fallback, m.forecast, m.wait, m.failures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

@@ -213,6 +213,7 @@ func (n *Node) startScheduler() error {
 	// refuses none). The metrics exist before any job starts.
 	schedCfg.Slots = n.slots
 	schedCfg.ForecastError = func(late time.Duration) { n.metrics.forecastMissed(late) }
+	schedCfg.Used = func(u scheduler.Usage) { n.metrics.usage.add(u) }
 	schedCfg.Admitter = n.jobs.admit
 	n.sched = scheduler.New(n.jobs.store, n.jobs.queue, schedCfg)
 	return nil
@@ -283,7 +284,8 @@ func (n *Node) startAPI() error {
 	}
 	n.grpc = grpc.NewServer(opts...)
 	pb.RegisterProverServer(n.grpc, server.New(n.sched, n.prover, server.Config{
-		MaxInputBytes: cfg.MaxInputBytes, Logger: n.log, Devices: n.devices, Receipts: n.signer, Tenants: n.tenants, InputKeys: n.privacy}))
+		MaxInputBytes: cfg.MaxInputBytes, Logger: n.log, Devices: n.devices, Receipts: n.signer, Tenants: n.tenants, InputKeys: n.privacy,
+		Usage: n.sched}))
 	n.health = health.NewServer()
 	if n.dataLoss != nil {
 		healthpb.RegisterHealthServer(n.grpc, checkedHealth{Server: n.health, before: n.dataLoss.check})

@@ -187,6 +187,10 @@ type Config struct {
 	// Admitter, when set, stores and queues new jobs in one step (see
 	// Admitter); without it a submission reads, stores, then pushes.
 	Admitter Admitter
+	// Used, when set, gets what each outcome this process records adds to
+	// usage (see Usage), once it is stored: once per attempt's report,
+	// whichever process submitted the job.
+	Used func(u Usage)
 }
 
 // Request is a proof request as a client makes it.
@@ -204,6 +208,10 @@ type Request struct {
 	Tenant string
 	// TenantMaxQueued bounds the tenant's unfinished jobs; 0: no bound.
 	TenantMaxQueued int
+	// DailyProofSeconds refuses the job (ErrUsageQuota) once the tenant's
+	// attempts recorded today (UTC) took this many proof-seconds; 0: no
+	// quota.
+	DailyProofSeconds float64
 }
 
 // Scheduler admits jobs and hands them to workers.
@@ -463,6 +471,9 @@ func (s *Scheduler) Submit(ctx context.Context, req Request) (*Job, bool, error)
 		return nil, false, ErrDraining
 	case held:
 		return nil, false, ErrRecovering
+	}
+	if err := s.checkQuota(ctx, job, req.DailyProofSeconds); err != nil {
+		return nil, false, err
 	}
 	for {
 		stored, created, err := s.admit(ctx, job, req.TenantMaxQueued)
@@ -724,6 +735,13 @@ func (s *Scheduler) Get(ctx context.Context, id string) (*Job, error) {
 // change applies edit to the stored job and saves it, reading again when
 // another writer got there first. edit returns false to save nothing.
 func (s *Scheduler) change(ctx context.Context, id string, edit func(j *Job) (bool, error)) (*Job, error) {
+	return s.changeCounting(ctx, id, edit, nil)
+}
+
+// changeCounting is change; usage, when set, is asked after each edit
+// that writes what the change adds to usage (nil: nothing), which is
+// stored in the same write.
+func (s *Scheduler) changeCounting(ctx context.Context, id string, edit func(j *Job) (bool, error), usage func() *Usage) (*Job, error) {
 	for {
 		j, err := s.store.Get(ctx, id)
 		if err != nil {
@@ -734,7 +752,11 @@ func (s *Scheduler) change(ctx context.Context, id string, edit func(j *Job) (bo
 		if err != nil || !write {
 			return j, err
 		}
-		if err = s.save(ctx, j, was); !errors.Is(err, ErrConflict) {
+		var u *Usage
+		if usage != nil {
+			u = usage()
+		}
+		if err = s.saveCounting(ctx, j, was, u); !errors.Is(err, ErrConflict) {
 			return j, err
 		}
 	}
@@ -895,8 +917,9 @@ func (s *Scheduler) Finish(ctx context.Context, id string, o Outcome) error {
 	again, succeeded := false, false
 	retry := ""
 	code := errcode.Of(o.Err)
-	j, err := s.change(ctx, id, func(j *Job) (bool, error) {
-		again, succeeded = false, false
+	var use *Usage
+	j, err := s.changeCounting(ctx, id, func(j *Job) (bool, error) {
+		again, succeeded, use = false, false, nil
 		if j.State != Running || (o.Attempt != 0 && o.Attempt != j.Attempts) {
 			return false, nil // a duplicate or stale report
 		}
@@ -931,8 +954,9 @@ func (s *Scheduler) Finish(ctx context.Context, id string, o Outcome) error {
 		default:
 			s.finish(j, Failed, code, o.Err.Error())
 		}
+		use = s.attemptUsage(j, o.Backend, succeeded, s.cfg.Now())
 		return true, nil
-	})
+	}, func() *Usage { return use })
 	if err != nil {
 		s.release(ctx, id, j, !errors.Is(err, ErrNotFound))
 		return fmt.Errorf("scheduler: finish %s: %w", id, err)
@@ -990,10 +1014,25 @@ func checkSealed(req Request) error {
 // save writes a changed job (was is its state before the change), wakes
 // its watchers, and records its end if it just ended.
 func (s *Scheduler) save(ctx context.Context, j *Job, was State) error {
+	return s.saveCounting(ctx, j, was, nil)
+}
+
+// saveCounting is save, adding u (nil: nothing) to usage in the same
+// write where the store keeps usage.
+func (s *Scheduler) saveCounting(ctx context.Context, j *Job, was State, u *Usage) error {
 	j.Version++
-	if err := s.store.Update(ctx, j); err != nil {
+	var err error
+	if us, ok := s.store.(UsageStore); ok && u != nil {
+		err = us.UpdateCounting(ctx, j, *u)
+	} else {
+		err = s.store.Update(ctx, j)
+	}
+	if err != nil {
 		j.Version--
 		return fmt.Errorf("scheduler: save %s: %w", j.ID, err)
+	}
+	if u != nil && s.cfg.Used != nil {
+		s.cfg.Used(*u)
 	}
 	s.Notify(j.ID)
 	if j.State.Terminal() && !was.Terminal() {

@@ -15,6 +15,7 @@ import (
 	"github.com/proofmill/proofmill/examples"
 	"github.com/proofmill/proofmill/internal/testinput"
 	"github.com/proofmill/proofmill/scheduler"
+	"github.com/proofmill/proofmill/scheduler/conformance"
 	"github.com/proofmill/proofmill/scheduler/embedded"
 )
 
@@ -32,17 +33,7 @@ var example = func() string {
 // valid statement.
 func invoiceNo(t *testing.T, n int) []byte { return []byte(testinput.Invoice(t, n)) }
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
+type clock = conformance.Clock
 
 type harness struct {
 	*scheduler.Scheduler
@@ -54,7 +45,7 @@ type harness struct {
 func newHarness(t *testing.T, cfg scheduler.Config) *harness {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "jobs.db")
-	return openHarness(t, path, cfg, &clock{now: time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)})
+	return openHarness(t, path, cfg, conformance.NewClock(time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)))
 }
 
 func openHarness(t *testing.T, path string, cfg scheduler.Config, c *clock) *harness {

@@ -68,7 +68,9 @@ type Config struct {
 	// Tenants, when set, own their jobs and have quotas; calls carry the
 	// tenant Authenticate put in their context. Nil: one anonymous tenant.
 	Tenants *tenants.Table
-	Logger  *slog.Logger
+	// Usage, when set, answers GetUsage; nil: GetUsage is UNIMPLEMENTED.
+	Usage  UsageReader
+	Logger *slog.Logger
 }
 
 // Server implements proofmill.v1.Prover.
@@ -182,7 +184,7 @@ func (s *Server) keyDigests(circuit, hash string) []*pb.VerifyingKeyDigest {
 func (s *Server) request(ctx context.Context, req *pb.SubmitProofRequest) (scheduler.Request, error) {
 	r := scheduler.Request{Circuit: req.GetCircuit(), Input: []byte(req.GetInputJson()), IdempotencyKey: req.GetIdempotencyKey()}
 	if t := tenants.From(ctx); t != nil {
-		r.Tenant, r.TenantMaxQueued = t.ID, t.MaxQueued
+		r.Tenant, r.TenantMaxQueued, r.DailyProofSeconds = t.ID, t.MaxQueued, t.DailyProofSeconds
 		if err := s.cfg.Tenants.Allow(t); err != nil {
 			return r, err
 		}

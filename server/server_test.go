@@ -182,6 +182,7 @@ func startWith(t *testing.T, fake *fakeScheduler, withTenants bool, edit func(*C
 		table, err := tenants.New([]*tenants.Tenant{
 			{ID: "bank-a", TokensSHA256: []string{tenants.Digest("a")}, SubmitsPerSecond: 1, Burst: 1, MaxQueued: 5},
 			{ID: "bank-b", TokensSHA256: []string{tenants.Digest("b")}},
+			{ID: "ops", TokensSHA256: []string{tenants.Digest("ops")}, Operator: true},
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -46,6 +46,14 @@ type Tenant struct {
 	// on workers started with --tenant and the private half: shared workers
 	// skip its queues. "": the tenant seals to the service's key, if at all.
 	InputKey string `json:"input_key,omitempty"`
+	// DailyProofSeconds is its quota of proof-seconds per UTC day (see
+	// scheduler.Usage): once its attempts recorded today took this many,
+	// its submissions are refused (usage_quota) until 00:00 UTC. The job
+	// that crosses it runs. 0: no quota.
+	DailyProofSeconds float64 `json:"daily_proof_seconds,omitempty"`
+	// Operator lets its callers read every tenant's usage (GetUsage);
+	// others read only their own. Its jobs are its own as any tenant's.
+	Operator bool `json:"operator,omitempty"`
 }
 
 // Dedicated reports whether the tenant's jobs run on its own workers only.
@@ -112,7 +120,7 @@ func New(list []*Tenant) (*Table, error) {
 			return nil, fmt.Errorf("tenant id %q: want 1 to 63 of a-z 0-9 . _ -, starting with a letter or digit", t.ID)
 		case ts.byID[t.ID] != nil:
 			return nil, fmt.Errorf("tenant %s: listed twice", t.ID)
-		case t.Weight < 0 || t.MaxQueued < 0 || t.SubmitsPerSecond < 0 || t.Burst < 0:
+		case t.Weight < 0 || t.MaxQueued < 0 || t.SubmitsPerSecond < 0 || t.Burst < 0 || t.DailyProofSeconds < 0:
 			return nil, fmt.Errorf("tenant %s: negative weight or limit", t.ID)
 		case len(t.TokensSHA256) == 0 && len(t.CertCommonNames) == 0:
 			return nil, fmt.Errorf("tenant %s: no token and no certificate name: nobody could call as it", t.ID)
@@ -276,6 +284,13 @@ func ID(ctx context.Context) string {
 }
 
 func (t *Tenant) String() string {
-	return fmt.Sprintf("%s: weight %d, max queued %d, %g submissions/s, %d tokens, %d certificate names",
+	s := fmt.Sprintf("%s: weight %d, max queued %d, %g submissions/s, %d tokens, %d certificate names",
 		t.ID, max(1, t.Weight), t.MaxQueued, t.SubmitsPerSecond, len(t.TokensSHA256), len(t.CertCommonNames))
+	if t.DailyProofSeconds > 0 {
+		s += fmt.Sprintf(", %g proof-seconds a day", t.DailyProofSeconds)
+	}
+	if t.Operator {
+		s += ", operator"
+	}
+	return s
 }

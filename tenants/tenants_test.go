@@ -27,6 +27,7 @@ func TestNewRejectsBadTables(t *testing.T) {
 		{"shared token", []*Tenant{ok(), {ID: "bank-b", TokensSHA256: []string{Digest("a")}}}, "of tenant bank-a too"},
 		{"shared name", []*Tenant{{ID: "a", CertCommonNames: []string{"x"}}, {ID: "b", CertCommonNames: []string{"x"}}}, `name "x"`},
 		{"negative quota", []*Tenant{{ID: "a", MaxQueued: -1, TokensSHA256: []string{Digest("a")}}}, "negative"},
+		{"negative daily proof-seconds", []*Tenant{{ID: "a", DailyProofSeconds: -1, TokensSHA256: []string{Digest("a")}}}, "negative"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := New(tc.list); err == nil || !strings.Contains(err.Error(), tc.wants) {

@@ -62,6 +62,8 @@ func Run(t *testing.T, open Open) {
 		{"RecoverAfterCrash", recoverAfterCrash},
 		{"TenantsApart", tenantsApart},
 		{"AuditEvents", auditEvents},
+		{"UsageTallies", usageTallies},
+		{"DailyQuota", dailyQuota},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, open(t)) })

@@ -425,7 +425,16 @@ func (s *Store) Get(_ context.Context, id string) (*scheduler.Job, error) {
 	return j, nil
 }
 
-func (s *Store) Update(_ context.Context, job *scheduler.Job) error {
+func (s *Store) Update(_ context.Context, job *scheduler.Job) error { return s.update1(job, nil) }
+
+// UpdateCounting is Update, adding u to its usage tally in the same
+// transaction (see usage.go).
+func (s *Store) UpdateCounting(_ context.Context, job *scheduler.Job, u scheduler.Usage) error {
+	return s.update1(job, &u)
+}
+
+// update1 writes job, and adds u (nil: nothing) to usage.
+func (s *Store) update1(job *scheduler.Job, u *scheduler.Usage) error {
 	was := new(meta)
 	err := s.commit.Do(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketJobs)
@@ -439,7 +448,17 @@ func (s *Store) Update(_ context.Context, job *scheduler.Job) error {
 		if was.Version != job.Version-1 {
 			return scheduler.ErrConflict
 		}
-		return put(tx, job, was)
+		var tally []byte
+		if u != nil {
+			var err error
+			if tally, err = addUsage(tx, *u); err != nil { // read and merged before anything is written
+				return err
+			}
+		}
+		if err := put(tx, job, was); err != nil || u == nil {
+			return err
+		}
+		return putUsage(tx, *u, tally)
 	})
 	if err != nil {
 		s.loudly(job.ID, err)

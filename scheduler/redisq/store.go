@@ -116,7 +116,10 @@ return waiting`)
 // updateScript: KEYS jobKeys; ARGV expected version, version, data, id,
 // terminal (1/0), retention ms, channel, score, state, priority, tenant.
 // Returns 1 when written, 0 on a version conflict, -1 when the job is
-// gone.
+// gone. With KEYS[7] (a usage hash) and KEYS[8] (usageDaysKey), ARGV[12]
+// to ARGV[15] are the day's member in KEYS[8], its score, the hash's
+// expiry (Unix ms) and the score before which days are dropped, and
+// field-increment pairs follow: the usage is added in the same step.
 //
 // A job that ended and is queued again (a resubmission) is marked in
 // KEYS[6] until it is pushed; one that ends is cleared from it.
@@ -141,6 +144,12 @@ else
   redis.call('PERSIST', KEYS[1])
   redis.call('ZADD', KEYS[2], ARGV[8], ARGV[4])
   redis.call('ZADD', KEYS[3], ARGV[8], ARGV[4])
+end
+if #KEYS >= 8 then
+  for i = 16, #ARGV, 2 do redis.call('HINCRBY', KEYS[7], ARGV[i], ARGV[i + 1]) end
+  redis.call('PEXPIREAT', KEYS[7], ARGV[14])
+  redis.call('ZADD', KEYS[8], ARGV[13], ARGV[12])
+  redis.call('ZREMRANGEBYSCORE', KEYS[8], '-inf', '(' .. ARGV[15])
 end
 redis.call('PUBLISH', ARGV[7], ARGV[4])
 return 1`)
@@ -217,7 +226,16 @@ func (s *Store) Get(ctx context.Context, id string) (*scheduler.Job, error) {
 	return j, nil
 }
 
-func (s *Store) Update(ctx context.Context, job *scheduler.Job) error {
+func (s *Store) Update(ctx context.Context, job *scheduler.Job) error { return s.update(ctx, job, nil) }
+
+// UpdateCounting is Update, adding u to its usage tally in the same
+// script (see usage.go).
+func (s *Store) UpdateCounting(ctx context.Context, job *scheduler.Job, u scheduler.Usage) error {
+	return s.update(ctx, job, &u)
+}
+
+// update runs updateScript; with u, adding it to usage.
+func (s *Store) update(ctx context.Context, job *scheduler.Job, u *scheduler.Usage) error {
 	data, err := json.Marshal(job)
 	if err != nil {
 		return fmt.Errorf("redisq: update %s: %w", job.ID, err)
@@ -226,8 +244,16 @@ func (s *Store) Update(ctx context.Context, job *scheduler.Job) error {
 	if job.State.Terminal() {
 		terminal = 1
 	}
-	n, err := updateScript.Run(ctx, s.client, jobKeys(job),
-		job.Version-1, job.Version, data, job.ID, terminal, s.retention.Milliseconds(), changedChan, job.Submitted.UnixNano(), string(job.State), int(job.Priority), job.Tenant).Int()
+	keys, args := jobKeys(job), []any{job.Version - 1, job.Version, data, job.ID, terminal, s.retention.Milliseconds(), changedChan,
+		job.Submitted.UnixNano(), string(job.State), int(job.Priority), job.Tenant}
+	if u != nil {
+		k, a, err := usageArgs(*u)
+		if err != nil {
+			return fmt.Errorf("redisq: update %s: %w", job.ID, err)
+		}
+		keys, args = append(keys, k...), append(args, a...)
+	}
+	n, err := updateScript.Run(ctx, s.client, keys, args...).Int()
 	switch {
 	case err != nil:
 		return fmt.Errorf("redisq: update %s: %w", job.ID, unavailable(err))

@@ -1849,6 +1849,215 @@ func (x *GetInputKeyResponse) GetSigningKeyId() string {
 	return ""
 }
 
+type GetUsageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The first UTC day to include, as 2026-11-01; "": every day kept
+	// (400 days).
+	Since string `protobuf:"bytes,1,opt,name=since,proto3" json:"since,omitempty"`
+	// Whose usage: "" is the caller's own, or for an operator every
+	// tenant's; another tenant's id only for an operator.
+	Tenant        string `protobuf:"bytes,2,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetUsageRequest) Reset() {
+	*x = GetUsageRequest{}
+	mi := &file_proofmill_v1_prover_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUsageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUsageRequest) ProtoMessage() {}
+
+func (x *GetUsageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_proofmill_v1_prover_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUsageRequest.ProtoReflect.Descriptor instead.
+func (*GetUsageRequest) Descriptor() ([]byte, []int) {
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *GetUsageRequest) GetSince() string {
+	if x != nil {
+		return x.Since
+	}
+	return ""
+}
+
+func (x *GetUsageRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+// UsageRecord is the proving one tenant used on one UTC day (the day each
+// attempt's outcome was recorded), of one circuit on one backend.
+type UsageRecord struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Day     string                 `protobuf:"bytes,1,opt,name=day,proto3" json:"day,omitempty"`       // UTC, as 2026-11-01
+	Tenant  string                 `protobuf:"bytes,2,opt,name=tenant,proto3" json:"tenant,omitempty"` // "" without tenants
+	Circuit string                 `protobuf:"bytes,3,opt,name=circuit,proto3" json:"circuit,omitempty"`
+	Backend string                 `protobuf:"bytes,4,opt,name=backend,proto3" json:"backend,omitempty"` // "cpu", "cuda:0", …
+	// Jobs that succeeded: proved, and the proof verified.
+	Proofs int64 `protobuf:"varint,5,opt,name=proofs,proto3" json:"proofs,omitempty"`
+	// Worker seconds of every attempt that reported, failed ones too: from
+	// the job marked running to its outcome recorded (keys, solve, prove,
+	// verify). What daily_proof_seconds quotas count.
+	ProofSeconds float64 `protobuf:"fixed64,6,opt,name=proof_seconds,json=proofSeconds,proto3" json:"proof_seconds,omitempty"`
+	// The circuit's constraints, summed over the proofs.
+	Constraints int64 `protobuf:"varint,7,opt,name=constraints,proto3" json:"constraints,omitempty"`
+	// The bytes of the proof files kept as the proved jobs' results.
+	StoredBytes   int64 `protobuf:"varint,8,opt,name=stored_bytes,json=storedBytes,proto3" json:"stored_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UsageRecord) Reset() {
+	*x = UsageRecord{}
+	mi := &file_proofmill_v1_prover_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UsageRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UsageRecord) ProtoMessage() {}
+
+func (x *UsageRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_proofmill_v1_prover_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UsageRecord.ProtoReflect.Descriptor instead.
+func (*UsageRecord) Descriptor() ([]byte, []int) {
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *UsageRecord) GetDay() string {
+	if x != nil {
+		return x.Day
+	}
+	return ""
+}
+
+func (x *UsageRecord) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *UsageRecord) GetCircuit() string {
+	if x != nil {
+		return x.Circuit
+	}
+	return ""
+}
+
+func (x *UsageRecord) GetBackend() string {
+	if x != nil {
+		return x.Backend
+	}
+	return ""
+}
+
+func (x *UsageRecord) GetProofs() int64 {
+	if x != nil {
+		return x.Proofs
+	}
+	return 0
+}
+
+func (x *UsageRecord) GetProofSeconds() float64 {
+	if x != nil {
+		return x.ProofSeconds
+	}
+	return 0
+}
+
+func (x *UsageRecord) GetConstraints() int64 {
+	if x != nil {
+		return x.Constraints
+	}
+	return 0
+}
+
+func (x *UsageRecord) GetStoredBytes() int64 {
+	if x != nil {
+		return x.StoredBytes
+	}
+	return 0
+}
+
+type GetUsageResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// By day, tenant, circuit and backend.
+	Records       []*UsageRecord `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetUsageResponse) Reset() {
+	*x = GetUsageResponse{}
+	mi := &file_proofmill_v1_prover_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUsageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUsageResponse) ProtoMessage() {}
+
+func (x *GetUsageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_proofmill_v1_prover_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUsageResponse.ProtoReflect.Descriptor instead.
+func (*GetUsageResponse) Descriptor() ([]byte, []int) {
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *GetUsageResponse) GetRecords() []*UsageRecord {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
 var File_proofmill_v1_prover_proto protoreflect.FileDescriptor
 
 const file_proofmill_v1_prover_proto_rawDesc = "" +
@@ -1977,7 +2186,21 @@ const file_proofmill_v1_prover_proto_rawDesc = "" +
 	"public_key\x18\x03 \x01(\fR\tpublicKey\x12\x16\n" +
 	"\x06tenant\x18\x04 \x01(\tR\x06tenant\x12\x1c\n" +
 	"\tsignature\x18\x05 \x01(\fR\tsignature\x12$\n" +
-	"\x0esigning_key_id\x18\x06 \x01(\tR\fsigningKeyId*R\n" +
+	"\x0esigning_key_id\x18\x06 \x01(\tR\fsigningKeyId\"?\n" +
+	"\x0fGetUsageRequest\x12\x14\n" +
+	"\x05since\x18\x01 \x01(\tR\x05since\x12\x16\n" +
+	"\x06tenant\x18\x02 \x01(\tR\x06tenant\"\xed\x01\n" +
+	"\vUsageRecord\x12\x10\n" +
+	"\x03day\x18\x01 \x01(\tR\x03day\x12\x16\n" +
+	"\x06tenant\x18\x02 \x01(\tR\x06tenant\x12\x18\n" +
+	"\acircuit\x18\x03 \x01(\tR\acircuit\x12\x18\n" +
+	"\abackend\x18\x04 \x01(\tR\abackend\x12\x16\n" +
+	"\x06proofs\x18\x05 \x01(\x03R\x06proofs\x12#\n" +
+	"\rproof_seconds\x18\x06 \x01(\x01R\fproofSeconds\x12 \n" +
+	"\vconstraints\x18\a \x01(\x03R\vconstraints\x12!\n" +
+	"\fstored_bytes\x18\b \x01(\x03R\vstoredBytes\"G\n" +
+	"\x10GetUsageResponse\x123\n" +
+	"\arecords\x18\x01 \x03(\v2\x19.proofmill.v1.UsageRecordR\arecords*R\n" +
 	"\bPriority\x12\x18\n" +
 	"\x14PRIORITY_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14PRIORITY_INTERACTIVE\x10\x01\x12\x12\n" +
@@ -1993,7 +2216,7 @@ const file_proofmill_v1_prover_proto_rawDesc = "" +
 	"\x16KEY_FORMAT_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10KEY_FORMAT_GNARK\x10\x01\x12\x17\n" +
 	"\x13KEY_FORMAT_SOLIDITY\x10\x02\x12\x16\n" +
-	"\x12KEY_FORMAT_SNARKJS\x10\x032\xe1\x06\n" +
+	"\x12KEY_FORMAT_SNARKJS\x10\x032\xac\a\n" +
 	"\x06Prover\x12U\n" +
 	"\fListCircuits\x12!.proofmill.v1.ListCircuitsRequest\x1a\".proofmill.v1.ListCircuitsResponse\x12^\n" +
 	"\x0fGetVerifyingKey\x12$.proofmill.v1.GetVerifyingKeyRequest\x1a%.proofmill.v1.GetVerifyingKeyResponse\x12R\n" +
@@ -2005,7 +2228,8 @@ const file_proofmill_v1_prover_proto_rawDesc = "" +
 	"\vVerifyProof\x12 .proofmill.v1.VerifyProofRequest\x1a!.proofmill.v1.VerifyProofResponse\x12R\n" +
 	"\vListDevices\x12 .proofmill.v1.ListDevicesRequest\x1a!.proofmill.v1.ListDevicesResponse\x12X\n" +
 	"\rGetServiceKey\x12\".proofmill.v1.GetServiceKeyRequest\x1a#.proofmill.v1.GetServiceKeyResponse\x12R\n" +
-	"\vGetInputKey\x12 .proofmill.v1.GetInputKeyRequest\x1a!.proofmill.v1.GetInputKeyResponseB=Z;github.com/proofmill/proofmill/api/proofmill/v1;proofmillv1b\x06proto3"
+	"\vGetInputKey\x12 .proofmill.v1.GetInputKeyRequest\x1a!.proofmill.v1.GetInputKeyResponse\x12I\n" +
+	"\bGetUsage\x12\x1d.proofmill.v1.GetUsageRequest\x1a\x1e.proofmill.v1.GetUsageResponseB=Z;github.com/proofmill/proofmill/api/proofmill/v1;proofmillv1b\x06proto3"
 
 var (
 	file_proofmill_v1_prover_proto_rawDescOnce sync.Once
@@ -2020,7 +2244,7 @@ func file_proofmill_v1_prover_proto_rawDescGZIP() []byte {
 }
 
 var file_proofmill_v1_prover_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_proofmill_v1_prover_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_proofmill_v1_prover_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_proofmill_v1_prover_proto_goTypes = []any{
 	(Priority)(0),                   // 0: proofmill.v1.Priority
 	(JobState)(0),                   // 1: proofmill.v1.JobState
@@ -2050,22 +2274,25 @@ var file_proofmill_v1_prover_proto_goTypes = []any{
 	(*GetServiceKeyResponse)(nil),   // 25: proofmill.v1.GetServiceKeyResponse
 	(*GetInputKeyRequest)(nil),      // 26: proofmill.v1.GetInputKeyRequest
 	(*GetInputKeyResponse)(nil),     // 27: proofmill.v1.GetInputKeyResponse
-	(*timestamppb.Timestamp)(nil),   // 28: google.protobuf.Timestamp
+	(*GetUsageRequest)(nil),         // 28: proofmill.v1.GetUsageRequest
+	(*UsageRecord)(nil),             // 29: proofmill.v1.UsageRecord
+	(*GetUsageResponse)(nil),        // 30: proofmill.v1.GetUsageResponse
+	(*timestamppb.Timestamp)(nil),   // 31: google.protobuf.Timestamp
 }
 var file_proofmill_v1_prover_proto_depIdxs = []int32{
 	3,  // 0: proofmill.v1.ListCircuitsResponse.circuits:type_name -> proofmill.v1.Circuit
 	2,  // 1: proofmill.v1.GetVerifyingKeyRequest.format:type_name -> proofmill.v1.KeyFormat
 	2,  // 2: proofmill.v1.GetVerifyingKeyResponse.format:type_name -> proofmill.v1.KeyFormat
 	0,  // 3: proofmill.v1.SubmitProofRequest.priority:type_name -> proofmill.v1.Priority
-	28, // 4: proofmill.v1.SubmitProofRequest.deadline:type_name -> google.protobuf.Timestamp
+	31, // 4: proofmill.v1.SubmitProofRequest.deadline:type_name -> google.protobuf.Timestamp
 	9,  // 5: proofmill.v1.SubmitProofRequest.sealed_input:type_name -> proofmill.v1.SealedInput
 	12, // 6: proofmill.v1.SubmitProofResponse.job:type_name -> proofmill.v1.Job
 	1,  // 7: proofmill.v1.Job.state:type_name -> proofmill.v1.JobState
 	0,  // 8: proofmill.v1.Job.priority:type_name -> proofmill.v1.Priority
-	28, // 9: proofmill.v1.Job.submitted:type_name -> google.protobuf.Timestamp
-	28, // 10: proofmill.v1.Job.started:type_name -> google.protobuf.Timestamp
-	28, // 11: proofmill.v1.Job.finished:type_name -> google.protobuf.Timestamp
-	28, // 12: proofmill.v1.Job.deadline:type_name -> google.protobuf.Timestamp
+	31, // 9: proofmill.v1.Job.submitted:type_name -> google.protobuf.Timestamp
+	31, // 10: proofmill.v1.Job.started:type_name -> google.protobuf.Timestamp
+	31, // 11: proofmill.v1.Job.finished:type_name -> google.protobuf.Timestamp
+	31, // 12: proofmill.v1.Job.deadline:type_name -> google.protobuf.Timestamp
 	11, // 13: proofmill.v1.Job.public_inputs:type_name -> proofmill.v1.PublicInput
 	15, // 14: proofmill.v1.Job.receipt:type_name -> proofmill.v1.Receipt
 	14, // 15: proofmill.v1.Job.evm_calldata:type_name -> proofmill.v1.EvmCalldata
@@ -2073,33 +2300,36 @@ var file_proofmill_v1_prover_proto_depIdxs = []int32{
 	2,  // 17: proofmill.v1.VerifyingKeyDigest.format:type_name -> proofmill.v1.KeyFormat
 	11, // 18: proofmill.v1.VerifyProofResponse.public_inputs:type_name -> proofmill.v1.PublicInput
 	21, // 19: proofmill.v1.ListDevicesResponse.devices:type_name -> proofmill.v1.Device
-	4,  // 20: proofmill.v1.Prover.ListCircuits:input_type -> proofmill.v1.ListCircuitsRequest
-	6,  // 21: proofmill.v1.Prover.GetVerifyingKey:input_type -> proofmill.v1.GetVerifyingKeyRequest
-	8,  // 22: proofmill.v1.Prover.SubmitProof:input_type -> proofmill.v1.SubmitProofRequest
-	16, // 23: proofmill.v1.Prover.GetJob:input_type -> proofmill.v1.GetJobRequest
-	17, // 24: proofmill.v1.Prover.WatchJob:input_type -> proofmill.v1.WatchJobRequest
-	18, // 25: proofmill.v1.Prover.CancelJob:input_type -> proofmill.v1.CancelJobRequest
-	8,  // 26: proofmill.v1.Prover.Prove:input_type -> proofmill.v1.SubmitProofRequest
-	19, // 27: proofmill.v1.Prover.VerifyProof:input_type -> proofmill.v1.VerifyProofRequest
-	22, // 28: proofmill.v1.Prover.ListDevices:input_type -> proofmill.v1.ListDevicesRequest
-	24, // 29: proofmill.v1.Prover.GetServiceKey:input_type -> proofmill.v1.GetServiceKeyRequest
-	26, // 30: proofmill.v1.Prover.GetInputKey:input_type -> proofmill.v1.GetInputKeyRequest
-	5,  // 31: proofmill.v1.Prover.ListCircuits:output_type -> proofmill.v1.ListCircuitsResponse
-	7,  // 32: proofmill.v1.Prover.GetVerifyingKey:output_type -> proofmill.v1.GetVerifyingKeyResponse
-	10, // 33: proofmill.v1.Prover.SubmitProof:output_type -> proofmill.v1.SubmitProofResponse
-	12, // 34: proofmill.v1.Prover.GetJob:output_type -> proofmill.v1.Job
-	12, // 35: proofmill.v1.Prover.WatchJob:output_type -> proofmill.v1.Job
-	12, // 36: proofmill.v1.Prover.CancelJob:output_type -> proofmill.v1.Job
-	12, // 37: proofmill.v1.Prover.Prove:output_type -> proofmill.v1.Job
-	20, // 38: proofmill.v1.Prover.VerifyProof:output_type -> proofmill.v1.VerifyProofResponse
-	23, // 39: proofmill.v1.Prover.ListDevices:output_type -> proofmill.v1.ListDevicesResponse
-	25, // 40: proofmill.v1.Prover.GetServiceKey:output_type -> proofmill.v1.GetServiceKeyResponse
-	27, // 41: proofmill.v1.Prover.GetInputKey:output_type -> proofmill.v1.GetInputKeyResponse
-	31, // [31:42] is the sub-list for method output_type
-	20, // [20:31] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	29, // 20: proofmill.v1.GetUsageResponse.records:type_name -> proofmill.v1.UsageRecord
+	4,  // 21: proofmill.v1.Prover.ListCircuits:input_type -> proofmill.v1.ListCircuitsRequest
+	6,  // 22: proofmill.v1.Prover.GetVerifyingKey:input_type -> proofmill.v1.GetVerifyingKeyRequest
+	8,  // 23: proofmill.v1.Prover.SubmitProof:input_type -> proofmill.v1.SubmitProofRequest
+	16, // 24: proofmill.v1.Prover.GetJob:input_type -> proofmill.v1.GetJobRequest
+	17, // 25: proofmill.v1.Prover.WatchJob:input_type -> proofmill.v1.WatchJobRequest
+	18, // 26: proofmill.v1.Prover.CancelJob:input_type -> proofmill.v1.CancelJobRequest
+	8,  // 27: proofmill.v1.Prover.Prove:input_type -> proofmill.v1.SubmitProofRequest
+	19, // 28: proofmill.v1.Prover.VerifyProof:input_type -> proofmill.v1.VerifyProofRequest
+	22, // 29: proofmill.v1.Prover.ListDevices:input_type -> proofmill.v1.ListDevicesRequest
+	24, // 30: proofmill.v1.Prover.GetServiceKey:input_type -> proofmill.v1.GetServiceKeyRequest
+	26, // 31: proofmill.v1.Prover.GetInputKey:input_type -> proofmill.v1.GetInputKeyRequest
+	28, // 32: proofmill.v1.Prover.GetUsage:input_type -> proofmill.v1.GetUsageRequest
+	5,  // 33: proofmill.v1.Prover.ListCircuits:output_type -> proofmill.v1.ListCircuitsResponse
+	7,  // 34: proofmill.v1.Prover.GetVerifyingKey:output_type -> proofmill.v1.GetVerifyingKeyResponse
+	10, // 35: proofmill.v1.Prover.SubmitProof:output_type -> proofmill.v1.SubmitProofResponse
+	12, // 36: proofmill.v1.Prover.GetJob:output_type -> proofmill.v1.Job
+	12, // 37: proofmill.v1.Prover.WatchJob:output_type -> proofmill.v1.Job
+	12, // 38: proofmill.v1.Prover.CancelJob:output_type -> proofmill.v1.Job
+	12, // 39: proofmill.v1.Prover.Prove:output_type -> proofmill.v1.Job
+	20, // 40: proofmill.v1.Prover.VerifyProof:output_type -> proofmill.v1.VerifyProofResponse
+	23, // 41: proofmill.v1.Prover.ListDevices:output_type -> proofmill.v1.ListDevicesResponse
+	25, // 42: proofmill.v1.Prover.GetServiceKey:output_type -> proofmill.v1.GetServiceKeyResponse
+	27, // 43: proofmill.v1.Prover.GetInputKey:output_type -> proofmill.v1.GetInputKeyResponse
+	30, // 44: proofmill.v1.Prover.GetUsage:output_type -> proofmill.v1.GetUsageResponse
+	33, // [33:45] is the sub-list for method output_type
+	21, // [21:33] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_proofmill_v1_prover_proto_init() }
@@ -2113,7 +2343,7 @@ func file_proofmill_v1_prover_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proofmill_v1_prover_proto_rawDesc), len(file_proofmill_v1_prover_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   25,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

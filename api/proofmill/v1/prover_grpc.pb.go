@@ -30,6 +30,7 @@ const (
 	Prover_ListDevices_FullMethodName     = "/proofmill.v1.Prover/ListDevices"
 	Prover_GetServiceKey_FullMethodName   = "/proofmill.v1.Prover/GetServiceKey"
 	Prover_GetInputKey_FullMethodName     = "/proofmill.v1.Prover/GetInputKey"
+	Prover_GetUsage_FullMethodName        = "/proofmill.v1.Prover/GetUsage"
 )
 
 // ProverClient is the client API for Prover service.
@@ -66,6 +67,11 @@ type ProverClient interface {
 	// (see SealedInput), signed by the service key. A server that offers no
 	// sealed inputs answers INVALID_ARGUMENT (input_key_unknown).
 	GetInputKey(ctx context.Context, in *GetInputKeyRequest, opts ...grpc.CallOption) (*GetInputKeyResponse, error)
+	// GetUsage returns proving usage per UTC day, tenant, circuit and backend
+	// (see UsageRecord). A tenant reads its own; asking for another is
+	// PERMISSION_DENIED (permission_denied), except for an operator tenant
+	// (the tenant table's "operator": true), which reads every tenant's.
+	GetUsage(ctx context.Context, in *GetUsageRequest, opts ...grpc.CallOption) (*GetUsageResponse, error)
 }
 
 type proverClient struct {
@@ -195,6 +201,16 @@ func (c *proverClient) GetInputKey(ctx context.Context, in *GetInputKeyRequest, 
 	return out, nil
 }
 
+func (c *proverClient) GetUsage(ctx context.Context, in *GetUsageRequest, opts ...grpc.CallOption) (*GetUsageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetUsageResponse)
+	err := c.cc.Invoke(ctx, Prover_GetUsage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ProverServer is the server API for Prover service.
 // All implementations must embed UnimplementedProverServer
 // for forward compatibility.
@@ -229,6 +245,11 @@ type ProverServer interface {
 	// (see SealedInput), signed by the service key. A server that offers no
 	// sealed inputs answers INVALID_ARGUMENT (input_key_unknown).
 	GetInputKey(context.Context, *GetInputKeyRequest) (*GetInputKeyResponse, error)
+	// GetUsage returns proving usage per UTC day, tenant, circuit and backend
+	// (see UsageRecord). A tenant reads its own; asking for another is
+	// PERMISSION_DENIED (permission_denied), except for an operator tenant
+	// (the tenant table's "operator": true), which reads every tenant's.
+	GetUsage(context.Context, *GetUsageRequest) (*GetUsageResponse, error)
 	mustEmbedUnimplementedProverServer()
 }
 
@@ -271,6 +292,9 @@ func (UnimplementedProverServer) GetServiceKey(context.Context, *GetServiceKeyRe
 }
 func (UnimplementedProverServer) GetInputKey(context.Context, *GetInputKeyRequest) (*GetInputKeyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetInputKey not implemented")
+}
+func (UnimplementedProverServer) GetUsage(context.Context, *GetUsageRequest) (*GetUsageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetUsage not implemented")
 }
 func (UnimplementedProverServer) mustEmbedUnimplementedProverServer() {}
 func (UnimplementedProverServer) testEmbeddedByValue()                {}
@@ -484,6 +508,24 @@ func _Prover_GetInputKey_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Prover_GetUsage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetUsageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProverServer).GetUsage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Prover_GetUsage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProverServer).GetUsage(ctx, req.(*GetUsageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Prover_ServiceDesc is the grpc.ServiceDesc for Prover service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -530,6 +572,10 @@ var Prover_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetInputKey",
 			Handler:    _Prover_GetInputKey_Handler,
+		},
+		{
+			MethodName: "GetUsage",
+			Handler:    _Prover_GetUsage_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
