@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/proofmill/proofmill/circuits"
 	"github.com/proofmill/proofmill/errcode"
 )
@@ -406,6 +408,26 @@ var keyPattern = regexp.MustCompile(`^[A-Za-z0-9._:/-]{1,128}$`)
 // errcode: an input error matches the input.Err* kinds, an unknown circuit
 // circuits.ErrUnknownCircuit.
 func (s *Scheduler) Submit(ctx context.Context, req Request) (*Job, bool, error) {
+	// The job carries the request's span (the RPC's) to the worker; a
+	// request without one is traced from its admission.
+	actx, span := spanOf(ctx, "admission", attribute.String("proofmill.circuit", req.Circuit),
+		attribute.String("proofmill.priority", req.Priority.String()))
+	if req.Tenant != "" {
+		span.SetAttributes(attribute.String("proofmill.tenant", req.Tenant))
+	}
+	carrier := traceCarrier(ctx)
+	if carrier == nil {
+		carrier = traceCarrier(actx)
+	}
+	j, created, err := s.submit(actx, req, carrier)
+	if j != nil {
+		span.SetAttributes(attribute.String("proofmill.job", j.ID), attribute.Bool("proofmill.created", created))
+	}
+	EndSpan(span, err)
+	return j, created, err
+}
+
+func (s *Scheduler) submit(ctx context.Context, req Request, carrier map[string]string) (*Job, bool, error) {
 	c, err := circuits.Lookup(req.Circuit)
 	if err != nil {
 		return nil, false, err
@@ -421,7 +443,7 @@ func (s *Scheduler) Submit(ctx context.Context, req Request) (*Job, bool, error)
 		return nil, false, fmt.Errorf("scheduler: %w: %s", ErrPastDeadline, req.Deadline.Format(time.RFC3339))
 	}
 	job := &Job{Tenant: req.Tenant, Circuit: c.ID, Priority: req.Priority, Deadline: req.Deadline, IdempotencyKey: req.IdempotencyKey,
-		State: Queued, Submitted: now, Version: 1}
+		State: Queued, Submitted: now, Version: 1, Trace: carrier}
 	id := "key:" + req.IdempotencyKey
 	if req.Sealed != nil {
 		if err := checkSealed(req); err != nil {
@@ -435,7 +457,9 @@ func (s *Scheduler) Submit(ctx context.Context, req Request) (*Job, bool, error)
 			id = "sealed:" + job.Statement
 		}
 	} else {
-		st, err := c.Admit(req.Input) // admission: the statement must hold
+		_, span := spanOf(ctx, "admission.decode_check") // decoding and the native rules are one step in every circuit's Assign
+		st, err := c.Admit(req.Input)                    // admission: the statement must hold
+		EndSpan(span, err)
 		if err != nil {
 			return nil, false, err
 		}
@@ -450,7 +474,10 @@ func (s *Scheduler) Submit(ctx context.Context, req Request) (*Job, bool, error)
 	sum := sha256.Sum256([]byte(id))
 	job.ID = hex.EncodeToString(sum[:16])
 	if s.cfg.VerifyingKey != nil {
-		if job.VerifyingKey, err = s.cfg.VerifyingKey(ctx, c.ID); err != nil {
+		kctx, span := spanOf(ctx, "admission.keys")
+		job.VerifyingKey, err = s.cfg.VerifyingKey(kctx, c.ID)
+		EndSpan(span, err)
+		if err != nil {
 			return nil, false, fmt.Errorf("scheduler: keys of %s: %w", c.ID, err)
 		}
 	}
@@ -464,9 +491,11 @@ func (s *Scheduler) Submit(ctx context.Context, req Request) (*Job, bool, error)
 	case held:
 		return nil, false, ErrRecovering
 	}
+	ctx, span := spanOf(ctx, "admission.journal_write") // the bounds' checks, the audit record, the store and the queue
 	for {
 		stored, created, err := s.admit(ctx, job, req.TenantMaxQueued)
 		if !errors.Is(err, ErrConflict) {
+			EndSpan(span, err)
 			return stored, created, err
 		}
 	}
@@ -570,6 +599,7 @@ func (s *Scheduler) admitOne(ctx context.Context, job *Job, tenantMax int) (*Job
 // sealed is the job as it is stored: its witness encrypted, if inputs are.
 func (s *Scheduler) sealed(ctx context.Context, job *Job) (*Job, error) {
 	fresh := job.clone()
+	fresh.Queued = s.cfg.Now() // its wait starts as it is written
 	if s.cfg.Inputs != nil && len(fresh.Witness) > 0 {
 		var err error
 		if fresh.EncryptedWitness, err = s.cfg.Inputs.Encrypt(ctx, fresh.Tenant, fresh.ID, fresh.Witness); err != nil {
@@ -924,7 +954,7 @@ func (s *Scheduler) Finish(ctx context.Context, id string, o Outcome) error {
 				j.Receipt = r
 			}
 		case retriable && j.Attempts-j.Interruptions < s.cfg.MaxAttempts:
-			j.State, j.Error, again = Queued, o.Err.Error(), true
+			j.State, j.Error, again, j.Queued = Queued, o.Err.Error(), true, s.cfg.Now()
 			retry = fmt.Sprintf("%s: attempt %d of %d failed: %s", code, j.Attempts-j.Interruptions, s.cfg.MaxAttempts, j.Error)
 		case retriable:
 			s.finish(j, Failed, errcode.AttemptsExceeded, fmt.Sprintf("failed %d times; last error: %v", j.Attempts-j.Interruptions, o.Err))

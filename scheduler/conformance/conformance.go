@@ -62,6 +62,7 @@ func Run(t *testing.T, open Open) {
 		{"RecoverAfterCrash", recoverAfterCrash},
 		{"TenantsApart", tenantsApart},
 		{"AuditEvents", auditEvents},
+		{"TraceContextTravels", traceTravels},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, open(t)) })
