@@ -12,9 +12,11 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/proofmill/proofmill/circuits"
 	"github.com/proofmill/proofmill/errcode"
+	"github.com/proofmill/proofmill/internal/spans"
 )
 
 // Store keeps jobs durably. Several schedulers (processes) may share one
@@ -189,6 +191,9 @@ type Config struct {
 	// Admitter, when set, stores and queues new jobs in one step (see
 	// Admitter); without it a submission reads, stores, then pushes.
 	Admitter Admitter
+	// Tracing makes the spans of admissions and of results' writes, under
+	// the request's span or the job's stored trace; nil makes none.
+	Tracing trace.TracerProvider
 }
 
 // Request is a proof request as a client makes it.
@@ -410,8 +415,8 @@ var keyPattern = regexp.MustCompile(`^[A-Za-z0-9._:/-]{1,128}$`)
 func (s *Scheduler) Submit(ctx context.Context, req Request) (*Job, bool, error) {
 	// The job carries the request's span (the RPC's) to the worker; a
 	// request without one is traced from its admission.
-	actx, span := spanOf(ctx, "admission", attribute.String("proofmill.circuit", req.Circuit),
-		attribute.String("proofmill.priority", req.Priority.String()))
+	actx, span := s.tracer().Start(ctx, "admission", trace.WithAttributes(attribute.String("proofmill.circuit", req.Circuit),
+		attribute.String("proofmill.priority", req.Priority.String())))
 	if req.Tenant != "" {
 		span.SetAttributes(attribute.String("proofmill.tenant", req.Tenant))
 	}
@@ -423,7 +428,7 @@ func (s *Scheduler) Submit(ctx context.Context, req Request) (*Job, bool, error)
 	if j != nil {
 		span.SetAttributes(attribute.String("proofmill.job", j.ID), attribute.Bool("proofmill.created", created))
 	}
-	EndSpan(span, err)
+	spans.End(span, err)
 	return j, created, err
 }
 
@@ -457,9 +462,9 @@ func (s *Scheduler) submit(ctx context.Context, req Request, carrier map[string]
 			id = "sealed:" + job.Statement
 		}
 	} else {
-		_, span := spanOf(ctx, "admission.decode_check") // decoding and the native rules are one step in every circuit's Assign
-		st, err := c.Admit(req.Input)                    // admission: the statement must hold
-		EndSpan(span, err)
+		_, span := spans.Start(ctx, "admission.decode_check") // decoding and the native rules are one step in every circuit's Assign
+		st, err := c.Admit(req.Input)                         // admission: the statement must hold
+		spans.End(span, err)
 		if err != nil {
 			return nil, false, err
 		}
@@ -474,9 +479,9 @@ func (s *Scheduler) submit(ctx context.Context, req Request, carrier map[string]
 	sum := sha256.Sum256([]byte(id))
 	job.ID = hex.EncodeToString(sum[:16])
 	if s.cfg.VerifyingKey != nil {
-		kctx, span := spanOf(ctx, "admission.keys")
+		kctx, span := spans.Start(ctx, "admission.keys")
 		job.VerifyingKey, err = s.cfg.VerifyingKey(kctx, c.ID)
-		EndSpan(span, err)
+		spans.End(span, err)
 		if err != nil {
 			return nil, false, fmt.Errorf("scheduler: keys of %s: %w", c.ID, err)
 		}
@@ -491,11 +496,11 @@ func (s *Scheduler) submit(ctx context.Context, req Request, carrier map[string]
 	case held:
 		return nil, false, ErrRecovering
 	}
-	ctx, span := spanOf(ctx, "admission.journal_write") // the bounds' checks, the audit record, the store and the queue
+	ctx, span := spans.Start(ctx, "admission.journal_write") // the bounds' checks, the audit record, the store and the queue
 	for {
 		stored, created, err := s.admit(ctx, job, req.TenantMaxQueued)
 		if !errors.Is(err, ErrConflict) {
-			EndSpan(span, err)
+			spans.End(span, err)
 			return stored, created, err
 		}
 	}
@@ -574,6 +579,7 @@ func (s *Scheduler) admitOne(ctx context.Context, job *Job, tenantMax int) (*Job
 	if err := s.record(ctx, EventSubmitted, fresh); err != nil {
 		return nil, false, fmt.Errorf("scheduler: submit: audit log: %w", err)
 	}
+	fresh.Queued = s.cfg.Now() // its wait starts as it is written
 	stored, created, w, err := s.cfg.Admitter.CreateQueued(ctx, fresh, Limits{MaxQueued: s.cfg.MaxQueued, TenantMax: tenantMax})
 	switch {
 	case err != nil:
@@ -599,7 +605,6 @@ func (s *Scheduler) admitOne(ctx context.Context, job *Job, tenantMax int) (*Job
 // sealed is the job as it is stored: its witness encrypted, if inputs are.
 func (s *Scheduler) sealed(ctx context.Context, job *Job) (*Job, error) {
 	fresh := job.clone()
-	fresh.Queued = s.cfg.Now() // its wait starts as it is written
 	if s.cfg.Inputs != nil && len(fresh.Witness) > 0 {
 		var err error
 		if fresh.EncryptedWitness, err = s.cfg.Inputs.Encrypt(ctx, fresh.Tenant, fresh.ID, fresh.Witness); err != nil {
@@ -637,6 +642,7 @@ func (s *Scheduler) admitAfter(ctx context.Context, job *Job, tenantMax int, exi
 	if err := s.record(ctx, EventSubmitted, fresh); err != nil {
 		return nil, false, fmt.Errorf("scheduler: submit: audit log: %w", err)
 	}
+	fresh.Queued = s.cfg.Now() // its wait starts as it is written
 	if existing != nil { // start it afresh under the same id
 		fresh.Version = existing.Version
 		if err := s.save(ctx, fresh, existing.State); err != nil {
@@ -754,6 +760,12 @@ func (s *Scheduler) Get(ctx context.Context, id string) (*Job, error) {
 // change applies edit to the stored job and saves it, reading again when
 // another writer got there first. edit returns false to save nothing.
 func (s *Scheduler) change(ctx context.Context, id string, edit func(j *Job) (bool, error)) (*Job, error) {
+	return s.changeThen(ctx, id, edit, nil)
+}
+
+// changeThen is change; written, when set, runs once the change is stored,
+// before watchers wake.
+func (s *Scheduler) changeThen(ctx context.Context, id string, edit func(j *Job) (bool, error), written func()) (*Job, error) {
 	for {
 		j, err := s.store.Get(ctx, id)
 		if err != nil {
@@ -764,7 +776,7 @@ func (s *Scheduler) change(ctx context.Context, id string, edit func(j *Job) (bo
 		if err != nil || !write {
 			return j, err
 		}
-		if err = s.save(ctx, j, was); !errors.Is(err, ErrConflict) {
+		if err = s.saveThen(ctx, j, was, written); !errors.Is(err, ErrConflict) {
 			return j, err
 		}
 	}
@@ -922,10 +934,21 @@ type Outcome struct {
 // job has one result however often it ran. If the store fails, the job goes
 // back in line (it runs again) and the error is returned.
 func (s *Scheduler) Finish(ctx context.Context, id string, o Outcome) error {
+	// The result's write is traced up to its commit: a watcher woken by
+	// it (a Prove call) ends after the span does.
+	_, span := s.tracer().Start(ctx, "job.result_write", trace.WithAttributes(attribute.String("proofmill.job", id), attribute.Int("proofmill.attempt", o.Attempt)))
+	ended := false
+	committed := func() {
+		if !ended {
+			ended = true
+			span.End()
+		}
+	}
+	defer committed()
 	again, succeeded := false, false
 	retry := ""
 	code := errcode.Of(o.Err)
-	j, err := s.change(ctx, id, func(j *Job) (bool, error) {
+	j, err := s.changeThen(ctx, id, func(j *Job) (bool, error) {
 		again, succeeded = false, false
 		if j.State != Running || (o.Attempt != 0 && o.Attempt != j.Attempts) {
 			return false, nil // a duplicate or stale report
@@ -962,8 +985,12 @@ func (s *Scheduler) Finish(ctx context.Context, id string, o Outcome) error {
 			s.finish(j, Failed, code, o.Err.Error())
 		}
 		return true, nil
-	})
+	}, committed)
 	if err != nil {
+		if !ended {
+			ended = true
+			spans.End(span, err)
+		}
 		s.release(ctx, id, j, !errors.Is(err, ErrNotFound))
 		return fmt.Errorf("scheduler: finish %s: %w", id, err)
 	}
@@ -1020,10 +1047,19 @@ func checkSealed(req Request) error {
 // save writes a changed job (was is its state before the change), wakes
 // its watchers, and records its end if it just ended.
 func (s *Scheduler) save(ctx context.Context, j *Job, was State) error {
+	return s.saveThen(ctx, j, was, nil)
+}
+
+// saveThen is save; written, when set, runs once the job is stored, before
+// its watchers wake.
+func (s *Scheduler) saveThen(ctx context.Context, j *Job, was State, written func()) error {
 	j.Version++
 	if err := s.store.Update(ctx, j); err != nil {
 		j.Version--
 		return fmt.Errorf("scheduler: save %s: %w", j.ID, err)
+	}
+	if written != nil {
+		written()
 	}
 	s.Notify(j.ID)
 	if j.State.Terminal() && !was.Terminal() {

@@ -4,37 +4,22 @@ import (
 	"context"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
-	"github.com/proofmill/proofmill/errcode"
+	"github.com/proofmill/proofmill/internal/spans"
 )
-
-// TracerName names the tracer of the spans the scheduler and those below
-// it (the worker, the prover) make.
-const TracerName = "github.com/proofmill/proofmill"
 
 // propagator writes and reads a job's Trace: W3C traceparent and
 // tracestate, whatever the process's global propagator is.
 var propagator = propagation.TraceContext{}
 
-// spanOf starts a span under the one in ctx, with that span's provider: a
-// request that is not traced (the no-op provider, or none) costs nothing
-// here.
-func spanOf(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
-	return trace.SpanFromContext(ctx).TracerProvider().Tracer(TracerName).Start(ctx, name, trace.WithAttributes(attrs...))
-}
-
-// EndSpan ends a span, marking it failed with err's errcode, never with
-// err's text: errors may quote inputs.
-func EndSpan(span trace.Span, err error) {
-	if err != nil {
-		kind := string(errcode.Of(err))
-		span.SetAttributes(attribute.String("proofmill.error_kind", kind))
-		span.SetStatus(codes.Error, kind)
+func (s *Scheduler) tracer() trace.Tracer {
+	if s.cfg.Tracing == nil {
+		return noop.Tracer{}
 	}
-	span.End()
+	return s.cfg.Tracing.Tracer(spans.TracerName)
 }
 
 // traceCarrier is the trace context in ctx as a job stores it; nil when
