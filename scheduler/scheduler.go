@@ -643,7 +643,8 @@ func (s *Scheduler) admitAfter(ctx context.Context, job *Job, tenantMax int, exi
 		return nil, false, fmt.Errorf("scheduler: submit: audit log: %w", err)
 	}
 	fresh.Queued = s.cfg.Now() // its wait starts as it is written
-	if existing != nil {       // start it afresh under the same id
+	if existing != nil {
+		// Start it afresh under the same id.
 		fresh.Version = existing.Version
 		if err := s.save(ctx, fresh, existing.State); err != nil {
 			return nil, false, err
