@@ -39,14 +39,14 @@ var jobTree = map[string]string{
 	"job.attempt":               "proofmill.v1.Prover/Prove",
 	"job.key_load":              "job.attempt",
 	"job.input":                 "job.attempt",
-	"prover.prove":              "job.attempt",
+	"prover.solve_prove":        "job.attempt",
 	"prover.verify":             "job.attempt",
 	"job.result_write":          "proofmill.v1.Prover/Prove",
 }
 
 // workerSide are the spans the process that proves makes.
 var workerSide = map[string]bool{"job.queue_wait": true, "job.attempt": true, "job.key_load": true, "job.input": true,
-	"prover.prove": true, "prover.verify": true, "job.result_write": true}
+	"prover.solve_prove": true, "prover.verify": true, "job.result_write": true}
 
 // One job's trace, on the embedded journal and across Redis (a server
 // and a separate worker node that share only Redis): every stage's span,
@@ -163,8 +163,8 @@ func checkJobTree(t *testing.T, all tracetest.SpanStubs, jobID string) {
 		}
 		return m
 	}
-	if a := attrs("prover.prove"); a["proofmill.backend"] != "cpu" || a["proofmill.device"] != "cpu" {
-		t.Errorf("prover.prove's attributes %v, want backend and device cpu", a)
+	if a := attrs("prover.solve_prove"); a["proofmill.backend"] != "cpu" || a["proofmill.device"] != "cpu" {
+		t.Errorf("prover.solve_prove's attributes %v, want backend and device cpu", a)
 	}
 	if a := attrs("job.attempt"); a["proofmill.job"] != jobID || a["proofmill.attempt"] != "1" || a["proofmill.circuit"] != "invoice-consistency/v1" || a["proofmill.backend"] != "cpu" {
 		t.Errorf("job.attempt's attributes %v, want job %s, attempt 1, the circuit, backend cpu", a, jobID)

@@ -301,7 +301,10 @@ func decodeWitness(ccs constraint.ConstraintSystem, data []byte) (witness.Witnes
 // verify, the job moves to the fallback backend. It returns the proof and
 // the device that made it.
 func (p *Prover) proveVerified(ctx context.Context, job hwaccel.Job, vk groth16.VerifyingKey, public witness.Witness, b hwaccel.Backend) (groth16.Proof, string, error) {
-	pctx, span := spans.Start(ctx, "prover.prove", attribute.String("proofmill.backend", b.Name()))
+	// One span for the witness's solve and the proof: gnark's Prove solves
+	// inside, takes no solution, and marks the solve's end only on its
+	// process-wide logger, with nothing to tell one proof from another.
+	pctx, span := spans.Start(ctx, "prover.solve_prove", attribute.String("proofmill.backend", b.Name()))
 	res, err := b.Prove(pctx, job)
 	if res.Device != "" {
 		span.SetAttributes(attribute.String("proofmill.device", res.Device))

@@ -65,7 +65,7 @@ func TestServeTraceStdout(t *testing.T) {
 	}
 	root := byName["proofmill.v1.Prover/SubmitProof"]
 	for _, name := range []string{"admission", "admission.decode_check", "admission.journal_write", "job.queue_wait", "job.attempt",
-		"job.key_load", "prover.prove", "prover.verify", "job.result_write"} {
+		"job.key_load", "prover.solve_prove", "prover.verify", "job.result_write"} {
 		s, ok := byName[name]
 		if !ok || s.SpanContext.TraceID != root.SpanContext.TraceID {
 			t.Errorf("span %s: printed %v, trace %s; want it in the SubmitProof call's trace %s", name, ok, s.SpanContext.TraceID, root.SpanContext.TraceID)
