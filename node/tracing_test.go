@@ -15,6 +15,7 @@ import (
 	pb "github.com/proofmill/proofmill/api/proofmill/v1"
 	"github.com/proofmill/proofmill/internal/leaktest"
 	"github.com/proofmill/proofmill/internal/redistest"
+	"github.com/proofmill/proofmill/internal/testinput"
 	"github.com/proofmill/proofmill/internal/testnode"
 	"github.com/proofmill/proofmill/node"
 )
@@ -189,4 +190,36 @@ func checkNoInputs(t *testing.T, all tracetest.SpanStubs, markers []*leaktest.Ma
 	}
 }
 
-var _ sdktrace.SpanExporter = kept{}
+// discard is an exporter that drops every span: tracing's cost without an
+// exporter's.
+type discard struct{}
+
+func (discard) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
+func (discard) Shutdown(context.Context) error                             { return nil }
+
+// BenchmarkSubmitTracing is a submission's cost (gRPC, admission, the
+// journal's durable write) with tracing off and on (every span made,
+// batched, dropped). Interleave them and compare:
+//
+//	go test ./node -run '^$' -bench SubmitTracing -count 6
+func BenchmarkSubmitTracing(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		name := map[bool]string{false: "off", true: "on"}[on]
+		b.Run(name, func(b *testing.B) {
+			_, cl := startNode(b, func(cfg *node.Config) {
+				cfg.Workers, cfg.MaxQueued = -1, 1<<20
+				if on {
+					cfg.Tracing.Exporter = discard{}
+				}
+			})
+			ctx := context.Background()
+			i := 0
+			for b.Loop() {
+				i++
+				if _, _, err := cl.Submit(ctx, &pb.SubmitProofRequest{Circuit: "invoice-consistency/v1", InputJson: testinput.Invoice(b, i)}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
