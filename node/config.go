@@ -122,6 +122,10 @@ type Config struct {
 	// Tenant (worker) dedicates the worker to one tenant of the table: it
 	// consumes that tenant's queues only.
 	Tenant string
+	// Tracing is where the node's OpenTelemetry spans go: one trace per
+	// job, from the RPC through admission, the wait in line and the
+	// attempts, across processes on Redis. The zero value traces nothing.
+	Tracing Tracing
 	// Limits bound what one client can hold of the server: connections,
 	// calls per connection, handshake, idle and keepalive times, windows.
 	// Each zero field takes its DefaultLimits value.

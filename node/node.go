@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -48,6 +49,7 @@ type Node struct {
 	state state
 
 	// In the order Start makes them.
+	tracer     *sdktrace.TracerProvider // nil: no tracing
 	signer     *receipt.Signer
 	tenants    *tenants.Table
 	jobs       *jobs
@@ -88,7 +90,8 @@ func New(cfg Config) (*Node, error) {
 	return &Node{cfg: cfg, log: cfg.Logger, admitting: make(chan struct{})}, nil
 }
 
-// Start opens and starts everything, in this order: the tenant table, the
+// Start opens and starts everything, in this order: the tracer provider
+// (with Config.Tracing), the tenant table, the
 // GPU worker processes, the job store and queue (on Redis: its durability
 // settings checked, its generation read and, for a server, compared with
 // the one it saw last), the prover (and preloaded keys), the audit log,
@@ -115,6 +118,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		}
 	}()
 	cfg := n.cfg
+	if n.tracer, err = newTracerProvider(ctx, cfg.Tracing, cfg.Role, cfg.Version); err != nil {
+		return err
+	}
 	if n.signer, err = receiptSigner(cfg.ReceiptKey, cfg.Version, cfg.Role == Serve, n.log); err != nil {
 		return err
 	}
@@ -154,7 +160,8 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return err
 	}
 	n.metrics = newMetrics(n.metricsSources())
-	n.pool = worker.New(n.sched, n.prover, worker.Config{Slots: slots, Logger: n.log, Observe: n.metrics.observe, InputKeys: n.privacy})
+	n.pool = worker.New(n.sched, n.prover, worker.Config{Slots: slots, Logger: n.log, Observe: n.metrics.observe, InputKeys: n.privacy,
+		Tracing: n.tracerProvider()})
 	if !cfg.holdWorkers {
 		if err := n.startWorkers(); err != nil {
 			return err
@@ -186,7 +193,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 func (n *Node) startScheduler() error {
 	cfg := n.cfg
 	schedCfg := scheduler.Config{MaxQueued: cfg.MaxQueued, MaxAttempts: cfg.MaxAttempts, Retention: cfg.Retention, Logger: n.log,
-		Notary: server.Notary{Signer: n.signer}, Inputs: n.privacy.cipher()}
+		Notary: server.Notary{Signer: n.signer}, Inputs: n.privacy.cipher(), Tracing: n.tracerProvider()}
 	if cfg.plainInputs {
 		schedCfg.Inputs = nil
 	}
@@ -279,6 +286,9 @@ func (n *Node) startAPI() error {
 	// the limit; only larger messages get gRPC's own refusal.
 	opts := append(server.Interceptors(n.log, 2*cfg.MaxInputBytes+64<<10), creds)
 	opts = append(opts, cfg.Limits.ServerOptions()...)
+	if n.tracer != nil {
+		opts = append(opts, rpcTracing(n.tracer))
+	}
 	if n.tenants != nil {
 		opts = append(opts, server.Authenticate(n.tenants)...)
 	}
@@ -413,7 +423,10 @@ func (n *Node) Run(ctx context.Context) error {
 //     queued job would wait forever);
 //  6. the metrics endpoint and the background loops stop;
 //  7. the scheduler's deadline timers stop;
-//  8. the job store and the audit log close.
+//  8. the job store and the audit log close;
+//  9. the tracer provider flushes the spans it holds to its exporters
+//     and stops, bounded by ctx: last, so that it has every span the
+//     steps above ended.
 //
 // Reads keep working until step 5, so clients watching a running job see
 // its end.
@@ -479,6 +492,11 @@ func (n *Node) teardown(ctx context.Context) error {
 	}
 	if n.audit != nil {
 		errs = append(errs, n.audit.Close())
+	}
+	if n.tracer != nil {
+		if err := n.tracer.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("node: flushing traces: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -15,11 +15,13 @@ import (
 	"github.com/consensys/gnark/backend/groth16"
 	"github.com/consensys/gnark/backend/witness"
 	"github.com/consensys/gnark/constraint"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/proofmill/proofmill/circuits"
 	"github.com/proofmill/proofmill/circuits/input"
 	"github.com/proofmill/proofmill/errcode"
 	"github.com/proofmill/proofmill/hwaccel"
+	"github.com/proofmill/proofmill/internal/spans"
 	"github.com/proofmill/proofmill/prover/export"
 )
 
@@ -299,7 +301,15 @@ func decodeWitness(ccs constraint.ConstraintSystem, data []byte) (witness.Witnes
 // verify, the job moves to the fallback backend. It returns the proof and
 // the device that made it.
 func (p *Prover) proveVerified(ctx context.Context, job hwaccel.Job, vk groth16.VerifyingKey, public witness.Witness, b hwaccel.Backend) (groth16.Proof, string, error) {
-	res, err := b.Prove(ctx, job)
+	// One span for the witness's solve and the proof: gnark's Prove solves
+	// inside, takes no solution, and marks the solve's end only on its
+	// process-wide logger, with nothing to tell one proof from another.
+	pctx, span := spans.Start(ctx, "prover.solve_prove", attribute.String("proofmill.backend", b.Name()))
+	res, err := b.Prove(pctx, job)
+	if res.Device != "" {
+		span.SetAttributes(attribute.String("proofmill.device", res.Device))
+	}
+	spans.End(span, err)
 	var devErr *hwaccel.DeviceError
 	switch {
 	case errors.As(err, &devErr) && p.fallback != nil && b != p.fallback:
@@ -317,7 +327,9 @@ func (p *Prover) proveVerified(ctx context.Context, job hwaccel.Job, vk groth16.
 		p.log.Error("the circuit rejects a witness its native checks accept", "circuit", job.Circuit, "device", b.Name())
 		return nil, "", fmt.Errorf("%w: the circuit rejects the witness although its rules hold natively (details withheld: they hold private values)", input.ErrUnsatisfied)
 	}
+	_, span = spans.Start(ctx, "prover.verify", attribute.String("proofmill.device", res.Device))
 	verr := groth16.Verify(res.Proof, vk, public)
+	spans.End(span, verr)
 	if res.Verified != nil {
 		res.Verified(verr == nil)
 	}

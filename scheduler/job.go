@@ -102,6 +102,16 @@ type Job struct {
 	// over it, when it succeeded. Reads check it; they never make one.
 	Receipt *Receipt `json:"receipt,omitempty"`
 	Version uint64   `json:"version"` // bumped on every change
+
+	// Queued is when the job last went in line: handed to the store at
+	// admission, or put back after a failed attempt. A trace's queue-wait
+	// span starts here.
+	Queued time.Time `json:"queued,omitzero"`
+	// Trace is the W3C trace context (traceparent, tracestate) of the
+	// request that made the job, so that the process that proves it, this
+	// one or another on Redis, continues the request's trace. Nil when the
+	// request was not traced. It names spans only, never inputs.
+	Trace map[string]string `json:"trace,omitempty"`
 }
 
 // Receipt is a stored signature over a succeeded job (see api/receipt for

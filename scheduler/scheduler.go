@@ -11,8 +11,12 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/proofmill/proofmill/circuits"
 	"github.com/proofmill/proofmill/errcode"
+	"github.com/proofmill/proofmill/internal/spans"
 )
 
 // Store keeps jobs durably. Several schedulers (processes) may share one
@@ -191,6 +195,9 @@ type Config struct {
 	// usage (see Usage), once it is stored: once per attempt's report,
 	// whichever process submitted the job.
 	Used func(u Usage)
+	// Tracing makes the spans of admissions and of results' writes, under
+	// the request's span or the job's stored trace; nil makes none.
+	Tracing trace.TracerProvider
 }
 
 // Request is a proof request as a client makes it.
@@ -414,6 +421,26 @@ var keyPattern = regexp.MustCompile(`^[A-Za-z0-9._:/-]{1,128}$`)
 // errcode: an input error matches the input.Err* kinds, an unknown circuit
 // circuits.ErrUnknownCircuit.
 func (s *Scheduler) Submit(ctx context.Context, req Request) (*Job, bool, error) {
+	// The job carries the request's span (the RPC's) to the worker; a
+	// request without one is traced from its admission.
+	actx, span := s.tracer().Start(ctx, "admission", trace.WithAttributes(attribute.String("proofmill.circuit", req.Circuit),
+		attribute.String("proofmill.priority", req.Priority.String())))
+	if req.Tenant != "" {
+		span.SetAttributes(attribute.String("proofmill.tenant", req.Tenant))
+	}
+	carrier := traceCarrier(ctx)
+	if carrier == nil {
+		carrier = traceCarrier(actx)
+	}
+	j, created, err := s.submit(actx, req, carrier)
+	if j != nil {
+		span.SetAttributes(attribute.String("proofmill.job", j.ID), attribute.Bool("proofmill.created", created))
+	}
+	spans.End(span, err)
+	return j, created, err
+}
+
+func (s *Scheduler) submit(ctx context.Context, req Request, carrier map[string]string) (*Job, bool, error) {
 	c, err := circuits.Lookup(req.Circuit)
 	if err != nil {
 		return nil, false, err
@@ -429,7 +456,7 @@ func (s *Scheduler) Submit(ctx context.Context, req Request) (*Job, bool, error)
 		return nil, false, fmt.Errorf("scheduler: %w: %s", ErrPastDeadline, req.Deadline.Format(time.RFC3339))
 	}
 	job := &Job{Tenant: req.Tenant, Circuit: c.ID, Priority: req.Priority, Deadline: req.Deadline, IdempotencyKey: req.IdempotencyKey,
-		State: Queued, Submitted: now, Version: 1}
+		State: Queued, Submitted: now, Version: 1, Trace: carrier}
 	id := "key:" + req.IdempotencyKey
 	if req.Sealed != nil {
 		if err := checkSealed(req); err != nil {
@@ -443,7 +470,9 @@ func (s *Scheduler) Submit(ctx context.Context, req Request) (*Job, bool, error)
 			id = "sealed:" + job.Statement
 		}
 	} else {
-		st, err := c.Admit(req.Input) // admission: the statement must hold
+		_, span := spans.Start(ctx, "admission.decode_check") // decoding and the native rules are one step in every circuit's Assign
+		st, err := c.Admit(req.Input)                         // admission: the statement must hold
+		spans.End(span, err)
 		if err != nil {
 			return nil, false, err
 		}
@@ -458,7 +487,10 @@ func (s *Scheduler) Submit(ctx context.Context, req Request) (*Job, bool, error)
 	sum := sha256.Sum256([]byte(id))
 	job.ID = hex.EncodeToString(sum[:16])
 	if s.cfg.VerifyingKey != nil {
-		if job.VerifyingKey, err = s.cfg.VerifyingKey(ctx, c.ID); err != nil {
+		kctx, span := spans.Start(ctx, "admission.keys")
+		job.VerifyingKey, err = s.cfg.VerifyingKey(kctx, c.ID)
+		spans.End(span, err)
+		if err != nil {
 			return nil, false, fmt.Errorf("scheduler: keys of %s: %w", c.ID, err)
 		}
 	}
@@ -475,9 +507,11 @@ func (s *Scheduler) Submit(ctx context.Context, req Request) (*Job, bool, error)
 	if err := s.checkQuota(ctx, job, req.DailyProofSeconds); err != nil {
 		return nil, false, err
 	}
+	ctx, span := spans.Start(ctx, "admission.journal_write") // the bounds' checks, the audit record, the store and the queue
 	for {
 		stored, created, err := s.admit(ctx, job, req.TenantMaxQueued)
 		if !errors.Is(err, ErrConflict) {
+			spans.End(span, err)
 			return stored, created, err
 		}
 	}
@@ -556,6 +590,7 @@ func (s *Scheduler) admitOne(ctx context.Context, job *Job, tenantMax int) (*Job
 	if err := s.record(ctx, EventSubmitted, fresh); err != nil {
 		return nil, false, fmt.Errorf("scheduler: submit: audit log: %w", err)
 	}
+	fresh.Queued = s.cfg.Now() // its wait starts as it is written
 	stored, created, w, err := s.cfg.Admitter.CreateQueued(ctx, fresh, Limits{MaxQueued: s.cfg.MaxQueued, TenantMax: tenantMax})
 	switch {
 	case err != nil:
@@ -618,7 +653,9 @@ func (s *Scheduler) admitAfter(ctx context.Context, job *Job, tenantMax int, exi
 	if err := s.record(ctx, EventSubmitted, fresh); err != nil {
 		return nil, false, fmt.Errorf("scheduler: submit: audit log: %w", err)
 	}
-	if existing != nil { // start it afresh under the same id
+	fresh.Queued = s.cfg.Now() // its wait starts as it is written
+	if existing != nil {
+		// Start it afresh under the same id.
 		fresh.Version = existing.Version
 		if err := s.save(ctx, fresh, existing.State); err != nil {
 			return nil, false, err
@@ -735,13 +772,14 @@ func (s *Scheduler) Get(ctx context.Context, id string) (*Job, error) {
 // change applies edit to the stored job and saves it, reading again when
 // another writer got there first. edit returns false to save nothing.
 func (s *Scheduler) change(ctx context.Context, id string, edit func(j *Job) (bool, error)) (*Job, error) {
-	return s.changeCounting(ctx, id, edit, nil)
+	return s.changeWith(ctx, id, edit, nil, nil)
 }
 
-// changeCounting is change; usage, when set, is asked after each edit
-// that writes what the change adds to usage (nil: nothing), which is
-// stored in the same write.
-func (s *Scheduler) changeCounting(ctx context.Context, id string, edit func(j *Job) (bool, error), usage func() *Usage) (*Job, error) {
+// changeWith is change; usage, when set, is asked after each edit that
+// writes what the change adds to usage (nil: nothing), stored in the same
+// write; written, when set, runs once the change is stored, before
+// watchers wake.
+func (s *Scheduler) changeWith(ctx context.Context, id string, edit func(j *Job) (bool, error), usage func() *Usage, written func()) (*Job, error) {
 	for {
 		j, err := s.store.Get(ctx, id)
 		if err != nil {
@@ -756,7 +794,7 @@ func (s *Scheduler) changeCounting(ctx context.Context, id string, edit func(j *
 		if usage != nil {
 			u = usage()
 		}
-		if err = s.saveCounting(ctx, j, was, u); !errors.Is(err, ErrConflict) {
+		if err = s.saveWith(ctx, j, was, u, written); !errors.Is(err, ErrConflict) {
 			return j, err
 		}
 	}
@@ -914,11 +952,22 @@ type Outcome struct {
 // job has one result however often it ran. If the store fails, the job goes
 // back in line (it runs again) and the error is returned.
 func (s *Scheduler) Finish(ctx context.Context, id string, o Outcome) error {
+	// The result's write is traced up to its commit: a watcher woken by
+	// it (a Prove call) ends after the span does.
+	_, span := s.tracer().Start(ctx, "job.result_write", trace.WithAttributes(attribute.String("proofmill.job", id), attribute.Int("proofmill.attempt", o.Attempt)))
+	ended := false
+	committed := func() {
+		if !ended {
+			ended = true
+			span.End()
+		}
+	}
+	defer committed()
 	again, succeeded := false, false
 	retry := ""
 	code := errcode.Of(o.Err)
 	var use *Usage
-	j, err := s.changeCounting(ctx, id, func(j *Job) (bool, error) {
+	j, err := s.changeWith(ctx, id, func(j *Job) (bool, error) {
 		again, succeeded, use = false, false, nil
 		if j.State != Running || (o.Attempt != 0 && o.Attempt != j.Attempts) {
 			return false, nil // a duplicate or stale report
@@ -947,7 +996,7 @@ func (s *Scheduler) Finish(ctx context.Context, id string, o Outcome) error {
 				j.Receipt = r
 			}
 		case retriable && j.Attempts-j.Interruptions < s.cfg.MaxAttempts:
-			j.State, j.Error, again = Queued, o.Err.Error(), true
+			j.State, j.Error, again, j.Queued = Queued, o.Err.Error(), true, s.cfg.Now()
 			retry = fmt.Sprintf("%s: attempt %d of %d failed: %s", code, j.Attempts-j.Interruptions, s.cfg.MaxAttempts, j.Error)
 		case retriable:
 			s.finish(j, Failed, errcode.AttemptsExceeded, fmt.Sprintf("failed %d times; last error: %v", j.Attempts-j.Interruptions, o.Err))
@@ -956,8 +1005,12 @@ func (s *Scheduler) Finish(ctx context.Context, id string, o Outcome) error {
 		}
 		use = s.attemptUsage(j, o.Backend, succeeded, s.cfg.Now())
 		return true, nil
-	}, func() *Usage { return use })
+	}, func() *Usage { return use }, committed)
 	if err != nil {
+		if !ended {
+			ended = true
+			spans.End(span, err)
+		}
 		s.release(ctx, id, j, !errors.Is(err, ErrNotFound))
 		return fmt.Errorf("scheduler: finish %s: %w", id, err)
 	}
@@ -1014,12 +1067,13 @@ func checkSealed(req Request) error {
 // save writes a changed job (was is its state before the change), wakes
 // its watchers, and records its end if it just ended.
 func (s *Scheduler) save(ctx context.Context, j *Job, was State) error {
-	return s.saveCounting(ctx, j, was, nil)
+	return s.saveWith(ctx, j, was, nil, nil)
 }
 
-// saveCounting is save, adding u (nil: nothing) to usage in the same
-// write where the store keeps usage.
-func (s *Scheduler) saveCounting(ctx context.Context, j *Job, was State, u *Usage) error {
+// saveWith is save, adding u (nil: nothing) to usage in the same write
+// where the store keeps usage; written, when set, runs once the job is
+// stored, before its watchers wake.
+func (s *Scheduler) saveWith(ctx context.Context, j *Job, was State, u *Usage, written func()) error {
 	j.Version++
 	var err error
 	if us, ok := s.store.(UsageStore); ok && u != nil {
@@ -1033,6 +1087,9 @@ func (s *Scheduler) saveCounting(ctx context.Context, j *Job, was State, u *Usag
 	}
 	if u != nil && s.cfg.Used != nil {
 		s.cfg.Used(*u)
+	}
+	if written != nil {
+		written()
 	}
 	s.Notify(j.ID)
 	if j.State.Terminal() && !was.Terminal() {

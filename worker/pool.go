@@ -12,9 +12,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/proofmill/proofmill/circuits"
 	"github.com/proofmill/proofmill/circuits/input"
 	"github.com/proofmill/proofmill/errcode"
+	"github.com/proofmill/proofmill/internal/spans"
 	"github.com/proofmill/proofmill/prover"
 	"github.com/proofmill/proofmill/scheduler"
 )
@@ -54,6 +59,9 @@ type Config struct {
 	InputKeys InputKeys
 	// Observe, when set, is called after every attempt (for metrics).
 	Observe func(job *scheduler.Job, o scheduler.Outcome, took time.Duration)
+	// Tracing makes each attempt's spans, under the trace its job
+	// carries; nil makes none.
+	Tracing trace.TracerProvider
 }
 
 // ErrKeyMismatch: the worker's verifying key differs from the job's.
@@ -162,15 +170,45 @@ func (p *Pool) loop(taking, running context.Context) {
 		}
 		p.busy.Add(1)
 		start := time.Now()
-		o := p.run(running, job)
+		traced := job.TraceContext(running)
+		ctx, span := p.attempt(traced, job)
+		o := p.run(ctx, job)
 		o.Attempt = job.Attempts
 		took := time.Since(start)
 		p.busy.Add(-1)
 		if p.cfg.Observe != nil {
 			p.cfg.Observe(job, o, took)
 		}
-		p.report(running, job.ID, o) // even while shutting down: the proof is done
+		if o.Backend != "" {
+			span.SetAttributes(attribute.String("proofmill.backend", o.Backend))
+		}
+		spans.End(span, o.Err)
+		p.report(traced, job.ID, o) // even while shutting down: the proof is done
 	}
+}
+
+func (p *Pool) tracer() trace.Tracer {
+	if p.cfg.Tracing == nil {
+		return noop.Tracer{}
+	}
+	return p.cfg.Tracing.Tracer(spans.TracerName)
+}
+
+// attempt records the job's wait in line and starts the span of this
+// attempt, both under ctx: the trace of the request that made the job
+// (which another process may have served). The wait runs from when the
+// job went in line to when the scheduler started it; the result's write
+// follows the attempt (Scheduler.Finish traces it).
+func (p *Pool) attempt(ctx context.Context, job *scheduler.Job) (context.Context, trace.Span) {
+	t := p.tracer()
+	attrs := trace.WithAttributes(scheduler.JobAttributes(job)...)
+	queued := job.Queued
+	if queued.IsZero() || queued.After(job.Started) { // stored before jobs kept it; or another clock
+		queued = job.Submitted
+	}
+	_, wait := t.Start(ctx, "job.queue_wait", trace.WithTimestamp(queued), attrs)
+	wait.End(trace.WithTimestamp(job.Started))
+	return t.Start(ctx, "job.attempt", trace.WithTimestamp(job.Started), trace.WithSpanKind(trace.SpanKindConsumer), attrs)
 }
 
 // report records an outcome, retrying for about 15 s while the store is
@@ -255,18 +293,22 @@ func (p *Pool) run(ctx context.Context, job *scheduler.Job) (o scheduler.Outcome
 	if err != nil {
 		return scheduler.Outcome{Err: err}
 	}
+	_, span := p.tracer().Start(ctx, "job.key_load") // at most a cache's lookup after the first
+	k, err := p.prover.Keys(c)
+	spans.End(span, err)
+	if err != nil {
+		return scheduler.Outcome{Err: err}
+	}
 	if job.VerifyingKey != "" {
-		k, err := p.prover.Keys(c)
-		if err != nil {
-			return scheduler.Outcome{Err: err}
-		}
 		if have := k.VerifyingKeyHash(); have != job.VerifyingKey {
 			// Another worker may hold the right keys: the code retries.
 			p.log.Error("worker: refusing a job for other keys", "job", job.ID, "circuit", c.ID, "job_vk", job.VerifyingKey, "our_vk", have)
 			return scheduler.Outcome{Err: fmt.Errorf("%w: the job needs verifying key %.12s…, this worker has %.12s…", ErrKeyMismatch, job.VerifyingKey, have)}
 		}
 	}
-	witness, err := p.witness(ctx, c, job)
+	wctx, span := p.tracer().Start(ctx, "job.input")
+	witness, err := p.witness(wctx, c, job)
+	spans.End(span, err)
 	if err != nil {
 		p.log.Warn("worker: the job's input cannot be used", "job", job.ID, "circuit", job.Circuit, "kind", errcode.Of(err), "err", err)
 		return scheduler.Outcome{Err: err}

@@ -255,6 +255,8 @@ func TestUsage(t *testing.T) {
 		{[]string{"serve", "--workers", "two"}, `"two" is not a number of workers`},
 		{[]string{"serve", "--workers", "-2"}, `"-2" is not a number of workers`},
 		{[]string{"worker", "--redis", "127.0.0.1:1", "--workers", "none"}, "a worker proves at least one job at a time"},
+		{[]string{"worker", "--device", "cuda:0", "--stdio", "--trace-stdout"}, "stdout carries the device's protocol"},
+		{[]string{"serve", "--trace-stdout=maybe"}, `invalid argument "maybe" for "--trace-stdout"`},
 	} {
 		code, stdout, stderr := proofmill(t, tc.args...)
 		if code != 2 || !strings.Contains(stderr, tc.mention) || !strings.Contains(stderr, "--help' for usage") {

@@ -69,6 +69,7 @@ func serveCmd(e *env) *cobra.Command {
 	f.StringVar(&cfg.Listen, "listen", envOr("PROOFMILL_LISTEN", "127.0.0.1:7420"), "gRPC `address` ($PROOFMILL_LISTEN)")
 	f.StringVar(&cfg.DataDir, "data", envOr("PROOFMILL_DATA", node.DefaultDataDir()), "`dir` of the job journal, audit log and receipt key ($PROOFMILL_DATA)")
 	nodeFlags(f, &cfg, node.Serve)
+	traceFlags(f, &cfg.Tracing, e.stdout)
 	f.StringVar(&cfg.GPUs, "gpus", os.Getenv("PROOFMILL_GPUS"), "prove on GPUs, each in a supervised worker process: all, or ids like cuda:0,cuda:1 ($PROOFMILL_GPUS)")
 	f.DurationVar(&cfg.DeviceTimeout, "device-timeout", 15*time.Minute, "a GPU proof running longer means the device hung: its worker is restarted and the job proved on the CPU")
 	f.IntVar(&cfg.MaxQueued, "max-queued", 10_000, "jobs waiting at once before RESOURCE_EXHAUSTED")
@@ -119,12 +120,16 @@ on that GPU here; serve --gpus runs "worker --device ID --stdio" for each of its
 				if cfg.Device == "" {
 					return usagef("--stdio needs --device")
 				}
+				if cfg.Tracing.Stdout != nil {
+					return usagef("--trace-stdout with --stdio: stdout carries the device's protocol")
+				}
 				return node.ServeDevice(cmd.Context(), node.DeviceChild{Device: cfg.Device, KeysDir: e.keys.Dir, Pin: cfg.Pin, PinBudgetMiB: cfg.PinBudgetMiB, Logger: e.log})
 			}
 			return runNode(cmd.Context(), e, cfg)
 		}}
 	f := c.Flags()
 	nodeFlags(f, &cfg, node.Worker)
+	traceFlags(f, &cfg.Tracing, e.stdout)
 	f.DurationVar(&cfg.Poll, "poll", 50*time.Millisecond, "how often an idle worker looks for jobs: the wait from submission to start (asynq polls Redis)")
 	f.StringVar(&cfg.Device, "device", "", "prove on this device (cuda:N); the CPU proves what it cannot (default: the CPU only)")
 	f.StringVar(&cfg.Tenant, "tenant", os.Getenv("PROOFMILL_TENANT"), "prove only this tenant's jobs (its queues in --tenants): a worker on the tenant's own machines ($PROOFMILL_TENANT)")

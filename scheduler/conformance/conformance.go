@@ -64,6 +64,7 @@ func Run(t *testing.T, open Open) {
 		{"AuditEvents", auditEvents},
 		{"UsageTallies", usageTallies},
 		{"DailyQuota", dailyQuota},
+		{"TraceContextTravels", traceTravels},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, open(t)) })
