@@ -19,6 +19,7 @@ import (
 	"github.com/proofmill/proofmill/internal/redistest"
 	"github.com/proofmill/proofmill/internal/testinput"
 	"github.com/proofmill/proofmill/internal/testkeys"
+	"github.com/proofmill/proofmill/node"
 )
 
 // `proofmill cancel` of a running abs-pool-64 proof on --isolate-cpu stops
@@ -153,4 +154,89 @@ func cpuTicks(t *testing.T, pid int) int {
 	user, _ := strconv.Atoi(f[11])
 	sys, _ := strconv.Atoi(f[12])
 	return user + sys
+}
+
+// On the in-process default a running job's cancel ends it cancelled at
+// once, and the proof that finishes in the background afterwards is
+// dropped: the job stays cancelled with no proof once the slot is free
+// again (it proves the next job).
+func TestCancelInProcessDropsTheProof(t *testing.T) {
+	const circuit = "abs-pool-64/v1"
+	c, _ := circuits.Lookup(circuit)
+	if _, err := testkeys.Prover(t).Keys(c); err != nil {
+		t.Fatal(err)
+	}
+	_, cl := startNode(t, func(cfg *node.Config) { cfg.Workers = 1; cfg.Preload = circuit })
+	ctx := timeout(t, 5*time.Minute)
+	j, _, err := cl.Submit(ctx, &pb.SubmitProofRequest{Circuit: circuit, InputJson: testinput.Pool(t, 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) {
+		got, err := cl.Get(ctx, j.GetId())
+		if err == nil && got.GetState() == pb.JobState_JOB_STATE_RUNNING {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never running: %v %v", got.GetState(), err)
+		}
+	}
+	cancelled, err := cl.Cancel(ctx, j.GetId())
+	if err != nil || cancelled.GetState() != pb.JobState_JOB_STATE_CANCELLED {
+		t.Fatalf("cancel a running job: %v %v", cancelled.GetState(), err)
+	}
+	next, _, err := cl.Submit(ctx, &pb.SubmitProofRequest{Circuit: circuit, InputJson: testinput.Pool(t, 3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done, err := cl.Wait(ctx, next.GetId()); err != nil || done.GetState() != pb.JobState_JOB_STATE_SUCCEEDED {
+		t.Fatalf("the next job: %v %v", done.GetState(), err)
+	}
+	got, err := cl.Get(ctx, j.GetId())
+	if err != nil || got.GetState() != pb.JobState_JOB_STATE_CANCELLED || len(got.GetProofJson()) != 0 {
+		t.Fatalf("after its proof finished in the background: %v proof %q %v", got.GetState(), got.GetProofJson(), err)
+	}
+}
+
+// A GPU's proof (the fault:hang test device, in the same supervised
+// worker process a GPU gets) is stopped by a cancel the same way: the
+// process is killed, though it would never end on its own, and the job is
+// cancelled with no proof.
+func TestCancelStopsAGPUProof(t *testing.T) {
+	addr := proctest.FreeAddr(t)
+	p := proctest.Start(t, "server", "serve", "--gpus", "fault:hang", "--device-timeout", "5m",
+		"--data", t.TempDir(), "--keys", testkeys.Dir(), "--listen", addr, "--metrics", "",
+		"--preload", "invoice-consistency/v1", "--dev-setup=false")
+	cl := proctest.Dial(t, p, addr)
+	ctx := timeout(t, 3*time.Minute)
+	child := waitForChild(t, p)
+	id := submitInvoices(t, cl, 1)[0]
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
+		ds, err := cl.Devices(ctx)
+		if err == nil && len(ds) == 2 && ds[1].GetBusy() == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the device never took the job: %v %v", ds, err)
+		}
+	}
+	sent := time.Now()
+	if j, err := cl.Cancel(ctx, id); err != nil || j.GetState() != pb.JobState_JOB_STATE_CANCELLED {
+		t.Fatalf("cancel: %v %v", j.GetState(), err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); syscall.Kill(child, 0) == nil; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the device's worker process %d still runs 10 s after the cancel", child)
+		}
+	}
+	t.Logf("the device's worker process was gone %s after the cancel was sent", time.Since(sent).Round(time.Millisecond))
+	if j, err := cl.Get(ctx, id); err != nil || j.GetState() != pb.JobState_JOB_STATE_CANCELLED || len(j.GetProofJson()) != 0 {
+		t.Fatalf("the cancelled job: %v %v", j.GetState(), err)
+	}
+	if fresh := waitForChild(t, p); fresh == child {
+		t.Fatal("no fresh device worker")
+	}
+	if ds, err := cl.Devices(ctx); err != nil || ds[1].GetFailures() != 0 {
+		t.Fatalf("a cancel counted against the device: %v %v", ds, err)
+	}
 }

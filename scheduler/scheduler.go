@@ -960,17 +960,19 @@ type Outcome struct {
 
 // Finish records a worker's outcome: success, a permanent failure, or a
 // retryable failure that is re-queued until MaxAttempts. A report for an
-// attempt that is no longer the job's current one changes nothing, so a
-// job has one result however often it ran. If the store fails, the job goes
+// attempt that is no longer the job's current one, or for a job cancelled
+// while it ran, changes nothing, so a job has one result however often it
+// ran, and a cancelled job none. If the store fails, the job goes
 // back in line (it runs again) and the error is returned.
 func (s *Scheduler) Finish(ctx context.Context, id string, o Outcome) error {
-	again, succeeded := false, false
+	again, succeeded, dropped := false, false, false
 	retry := ""
 	code := errcode.Of(o.Err)
 	j, err := s.change(ctx, id, func(j *Job) (bool, error) {
 		again, succeeded = false, false
 		if j.State != Running || (o.Attempt != 0 && o.Attempt != j.Attempts) {
-			return false, nil // a duplicate or stale report
+			dropped = j.State == Cancelled && o.Err == nil
+			return false, nil // a duplicate or stale report, or a cancelled job's
 		}
 		j.Backend = o.Backend
 		if o.Err == nil && j.VerifyingKey != "" && o.VerifyingKey != j.VerifyingKey {
@@ -1008,6 +1010,9 @@ func (s *Scheduler) Finish(ctx context.Context, id string, o Outcome) error {
 	if err != nil {
 		s.release(ctx, id, j, !errors.Is(err, ErrNotFound))
 		return fmt.Errorf("scheduler: finish %s: %w", id, err)
+	}
+	if dropped {
+		s.log.Info("a cancelled job's proof arrived; dropped", "job", id, "backend", o.Backend)
 	}
 	if again {
 		s.log.Warn("job failed; retrying", "job", j.ID, "attempt", j.Attempts, "kind", code, "err", o.Err)
