@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -457,7 +458,7 @@ func (n *Node) teardown(ctx context.Context) error {
 	if n.jobs != nil {
 		n.jobs.stopConsuming()
 	}
-	for _, d := range append(n.gpus, n.cpus...) {
+	for _, d := range slices.Concat(n.gpus, n.cpus) {
 		errs = append(errs, d.Shutdown(ctx))
 	}
 	if n.grpc != nil {
