@@ -128,7 +128,8 @@ func (c *Client) Get(ctx context.Context, id string) (*pb.Job, error) {
 	return retry(ctx, c, func(ctx context.Context) (*pb.Job, error) { return c.rpc.GetJob(ctx, &pb.GetJobRequest{Id: id}) })
 }
 
-// Cancel cancels a queued job.
+// Cancel cancels a queued or running job (see proofmill cancel --help for
+// what that does to a running proof).
 func (c *Client) Cancel(ctx context.Context, id string) (*pb.Job, error) {
 	return retry(ctx, c, func(ctx context.Context) (*pb.Job, error) { return c.rpc.CancelJob(ctx, &pb.CancelJobRequest{Id: id}) })
 }

@@ -68,7 +68,7 @@ const (
 	JobNotFound   Code = "job_not_found"
 	BatchNotFound Code = "batch_not_found"
 
-	NotQueued Code = "not_queued" // a running or finished job cannot be cancelled
+	NotQueued Code = "not_queued" // a finished job cannot be cancelled
 	Cancelled Code = "cancelled"  // the job was cancelled
 
 	Unauthenticated Code = "unauthenticated"

@@ -30,7 +30,9 @@ type Result struct {
 
 // Backend proves Groth16 statements on some device. gnark's provers cannot
 // be interrupted: ctx is checked before starting, and devices that may hang
-// run in processes of their own (see Isolated).
+// run in processes of their own (see Isolated), which also stop a proof
+// whose ctx ends by killing its process. CPU proves in this process, where
+// a proof once started runs to its end.
 type Backend interface {
 	// Name identifies the backend: a device ("cpu", "cuda:0"), or a kind
 	// of devices for a pool of them ("cuda").

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/consensys/gnark-crypto/ecc"
@@ -37,7 +38,9 @@ type IsolatedConfig struct {
 // takes no context: a child process contains all three. The supervisor
 // restarts a child that exits, with backoff; a proof that crashes the
 // child, outlives ProofTimeout (the child is killed) or fails verification
-// is a DeviceError, so the caller proves it elsewhere. After MaxFailures
+// is a DeviceError, so the caller proves it elsewhere. A proof whose ctx
+// ends (its job cancelled) kills the child: the device is free at once and
+// a fresh child starts, with no failure counted. After MaxFailures
 // failures in a row the device is unhealthy and refuses jobs until a probe
 // after Cooldown succeeds. One proof runs on the device at a time.
 type Isolated struct {
@@ -93,6 +96,7 @@ func (d *Isolated) kind() string {
 type DeviceStatus struct {
 	Device
 	Up       bool // a child is running and has said hello
+	PID      int  // the running child's; 0 while down
 	Healthy  bool
 	Busy     bool
 	Failures int // in a row
@@ -104,7 +108,11 @@ type DeviceStatus struct {
 func (d *Isolated) Status() DeviceStatus {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return DeviceStatus{Device: d.info, Up: d.child != nil, Healthy: d.failures < d.cfg.MaxFailures,
+	pid := 0
+	if d.child != nil {
+		pid = d.child.cmd.Process.Pid
+	}
+	return DeviceStatus{Device: d.info, Up: d.child != nil, PID: pid, Healthy: d.failures < d.cfg.MaxFailures,
 		Busy: len(d.sem) > 0, Failures: d.failures, Restarts: d.restarts, Proofs: d.proofs}
 }
 
@@ -165,8 +173,10 @@ func (d *Isolated) supervise(ctx context.Context) {
 		d.mu.Lock()
 		d.restarts++
 		d.mu.Unlock()
-		d.log.Warn("device worker exited; restarting", "exit", c.exitErr, "stderr", c.stderrTail())
-		if c.healthyRun() {
+		if !c.cancelled.Load() {
+			d.log.Warn("device worker exited; restarting", "exit", c.exitErr, "stderr", c.stderrTail())
+		}
+		if c.healthyRun() || c.cancelled.Load() {
 			attempt = 0 // it ran a while: start again promptly
 		}
 	}
@@ -266,8 +276,16 @@ func (d *Isolated) Prove(ctx context.Context, job Job) (Result, error) {
 	if _, err := job.Witness.WriteTo(&wit); err != nil {
 		return Result{}, fmt.Errorf("hwaccel: witness: %w", err)
 	}
-	resp, err := c.roundTrip(request{Circuit: job.Circuit, Witness: wit.Bytes()}, d.cfg.ProofTimeout)
+	resp, err := c.roundTrip(ctx, request{Circuit: job.Circuit, Witness: wit.Bytes()}, d.cfg.ProofTimeout)
 	switch {
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		// Cancelled: only killing the worker stops gnark's prover. It
+		// is no failure of the device; the supervisor starts another.
+		c.cancelled.Store(true)
+		c.kill()
+		<-c.exited
+		d.log.Info("device worker killed: its job was cancelled", "pid", c.cmd.Process.Pid)
+		return Result{}, fmt.Errorf("hwaccel: %s: proof stopped, worker killed: %w", d.cfg.Device, err)
 	case errors.Is(err, errHung):
 		c.kill()
 		<-c.exited
@@ -313,6 +331,9 @@ type child struct {
 	started time.Time
 	exited  chan struct{} // closed after Wait; then exitErr is set
 	exitErr error
+	// cancelled: killed because its job was cancelled, which says nothing
+	// of the next start.
+	cancelled atomic.Bool
 
 	mu     sync.Mutex
 	stderr []string // the last lines
@@ -368,7 +389,7 @@ func (d *Isolated) spawn(ctx context.Context) (*child, error) {
 	return c, nil
 }
 
-func (c *child) roundTrip(req request, timeout time.Duration) (response, error) {
+func (c *child) roundTrip(ctx context.Context, req request, timeout time.Duration) (response, error) {
 	type result struct {
 		resp response
 		err  error
@@ -392,6 +413,8 @@ func (c *child) roundTrip(req request, timeout time.Duration) (response, error) 
 		return response{}, r.err
 	case <-time.After(timeout):
 		return response{}, errHung
+	case <-ctx.Done():
+		return response{}, ctx.Err()
 	}
 }
 

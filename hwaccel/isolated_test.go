@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -105,6 +106,11 @@ func (k cubeKeys) proveChecked(t *testing.T, b Backend) (Result, error) {
 }
 
 func startDevice(t *testing.T, k cubeKeys, mode string) *Isolated {
+	return startDeviceTimeout(t, k, mode, 2*time.Second)
+}
+
+// startDeviceTimeout is startDevice with the device's ProofTimeout.
+func startDeviceTimeout(t *testing.T, k cubeKeys, mode string, proofTimeout time.Duration) *Isolated {
 	d := NewIsolated(IsolatedConfig{
 		Device: "fault:" + mode,
 		Command: func() *exec.Cmd {
@@ -112,7 +118,7 @@ func startDevice(t *testing.T, k cubeKeys, mode string) *Isolated {
 			cmd.Env = append(os.Environ(), "HWACCEL_CHILD="+mode, "HWACCEL_KEYS="+k.dir)
 			return cmd
 		},
-		StartTimeout: 20 * time.Second, ProofTimeout: 2 * time.Second, MaxFailures: 2, Cooldown: time.Hour,
+		StartTimeout: 20 * time.Second, ProofTimeout: proofTimeout, MaxFailures: 2, Cooldown: time.Hour,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	d.Start()
@@ -209,4 +215,38 @@ func TestDevicesPreferUsable(t *testing.T) {
 	if good.Status().Proofs != 4 || p.Name() != "fault" {
 		t.Fatalf("good device proved %d of 4", good.Status().Proofs)
 	}
+}
+
+// A proof whose context ends is stopped for real: its worker process is
+// killed (gone, not only abandoned), the device is free at once and counts
+// no failure, and a fresh worker starts.
+func TestIsolatedCancelKillsTheWorker(t *testing.T) {
+	k := newCubeKeys(t)
+	d := startDeviceTimeout(t, k, "hang", time.Hour) // only a kill ends its proof
+	waitFor(t, func() bool { return d.Status().Up })
+	pid := d.Status().PID
+	ctx, cancel := context.WithCancel(t.Context())
+	errc := make(chan error, 1)
+	go func() { _, err := d.Prove(ctx, k.job(t)); errc <- err }()
+	waitFor(t, func() bool { return d.Status().Busy })
+	time.Sleep(100 * time.Millisecond) // the request is with the worker
+	start := time.Now()
+	cancel()
+	var err error
+	select {
+	case err = <-errc:
+		t.Logf("Prove returned %s after the cancel", time.Since(start).Round(time.Millisecond))
+	case <-time.After(10 * time.Second):
+		t.Fatal("a cancelled proof did not stop")
+	}
+	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrDevice) {
+		t.Fatalf("cancelled proof: %v, want context.Canceled and no device error", err)
+	}
+	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Fatalf("worker %d still exists after the cancel: %v", pid, err)
+	}
+	if st := d.Status(); st.Busy || st.Failures != 0 || !st.Healthy {
+		t.Fatalf("after a cancel: %+v", st)
+	}
+	waitFor(t, func() bool { st := d.Status(); return st.Up && st.PID != pid && st.Restarts == 1 })
 }

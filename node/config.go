@@ -80,9 +80,18 @@ type Config struct {
 	// Device (worker): prove on this device ("cuda:0") in this process;
 	// "": the CPU.
 	Device        string
-	DeviceTimeout time.Duration // a GPU proof running longer means the device hung; 0: 15m
+	DeviceTimeout time.Duration // a GPU (or isolated CPU) proof running longer means the device hung; 0: 15m
 	Pin           string        // circuits whose proving keys stay in GPU memory: "", "none", "all", or ids
 	PinBudgetMiB  int           // the GPU memory pinned keys may take; 0: no limit
+	// IsolateCPU proves CPU jobs in supervised worker processes (`worker
+	// --device cpu --stdio`, one per slot), as GPUs are: cancelling a running
+	// job kills its process, which stops the proof at once and frees the
+	// slot; a fresh process starts and loads the keys again. With GPUs the
+	// CPU that proves what they fail is isolated so. false: CPU proofs run
+	// in this process, where a cancelled job ends cancelled at once but its
+	// proof runs on to its end (its result dropped), holding its slot.
+	// DeviceTimeout bounds an isolated CPU proof as it does a GPU's.
+	IsolateCPU bool
 	// Executable is the proofmill binary GPU worker processes run (`devices
 	// --json` to discover, `worker --device ID --stdio` to prove); "": this
 	// process's own.
@@ -182,6 +191,8 @@ func (c Config) resolved() (Config, error) {
 		return usage("worker: --gpus is for serve; a worker proves on one --device")
 	case c.Role == Serve && c.Device != "":
 		return usage("serve: --device is for worker; serve proves on --gpus")
+	case c.IsolateCPU && c.Device != "":
+		return usage("worker: --isolate-cpu is for the CPU; --device %s proves in this process", c.Device)
 	case c.Role == Serve && c.Tenant != "":
 		return usage("serve: --tenant is for worker: a worker on one tenant's machines")
 	case c.Tenant != "" && c.Tenants == "":

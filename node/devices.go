@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -49,20 +50,42 @@ func startGPUs(ctx context.Context, cfg Config) ([]*hwaccel.Isolated, error) {
 	if cfg.GPUs == "" {
 		return nil, nil
 	}
-	self := cfg.Executable
-	if self == "" {
-		var err error
-		if self, err = os.Executable(); err != nil {
-			return nil, err
-		}
+	self, err := executable(cfg)
+	if err != nil {
+		return nil, err
 	}
 	ids := strings.Split(cfg.GPUs, ",")
 	if cfg.GPUs == "all" {
-		var err error
 		if ids, err = discoverGPUs(ctx, self); err != nil {
 			return nil, err
 		}
 	}
+	return startIsolated(cfg, self, ids)
+}
+
+// startCPUs starts, with IsolateCPU, one supervised CPU worker process per
+// slot: a cancelled job's proof is then stopped by killing its process.
+func startCPUs(cfg Config, slots int) ([]*hwaccel.Isolated, error) {
+	if !cfg.IsolateCPU || slots <= 0 {
+		return nil, nil
+	}
+	self, err := executable(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return startIsolated(cfg, self, slices.Repeat([]string{"cpu"}, slots))
+}
+
+func executable(cfg Config) (string, error) {
+	if cfg.Executable != "" {
+		return cfg.Executable, nil
+	}
+	return os.Executable()
+}
+
+// startIsolated starts a supervised `worker --device ID --stdio` process
+// for each device id.
+func startIsolated(cfg Config, self string, ids []string) ([]*hwaccel.Isolated, error) {
 	keysDir := cfg.KeysDir
 	if keysDir == "" {
 		var err error
@@ -141,7 +164,11 @@ func (n *Node) devices() []*pb.Device {
 	case len(n.gpus) > 0:
 		ds = append(ds, &pb.Device{Id: "cpu", Kind: "cpu", Name: hwaccel.CPUDevice().Name + " (proves what the GPUs fail)", Healthy: true})
 	case n.pool != nil && n.pool.Slots() > 0:
-		ds = append(ds, &pb.Device{Id: "cpu", Kind: "cpu", Name: hwaccel.CPUDevice().Name,
+		name := hwaccel.CPUDevice().Name
+		if len(n.cpus) > 0 {
+			name += " (each proof in a supervised process)"
+		}
+		ds = append(ds, &pb.Device{Id: "cpu", Kind: "cpu", Name: name,
 			Slots: int32(n.pool.Slots()), Busy: int32(n.pool.Busy()), Healthy: true})
 	}
 	for _, d := range n.gpus {

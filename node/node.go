@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -55,6 +56,7 @@ type Node struct {
 	jobs       *jobs
 	privacy    *privacy
 	gpus       []*hwaccel.Isolated
+	cpus       []*hwaccel.Isolated // IsolateCPU's worker processes
 	prover     *prover.Prover
 	audit      *audit.Log
 	sched      *scheduler.Scheduler
@@ -134,6 +136,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return err
 	}
 	slots := cfg.slots(len(n.gpus))
+	if n.cpus, err = startCPUs(cfg, slots); err != nil {
+		return err
+	}
 	if cfg.Redis != "" {
 		n.jobs, err = openRedis(ctx, cfg, slots, n.tenants)
 	} else {
@@ -240,6 +245,11 @@ func (n *Node) startProver() error {
 	switch {
 	case len(n.gpus) > 0:
 		pcfg.Backend = hwaccel.NewDevices(n.gpus)
+		if len(n.cpus) > 0 {
+			pcfg.Fallback = hwaccel.NewDevices(n.cpus)
+		}
+	case len(n.cpus) > 0:
+		pcfg.Backend = hwaccel.NewDevices(n.cpus)
 	case cfg.Device != "":
 		// In this process: if the device takes the process down, asynq
 		// hands its job to another worker once the lease lapses.
@@ -418,7 +428,7 @@ func (n *Node) Run(ctx context.Context) error {
 //  2. the worker pool stops taking jobs and waits for running proofs,
 //     bounded by ctx (queued jobs stay in the journal, or in Redis);
 //  3. the Redis consumer hands back the jobs the pool did not finish;
-//  4. the GPU worker processes stop;
+//  4. the GPU (and IsolateCPU's) worker processes stop;
 //  5. gRPC stops, after at most 2 s for calls in flight (a watch of a
 //     queued job would wait forever);
 //  6. the metrics endpoint and the background loops stop;
@@ -463,7 +473,7 @@ func (n *Node) teardown(ctx context.Context) error {
 	if n.jobs != nil {
 		n.jobs.stopConsuming()
 	}
-	for _, d := range n.gpus {
+	for _, d := range slices.Concat(n.gpus, n.cpus) {
 		errs = append(errs, d.Shutdown(ctx))
 	}
 	if n.grpc != nil {

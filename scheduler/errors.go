@@ -7,7 +7,7 @@ var (
 	ErrNotFound    = errcode.New(errcode.JobNotFound, "job not found")
 	ErrQueueFull   = errcode.New(errcode.QueueFull, "queue full")
 	ErrTenantQuota = errcode.New(errcode.TenantQuota, "tenant's queued-job quota reached")
-	ErrNotQueued   = errcode.New(errcode.NotQueued, "job is not queued")
+	ErrNotQueued   = errcode.New(errcode.NotQueued, "job already finished")
 	ErrDraining    = errcode.New(errcode.Draining, "scheduler is draining")
 	// ErrRecovering: the server is starting, putting back in line the jobs
 	// a previous process left; submissions are admitted once it is done.

@@ -229,9 +229,10 @@ type Scheduler struct {
 	log   *slog.Logger
 
 	// Transitions need no lock: the store's versioned writes order them,
-	// across processes too. mu guards the watches and draining.
+	// across processes too. mu guards the watches, attempts and draining.
 	mu       sync.Mutex
 	changed  map[string]*watch
+	attempts map[string]context.CancelCauseFunc // running here, by job id (Attempt)
 	draining bool
 	held     int // HoldSubmissions not yet released
 	// admitting counts, per priority, submissions past the queue bound's
@@ -270,7 +271,7 @@ func New(store Store, queue Queue, cfg Config) *Scheduler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Scheduler{store: store, queue: queue, cfg: cfg, log: cfg.Logger, changed: map[string]*watch{}, archivedSince: cfg.Now()}
+	return &Scheduler{store: store, queue: queue, cfg: cfg, log: cfg.Logger, changed: map[string]*watch{}, attempts: map[string]context.CancelCauseFunc{}, archivedSince: cfg.Now()}
 }
 
 // HoldSubmissions refuses submissions with ErrRecovering until release is
@@ -800,15 +801,42 @@ func (s *Scheduler) changeWith(ctx context.Context, id string, edit func(j *Job)
 	}
 }
 
-// Cancel cancels a queued job. Running and finished jobs are not cancelled
-// (a proof cannot be interrupted): ErrNotQueued.
+// CancellingQueue is a Queue that carries the cancel of a running job to
+// the process holding it, when that may be another process (Redis: a
+// worker elsewhere). A queue only one process uses needs none: the
+// scheduler tells its own attempts (Attempt).
+type CancellingQueue interface {
+	// CancelHeld tells whichever process holds id (popped, not released)
+	// that its job was cancelled; none holding it is no error.
+	CancelHeld(ctx context.Context, id string) error
+	// OnCancel calls fn when a CancelHeld for id reaches this process,
+	// until stop is called.
+	OnCancel(id string, fn func()) (stop func())
+}
+
+// ErrCancelled is the cause of an attempt's context (Attempt) that ended
+// because its job was cancelled.
+var ErrCancelled = errcode.New(errcode.Cancelled, "job cancelled while it ran")
+
+// Cancel cancels a queued or running job. A running job ends Cancelled at
+// once: whatever its attempt reports later is dropped (Finish), and the
+// attempt is told (Attempt's context ends), here or, through a
+// CancellingQueue, in the process running it. Whether its work stops then
+// is the prover's: a proof in a supervised process is killed, one in this
+// process finishes in the background. A finished job is not cancelled:
+// ErrNotQueued.
 func (s *Scheduler) Cancel(ctx context.Context, id string) (*Job, error) {
+	was := Queued
 	j, err := s.change(ctx, id, func(j *Job) (bool, error) {
+		was = j.State
 		switch j.State {
 		case Cancelled:
 			return false, nil // a retried cancel
 		case Queued:
 			s.finish(j, Cancelled, errcode.Cancelled, "cancelled by the client")
+			return true, nil
+		case Running:
+			s.finish(j, Cancelled, errcode.Cancelled, "cancelled by the client while it ran; its proof, if any comes, is dropped")
 			return true, nil
 		}
 		return false, fmt.Errorf("scheduler: cancel %s: %w (it is %s)", id, ErrNotQueued, j.State)
@@ -820,12 +848,56 @@ func (s *Scheduler) Cancel(ctx context.Context, id string) (*Job, error) {
 		return nil, err
 	}
 	s.forecast.forget(id)
+	if was == Running {
+		// Its worker holds it in the queue and releases it as it stops.
+		s.stopAttempt(ctx, id)
+		return j, nil
+	}
 	// After the save: a failed save leaves the job in line. A worker that
 	// pops it meanwhile finds it cancelled and skips it.
 	if err := s.remove(ctx, j); err != nil {
 		s.log.Warn("scheduler: cancelled job stays in line", "job", id, "err", err)
 	}
 	return j, nil
+}
+
+// stopAttempt tells a cancelled job's running attempt, in this process and,
+// through a CancellingQueue, in the one holding it. The job is cancelled
+// already: a lost signal only lets the proof run on, its result dropped.
+func (s *Scheduler) stopAttempt(ctx context.Context, id string) {
+	s.mu.Lock()
+	stop := s.attempts[id]
+	s.mu.Unlock()
+	if stop != nil {
+		stop(ErrCancelled)
+	}
+	if cq, ok := s.queue.(CancellingQueue); ok {
+		if err := cq.CancelHeld(context.WithoutCancel(ctx), id); err != nil {
+			s.log.Warn("scheduler: could not tell the worker running a cancelled job; its proof runs on and is dropped", "job", id, "err", err)
+		}
+	}
+}
+
+// Attempt returns the context a worker runs job j (from Next) under: it
+// ends, with cause ErrCancelled, when the job is cancelled, by this
+// process or another sharing a CancellingQueue, or when ctx ends. Call
+// done when the attempt ends.
+func (s *Scheduler) Attempt(ctx context.Context, j *Job) (context.Context, context.CancelFunc) {
+	actx, stop := context.WithCancelCause(ctx)
+	s.mu.Lock()
+	s.attempts[j.ID] = stop
+	s.mu.Unlock()
+	unsubscribe := func() {}
+	if cq, ok := s.queue.(CancellingQueue); ok {
+		unsubscribe = cq.OnCancel(j.ID, func() { stop(ErrCancelled) })
+	}
+	return actx, func() {
+		unsubscribe()
+		s.mu.Lock()
+		delete(s.attempts, j.ID)
+		s.mu.Unlock()
+		stop(context.Canceled)
+	}
 }
 
 // Next blocks until a job may run, marks it running and returns it. Jobs
@@ -948,8 +1020,9 @@ type Outcome struct {
 
 // Finish records a worker's outcome: success, a permanent failure, or a
 // retryable failure that is re-queued until MaxAttempts. A report for an
-// attempt that is no longer the job's current one changes nothing, so a
-// job has one result however often it ran. If the store fails, the job goes
+// attempt that is no longer the job's current one, or for a job cancelled
+// while it ran, changes nothing, so a job has one result however often it
+// ran, and a cancelled job none. If the store fails, the job goes
 // back in line (it runs again) and the error is returned.
 func (s *Scheduler) Finish(ctx context.Context, id string, o Outcome) error {
 	// The result's write is traced up to its commit: a watcher woken by
@@ -963,14 +1036,15 @@ func (s *Scheduler) Finish(ctx context.Context, id string, o Outcome) error {
 		}
 	}
 	defer committed()
-	again, succeeded := false, false
+	again, succeeded, dropped := false, false, false
 	retry := ""
 	code := errcode.Of(o.Err)
 	var use *Usage
 	j, err := s.changeWith(ctx, id, func(j *Job) (bool, error) {
 		again, succeeded, use = false, false, nil
 		if j.State != Running || (o.Attempt != 0 && o.Attempt != j.Attempts) {
-			return false, nil // a duplicate or stale report
+			dropped = j.State == Cancelled && o.Err == nil
+			return false, nil // a duplicate or stale report, or a cancelled job's
 		}
 		j.Backend = o.Backend
 		if o.Err == nil && j.VerifyingKey != "" && o.VerifyingKey != j.VerifyingKey {
@@ -1013,6 +1087,9 @@ func (s *Scheduler) Finish(ctx context.Context, id string, o Outcome) error {
 		}
 		s.release(ctx, id, j, !errors.Is(err, ErrNotFound))
 		return fmt.Errorf("scheduler: finish %s: %w", id, err)
+	}
+	if dropped {
+		s.log.Info("a cancelled job's proof arrived; dropped", "job", id, "backend", o.Backend)
 	}
 	if again {
 		s.log.Warn("job failed; retrying", "job", j.ID, "attempt", j.Attempts, "kind", code, "err", o.Err)

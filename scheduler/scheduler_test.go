@@ -240,12 +240,87 @@ func TestCancel(t *testing.T) {
 	if j := h.next(t); j.ID != b.ID {
 		t.Fatalf("next after cancel: %s, want %s", j.ID, b.ID)
 	}
-	if _, err := h.Cancel(ctx, b.ID); !errors.Is(err, scheduler.ErrNotQueued) {
-		t.Fatalf("cancel running: %v, want ErrNotQueued", err)
+	if got, err := h.Cancel(ctx, b.ID); err != nil || got.State != scheduler.Cancelled || got.ErrorKind != string(errcode.Cancelled) {
+		t.Fatalf("cancel running: %+v %v", got, err)
 	}
 	if _, err := h.Cancel(ctx, "nope"); !errors.Is(err, scheduler.ErrNotFound) {
 		t.Fatalf("cancel unknown: %v", err)
 	}
+	c := h.submit(t, scheduler.Request{Input: invoiceNo(t, 3)})
+	h.next(t)
+	if err := h.Finish(ctx, c.ID, scheduler.Outcome{Result: []byte(`{"proof":1}`), Backend: "cpu"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Cancel(ctx, c.ID); !errors.Is(err, scheduler.ErrNotQueued) {
+		t.Fatalf("cancel succeeded: %v, want ErrNotQueued", err)
+	}
+}
+
+// A running job's cancel ends its attempt's context with ErrCancelled, and
+// the proof that attempt reports afterwards is never released.
+func TestCancelRunning(t *testing.T) {
+	h := newHarness(t, scheduler.Config{})
+	ctx := context.Background()
+	h.submit(t, scheduler.Request{Input: invoiceNo(t, 1)})
+	j := h.next(t)
+	actx, done := h.Attempt(ctx, j)
+	defer done()
+	if _, err := h.Cancel(ctx, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-actx.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the attempt's context did not end")
+	}
+	if !errors.Is(context.Cause(actx), scheduler.ErrCancelled) || errcode.Of(context.Cause(actx)) != errcode.Cancelled {
+		t.Fatalf("cause %v, want ErrCancelled", context.Cause(actx))
+	}
+	// The proof arrives late: dropped.
+	if err := h.Finish(ctx, j.ID, scheduler.Outcome{Attempt: j.Attempts, Result: []byte(`{"proof":1}`), Backend: "cpu", VerifyingKey: "vk"}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := h.Get(ctx, j.ID)
+	if got.State != scheduler.Cancelled || got.ErrorKind != string(errcode.Cancelled) || got.Result != nil || got.Receipt != nil {
+		t.Fatalf("after a late proof: %s %s result %q", got.State, got.ErrorKind, got.Result)
+	}
+	if n, _ := h.Waiting(ctx); n[scheduler.Interactive] != 0 {
+		t.Fatalf("the cancelled job is back in line: %v", n)
+	}
+}
+
+// Cancel and a finished proof race: the job ends one way only. Either the
+// proof landed first (succeeded, and the cancel is refused), or the cancel
+// did (cancelled, with no result).
+func TestCancelRacesFinish(t *testing.T) {
+	h := newHarness(t, scheduler.Config{})
+	ctx := context.Background()
+	seen := map[scheduler.State]int{}
+	for i := range 40 {
+		h.submit(t, scheduler.Request{Input: invoiceNo(t, 100+i)})
+		j := h.next(t)
+		var wg sync.WaitGroup
+		var cancelErr error
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			_, cancelErr = h.Cancel(ctx, j.ID)
+		}()
+		go func() {
+			defer wg.Done()
+			h.Finish(ctx, j.ID, scheduler.Outcome{Attempt: j.Attempts, Result: []byte(`{"proof":1}`), Backend: "cpu"})
+		}()
+		wg.Wait()
+		got, _ := h.Get(ctx, j.ID)
+		seen[got.State]++
+		switch {
+		case got.State == scheduler.Succeeded && errors.Is(cancelErr, scheduler.ErrNotQueued) && got.Result != nil:
+		case got.State == scheduler.Cancelled && cancelErr == nil && got.Result == nil:
+		default:
+			t.Fatalf("run %d: %s (result %q), cancel: %v", i, got.State, got.Result, cancelErr)
+		}
+	}
+	t.Logf("outcomes: %v", seen)
 }
 
 func TestDeadlinePassedWhileQueued(t *testing.T) {

@@ -30,6 +30,9 @@ type Jobs interface {
 	Finish(ctx context.Context, id string, o scheduler.Outcome) error
 	// Witness decrypts a job's witness where it is encrypted at rest.
 	Witness(ctx context.Context, j *scheduler.Job) ([]byte, error)
+	// Attempt is the context a job runs under: it ends when the job is
+	// cancelled (cause scheduler.ErrCancelled). done ends it.
+	Attempt(ctx context.Context, j *scheduler.Job) (actx context.Context, done context.CancelFunc)
 }
 
 // InputKeys opens sealed inputs with the input keys this worker holds.
@@ -171,8 +174,10 @@ func (p *Pool) loop(taking, running context.Context) {
 		p.busy.Add(1)
 		start := time.Now()
 		traced := job.TraceContext(running)
-		ctx, span := p.attempt(traced, job)
+		attempt, done := p.jobs.Attempt(traced, job)
+		ctx, span := p.attempt(attempt, job)
 		o := p.run(ctx, job)
+		done()
 		o.Attempt = job.Attempts
 		took := time.Since(start)
 		p.busy.Add(-1)
@@ -315,6 +320,11 @@ func (p *Pool) run(ctx context.Context, job *scheduler.Job) (o scheduler.Outcome
 	}
 	defer clear(witness) // the plaintext lives as long as the proof, in memory only
 	proof, err := p.prover.ProveWitness(ctx, c, witness)
+	if err != nil && errors.Is(context.Cause(ctx), scheduler.ErrCancelled) {
+		// The job ended cancelled already; this outcome is dropped.
+		p.log.Info("worker: the job was cancelled while it ran; its attempt stopped", "job", job.ID, "circuit", job.Circuit)
+		return scheduler.Outcome{Err: context.Cause(ctx)}
+	}
 	if err != nil {
 		p.log.Warn("worker: attempt failed", "job", job.ID, "circuit", job.Circuit, "kind", errcode.Of(err), "err", err)
 		return scheduler.Outcome{Err: err}

@@ -266,3 +266,59 @@ func TestLegacyJobIsProved(t *testing.T) {
 		t.Fatalf("legacy job: %s %s", j.State, j.Error)
 	}
 }
+
+// stoppable proves nothing: each proof runs until its context ends, as
+// an isolated device's does when its worker process is killed.
+type stoppable struct {
+	started chan string
+	causes  chan error
+	real    worker.Prover
+}
+
+func (s *stoppable) ProveWitness(ctx context.Context, c *circuits.Circuit, w []byte) (*prover.Proof, error) {
+	s.started <- c.ID
+	<-ctx.Done()
+	s.causes <- context.Cause(ctx)
+	return nil, ctx.Err()
+}
+
+func (s *stoppable) Keys(c *circuits.Circuit) (*prover.Keys, error) { return s.real.Keys(c) }
+
+// Cancelling a running job ends the context its proof runs under, with
+// ErrCancelled as the cause: the slot then takes the next job, and the job
+// stays cancelled.
+func TestCancelStopsTheRunningProof(t *testing.T) {
+	s := newScheduler(t)
+	p := &stoppable{started: make(chan string, 2), causes: make(chan error, 2), real: testkeys.Prover(t)}
+	pool := worker.New(s, p, worker.Config{Slots: 1})
+	pool.Start()
+	first := submit(t, s, 1)
+	<-p.started
+	second := submit(t, s, 2)
+	defer func() {
+		s.Cancel(context.Background(), second) // its proof never ends on its own
+		shutdown(t, pool)
+	}()
+	if _, err := s.Cancel(context.Background(), first); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case cause := <-p.causes:
+		if !errors.Is(cause, scheduler.ErrCancelled) {
+			t.Fatalf("the proof's context ended with %v, want ErrCancelled", cause)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the running proof was not told of the cancel")
+	}
+	select {
+	case <-p.started: // the slot is free again
+	case <-time.After(10 * time.Second):
+		t.Fatal("the slot did not take the next job")
+	}
+	if j, _ := s.Get(context.Background(), first); j.State != scheduler.Cancelled || j.Result != nil {
+		t.Fatalf("cancelled job: %s", j.State)
+	}
+	if j, _ := s.Get(context.Background(), second); j.State != scheduler.Running {
+		t.Fatalf("next job: %s", j.State)
+	}
+}

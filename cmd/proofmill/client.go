@@ -122,19 +122,27 @@ func submitCmd(e *env) *cobra.Command {
 }
 
 var jobCalls = map[string]struct {
-	short string
-	call  func(*client.Client, context.Context, string) (*pb.Job, error)
+	short, long string
+	call        func(*client.Client, context.Context, string) (*pb.Job, error)
 }{
-	"wait":   {"Wait for a job on a server and write its proof", (*client.Client).Wait},
-	"status": {"Print a job on a server", (*client.Client).Get},
-	"cancel": {"Cancel a queued job on a server", (*client.Client).Cancel},
+	"wait":   {short: "Wait for a job on a server and write its proof", call: (*client.Client).Wait},
+	"status": {short: "Print a job on a server", call: (*client.Client).Get},
+	"cancel": {short: "Cancel a queued or running job on a server", call: (*client.Client).Cancel,
+		long: `cancel ends a queued or running job as cancelled (error kind cancelled) and prints it. A finished
+job is not cancelled (FAILED_PRECONDITION, not_queued).
+
+A running job ends cancelled at once and its proof is never released, even if it comes later. Whether
+the work stops depends on where it runs: on a GPU (serve --gpus), or on the CPU of a server or worker
+started with --isolate-cpu, the proof's worker process is killed within about a second and its slot
+takes the next job. Without --isolate-cpu a CPU proof runs in the server's (or worker's) own process,
+where gnark cannot stop it: it runs on to its end, holding its slot, and its result is dropped.`},
 }
 
 // jobCmd is wait, status or cancel: one call on a job by id.
 func jobCmd(e *env, name string) *cobra.Command {
 	var id, out string
 	r := &remote{}
-	c := &cobra.Command{Use: name, Short: jobCalls[name].short, Args: noArgs,
+	c := &cobra.Command{Use: name, Short: jobCalls[name].short, Long: jobCalls[name].long, Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if id == "" {
 				return usagef("--id is required")

@@ -435,7 +435,7 @@ func TestClientCommands(t *testing.T) {
 	if code, stdout, _ := proofmill(t, "status", "--server", addr, "--id", id); code != 0 || !strings.Contains(stdout, "JOB_STATE_SUCCEEDED") {
 		t.Fatalf("status: exit %d: %s", code, stdout)
 	}
-	if code, _, stderr := proofmill(t, "cancel", "--server", addr, "--id", id); code != 9 || !strings.Contains(stderr, "not queued") {
+	if code, _, stderr := proofmill(t, "cancel", "--server", addr, "--id", id); code != 9 || !strings.Contains(stderr, "already finished") {
 		t.Fatalf("cancel a finished job: exit %d: %s", code, stderr)
 	}
 	if code, _, _ := proofmill(t, "status", "--server", addr, "--id", "nope"); code != 8 {

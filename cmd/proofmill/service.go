@@ -37,6 +37,9 @@ func nodeFlags(f *pflag.FlagSet, cfg *node.Config, role node.Role) {
 	f.StringVar(&cfg.Preload, "preload", "present", "load keys at start: present (every circuit with keys), none, or ids")
 	f.StringVar(&cfg.Tenants, "tenants", os.Getenv("PROOFMILL_TENANTS"), "tenant table `file` (JSON, see README) ($PROOFMILL_TENANTS)")
 	f.StringVar(&cfg.MetricsListen, "metrics", envOr("PROOFMILL_METRICS", map[node.Role]string{node.Serve: "127.0.0.1:7421"}[role]), "Prometheus /metrics `address`; empty disables ($PROOFMILL_METRICS)")
+	f.BoolVar(&cfg.IsolateCPU, "isolate-cpu", os.Getenv("PROOFMILL_ISOLATE_CPU") == "1", "prove CPU jobs in supervised worker processes, one per --workers slot, so that cancel stops a running proof at once "+
+		"(its process is killed; a fresh one starts). Without it CPU proofs run in this process: a cancelled job ends cancelled at once, "+
+		"but its proof runs on to its end, holding its slot, and is dropped (PROOFMILL_ISOLATE_CPU=1)")
 	f.StringVar(&cfg.Pin, "pin", "none", "circuits whose proving keys stay in GPU memory: none, all, or ids")
 	f.IntVar(&cfg.PinBudgetMiB, "pin-budget-mib", 0, "GPU memory pinned keys may take, in MiB; 0: no limit")
 	f.StringVar(&cfg.ReceiptKey, "receipt-key", os.Getenv("PROOFMILL_RECEIPT_KEY"), "Ed25519 private key `file` (PKCS #8 PEM) that signs receipts where proofs are verified; "+

@@ -507,12 +507,23 @@ func cancel(t *testing.T, b Backend) {
 	if err != nil || !created || again.ID != j.ID {
 		t.Fatalf("resubmit: %+v %v %v", again, created, err)
 	}
-	if run := next(t, s); run.ID != j.ID || run.Attempts != 1 {
+	run := next(t, s)
+	if run.ID != j.ID || run.Attempts != 1 {
 		t.Fatalf("resubmitted job: %+v", run)
 	}
-	if _, err := s.Cancel(ctx, j.ID); !errors.Is(err, scheduler.ErrNotQueued) {
-		t.Fatalf("cancel a running job: %v", err)
+	// Cancelled while it runs, it ends at once; the proof its attempt
+	// reports later is dropped, and its hold is released, not put back.
+	c, err = s.Cancel(ctx, run.ID)
+	if err != nil || c.State != scheduler.Cancelled || c.ErrorKind != string(errcode.Cancelled) {
+		t.Fatalf("cancel a running job: %+v %v", c, err)
 	}
+	if err := s.Finish(ctx, run.ID, scheduler.Outcome{Attempt: run.Attempts, Result: []byte(`{"proof":1}`), Backend: "cpu"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Get(ctx, run.ID); err != nil || got.State != scheduler.Cancelled || got.Result != nil {
+		t.Fatalf("a cancelled running job after its late proof: %+v %v", got, err)
+	}
+	popNothing(t, b.Queue, 300*time.Millisecond)
 }
 
 // Accepted jobs survive a crash: queued ones run, and the one that was

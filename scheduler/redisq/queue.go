@@ -104,6 +104,10 @@ type Queue struct {
 	stopping chan struct{} // closed by Shutdown
 	mu       sync.Mutex
 	held     map[string]chan release // popped IDs → their handler's release
+	cancels  map[string]*canceller   // running IDs → their attempt's OnCancel
+
+	sub       *redis.PubSub // a consumer's cancels; nil before Start
+	listening chan struct{} // closed when sub's reader has stopped
 }
 
 // NewQueue returns a Queue over c. A consumer (Concurrency > 0) starts
@@ -126,7 +130,7 @@ func NewQueue(c *Conn, cfg QueueConfig) *Queue {
 		rc: c.client, cluster: cluster,
 		inspector: asynq.NewInspectorFromRedisClient(c.client),
 		cfg:       cfg, log: cfg.Logger,
-		deliver: make(chan string), stopping: make(chan struct{}), held: map[string]chan release{},
+		deliver: make(chan string), stopping: make(chan struct{}), held: map[string]chan release{}, cancels: map[string]*canceller{},
 	}
 	if cfg.Concurrency > 0 {
 		// The same 4:1 share as scheduler.NextPriority, and each tenant's
@@ -210,7 +214,7 @@ func (q *Queue) Declare(ctx context.Context) error {
 }
 
 // Start starts taking tasks, if this is a consumer; it declares the
-// queues first.
+// queues and subscribes to cancels of running jobs first.
 func (q *Queue) Start() error {
 	if q.server == nil {
 		return nil
@@ -218,6 +222,9 @@ func (q *Queue) Start() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := q.Declare(ctx); err != nil {
+		return err
+	}
+	if err := q.subscribe(ctx); err != nil {
 		return err
 	}
 	if err := q.server.Start(asynq.HandlerFunc(q.handle)); err != nil {
@@ -234,6 +241,10 @@ func (q *Queue) Shutdown() {
 	close(q.stopping)
 	if q.server != nil {
 		q.server.Shutdown()
+	}
+	if q.sub != nil {
+		q.sub.Close()
+		<-q.listening
 	}
 	q.inspector.Close()
 }

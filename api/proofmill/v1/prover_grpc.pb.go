@@ -53,7 +53,9 @@ type ProverClient interface {
 	GetJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (*Job, error)
 	// WatchJob streams a job's states until it is terminal.
 	WatchJob(ctx context.Context, in *WatchJobRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Job], error)
-	// CancelJob cancels a queued job.
+	// CancelJob cancels a queued or running job: a running job ends cancelled
+	// at once and its proof is never released; a proof running in a supervised
+	// process (GPU, --isolate-cpu) is stopped. A finished job: FAILED_PRECONDITION.
 	CancelJob(ctx context.Context, in *CancelJobRequest, opts ...grpc.CallOption) (*Job, error)
 	// Prove submits and waits for the proof (bounded by the call's deadline).
 	Prove(ctx context.Context, in *SubmitProofRequest, opts ...grpc.CallOption) (*Job, error)
@@ -231,7 +233,9 @@ type ProverServer interface {
 	GetJob(context.Context, *GetJobRequest) (*Job, error)
 	// WatchJob streams a job's states until it is terminal.
 	WatchJob(*WatchJobRequest, grpc.ServerStreamingServer[Job]) error
-	// CancelJob cancels a queued job.
+	// CancelJob cancels a queued or running job: a running job ends cancelled
+	// at once and its proof is never released; a proof running in a supervised
+	// process (GPU, --isolate-cpu) is stopped. A finished job: FAILED_PRECONDITION.
 	CancelJob(context.Context, *CancelJobRequest) (*Job, error)
 	// Prove submits and waits for the proof (bounded by the call's deadline).
 	Prove(context.Context, *SubmitProofRequest) (*Job, error)
