@@ -23,6 +23,8 @@ import (
 type Jobs interface {
 	Next(ctx context.Context) (*scheduler.Job, error)
 	Finish(ctx context.Context, id string, o scheduler.Outcome) error
+	// Progress records the stage a job's attempt reached, for its watchers.
+	Progress(ctx context.Context, id string, attempt int, stage scheduler.Stage) error
 	// Witness decrypts a job's witness where it is encrypted at rest.
 	Witness(ctx context.Context, j *scheduler.Job) ([]byte, error)
 }
@@ -38,7 +40,8 @@ type InputKeys interface {
 // Prover proves an admitted statement's witness; *prover.Prover is one.
 type Prover interface {
 	ProveWitness(ctx context.Context, c *circuits.Circuit, witness []byte) (*prover.Proof, error)
-	Keys(c *circuits.Circuit) (*prover.Keys, error)
+	// LoadKeys returns c's keys, or stops waiting for them when ctx ends.
+	LoadKeys(ctx context.Context, c *circuits.Circuit) (*prover.Keys, error)
 }
 
 // Config sizes a Pool. The zero value is usable.
@@ -162,11 +165,11 @@ func (p *Pool) loop(taking, running context.Context) {
 		}
 		p.busy.Add(1)
 		start := time.Now()
-		o := p.run(running, job)
+		o := p.run(taking, running, job)
 		o.Attempt = job.Attempts
 		took := time.Since(start)
 		p.busy.Add(-1)
-		if p.cfg.Observe != nil {
+		if p.cfg.Observe != nil && !o.NotRun { // a hand-back is no attempt
 			p.cfg.Observe(job, o, took)
 		}
 		p.report(running, job.ID, o) // even while shutting down: the proof is done
@@ -242,9 +245,12 @@ func withheld(err error) error {
 	return errcode.Errorf(errcode.Of(err), "the sealed input was refused (%s; details withheld: they would quote the sealed documents)", errcode.Of(err))
 }
 
-// run proves one job; a panic becomes a retryable failure. Errors keep
-// their codes: the scheduler decides from them whether to retry.
-func (p *Pool) run(ctx context.Context, job *scheduler.Job) (o scheduler.Outcome) {
+// run proves one job under ctx; a panic becomes a retryable failure.
+// Errors keep their codes: the scheduler decides from them whether to
+// retry. Its wait for the circuit's keys ends with taking: a shutdown does
+// not wait for a development setup (it cannot be interrupted, and takes
+// minutes), and the job goes back in line, its attempt not counted.
+func (p *Pool) run(taking, ctx context.Context, job *scheduler.Job) (o scheduler.Outcome) {
 	defer func() {
 		if r := recover(); r != nil {
 			p.log.Error("worker: panic while proving", "job", job.ID, "panic", r, "stack", string(debug.Stack()))
@@ -255,11 +261,17 @@ func (p *Pool) run(ctx context.Context, job *scheduler.Job) (o scheduler.Outcome
 	if err != nil {
 		return scheduler.Outcome{Err: err}
 	}
+	st := p.reportStages(job)
+	defer st.stop()
+	k, err := p.prover.LoadKeys(prover.WithProgress(taking, st.set), c)
+	switch {
+	case err != nil && taking.Err() != nil:
+		p.log.Info("worker: shutting down while the job waited for keys; back in line", "job", job.ID, "circuit", c.ID)
+		return scheduler.Outcome{NotRun: true}
+	case err != nil:
+		return scheduler.Outcome{Err: err}
+	}
 	if job.VerifyingKey != "" {
-		k, err := p.prover.Keys(c)
-		if err != nil {
-			return scheduler.Outcome{Err: err}
-		}
 		if have := k.VerifyingKeyHash(); have != job.VerifyingKey {
 			// Another worker may hold the right keys: the code retries.
 			p.log.Error("worker: refusing a job for other keys", "job", job.ID, "circuit", c.ID, "job_vk", job.VerifyingKey, "our_vk", have)
@@ -272,7 +284,7 @@ func (p *Pool) run(ctx context.Context, job *scheduler.Job) (o scheduler.Outcome
 		return scheduler.Outcome{Err: err}
 	}
 	defer clear(witness) // the plaintext lives as long as the proof, in memory only
-	proof, err := p.prover.ProveWitness(ctx, c, witness)
+	proof, err := p.prover.ProveWitness(prover.WithProgress(ctx, st.set), c, witness)
 	if err != nil {
 		p.log.Warn("worker: attempt failed", "job", job.ID, "circuit", job.Circuit, "kind", errcode.Of(err), "err", err)
 		return scheduler.Outcome{Err: err}

@@ -95,8 +95,12 @@ type scripted struct {
 
 var errPanic = errors.New("panic")
 
-func (s *scripted) Keys(c *circuits.Circuit) (*prover.Keys, error) { return s.real.Keys(c) }
-func (b *blocking) Keys(c *circuits.Circuit) (*prover.Keys, error) { return b.real.Keys(c) }
+func (s *scripted) LoadKeys(ctx context.Context, c *circuits.Circuit) (*prover.Keys, error) {
+	return s.real.LoadKeys(ctx, c)
+}
+func (b *blocking) LoadKeys(ctx context.Context, c *circuits.Circuit) (*prover.Keys, error) {
+	return b.real.LoadKeys(ctx, c)
+}
 
 // A worker proves only jobs accepted for its own verifying key.
 func TestWorkerRefusesOtherKeys(t *testing.T) {
