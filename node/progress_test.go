@@ -126,4 +126,3 @@ func TestInterruptDuringKeySetup(t *testing.T) {
 		t.Fatalf("after the restart: %v, %v; want succeeded in 1 attempt", done, err)
 	}
 }
-
