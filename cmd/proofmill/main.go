@@ -88,7 +88,7 @@ on a shared ledger can check them without seeing them: here, or as a service wit
 	add("local", "Proving here:", circuitsCmd(e), proveCmd(e), verifyCmd(e), proofCmd(e), keysCmd(e))
 	add("service", "Running the service:", serveCmd(e), workerCmd(e), devicesCmd(e), healthCmd(e))
 	add("client", "Using a service:", submitCmd(e), jobCmd(e, "wait"), jobCmd(e, "status"), jobCmd(e, "cancel"), batchCmd(e))
-	add("admin", "Operating:", tenantsCmd(e), auditCmd(e), journalCmd(e), benchCmd(e))
+	add("admin", "Operating:", tenantsCmd(e), auditCmd(e), journalCmd(e), benchCmd(e), monitorCmd(e))
 	return root
 }
 
