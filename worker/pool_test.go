@@ -20,7 +20,7 @@ import (
 	"github.com/proofmill/proofmill/worker"
 )
 
-func newScheduler(t *testing.T) *scheduler.Scheduler {
+func newScheduler(t testing.TB) *scheduler.Scheduler {
 	t.Helper()
 	store, err := embedded.Open(filepath.Join(t.TempDir(), "jobs.db"))
 	if err != nil {
@@ -30,9 +30,9 @@ func newScheduler(t *testing.T) *scheduler.Scheduler {
 	return scheduler.New(store, embedded.NewQueue(embedded.QueueConfig{}), scheduler.Config{MaxAttempts: 3})
 }
 
-func invoice(t *testing.T, n int) []byte { return []byte(testinput.Invoice(t, n)) }
+func invoice(t testing.TB, n int) []byte { return []byte(testinput.Invoice(t, n)) }
 
-func submit(t *testing.T, s *scheduler.Scheduler, n int) string {
+func submit(t testing.TB, s *scheduler.Scheduler, n int) string {
 	t.Helper()
 	j, _, err := s.Submit(context.Background(), scheduler.Request{Circuit: "invoice-consistency/v1", Input: invoice(t, n)})
 	if err != nil {
