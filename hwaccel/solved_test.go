@@ -1,41 +1,19 @@
-package hwaccel_test
+package hwaccel
 
 import (
-	"context"
 	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/consensys/gnark-crypto/ecc"
-	"github.com/consensys/gnark/backend/groth16"
 	"github.com/consensys/gnark/frontend"
-	"github.com/consensys/gnark/frontend/cs/r1cs"
-
-	"github.com/proofmill/proofmill/hwaccel"
 )
-
-type cubic struct {
-	X frontend.Variable
-	Y frontend.Variable `gnark:",public"`
-}
-
-func (c *cubic) Define(api frontend.API) error {
-	api.AssertIsEqual(api.Add(api.Mul(c.X, c.X, c.X), c.X, 5), c.Y)
-	return nil
-}
 
 // Each CPU proof is told its own solve's end, exactly once, before Prove
 // returns, however many run at once; a job that does not ask is not told.
 func TestCPUReportsSolved(t *testing.T) {
-	ccs, err := frontend.Compile(ecc.BN254.ScalarField(), r1cs.NewBuilder, &cubic{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pk, _, err := groth16.Setup(ccs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := frontend.NewWitness(&cubic{X: 3, Y: 35}, ecc.BN254.ScalarField())
+	k := newCubeKeys(t)
+	w, err := frontend.NewWitness(&cube{X: 3, Y: 27}, ecc.BN254.ScalarField())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,11 +24,11 @@ func TestCPUReportsSolved(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			job := hwaccel.Job{CCS: ccs, PK: pk, Witness: w}
+			job := Job{CCS: k.ccs, PK: k.pk, Witness: w}
 			if i%2 == 0 {
 				job.Solved = func() { counts[i].Add(1) }
 			}
-			if _, err := (hwaccel.CPU{}).Prove(context.Background(), job); err != nil {
+			if _, err := (CPU{}).Prove(t.Context(), job); err != nil {
 				t.Error(err)
 			}
 			if want := int32(1 - i%2); counts[i].Load() != want {

@@ -121,3 +121,17 @@ func TestShutdownDuringKeySetupHandsTheJobBack(t *testing.T) {
 		t.Fatalf("the next run: %s after %d attempts (%s)", done.State, done.Attempts, done.Error)
 	}
 }
+
+// The pool passes the prover's stages on as the scheduler's by name: the
+// two lists must name the same stages, in the same order.
+func TestStageNamesMatch(t *testing.T) {
+	ours := []prover.Stage{prover.StageWaitingForKeys, prover.StageMakingKeys, prover.StageSolving, prover.StageProving, prover.StageVerifying}
+	if len(ours) != len(scheduler.Stages) {
+		t.Fatalf("prover has %d stages, the scheduler %d", len(ours), len(scheduler.Stages))
+	}
+	for i, st := range ours {
+		if scheduler.Stage(st) != scheduler.Stages[i] {
+			t.Errorf("stage %d: prover %q, scheduler %q", i, st, scheduler.Stages[i])
+		}
+	}
+}
