@@ -121,7 +121,8 @@ func (p *Pool) Start() {
 }
 
 // Shutdown stops taking jobs and waits for running ones to finish, or for
-// ctx to end. If ctx ends first, it aborts the running jobs' contexts: a
+// ctx to end. A job still waiting for its circuit's keys goes back in line
+// at once (Outcome.NotRun), without waiting for a setup under way. If ctx ends first, it aborts the running jobs' contexts: a
 // job still waiting to prove (for a free device) goes back in line, and a
 // proof already running, which nothing can interrupt, finishes on its own;
 // its result is recorded if the job store is still open, else the job runs
