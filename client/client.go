@@ -165,8 +165,20 @@ func Terminal(s pb.JobState) bool {
 
 // Wait returns a job once it is terminal, or ctx's error.
 func (c *Client) Wait(ctx context.Context, id string) (*pb.Job, error) {
+	return c.WaitSeeing(ctx, id, nil)
+}
+
+// WaitSeeing is Wait, calling seen (when set) with every change the watch
+// sends: the job's state, and its stage while it runs.
+func (c *Client) WaitSeeing(ctx context.Context, id string, seen func(*pb.Job)) (*pb.Job, error) {
 	var last *pb.Job
-	err := c.Watch(ctx, id, func(j *pb.Job) error { last = j; return nil })
+	err := c.Watch(ctx, id, func(j *pb.Job) error {
+		last = j
+		if seen != nil {
+			seen(j)
+		}
+		return nil
+	})
 	if err != nil {
 		return last, err
 	}
@@ -179,6 +191,11 @@ func (c *Client) Wait(ctx context.Context, id string) (*pb.Job, error) {
 // Prove submits and waits. A job that ends failed or cancelled is returned
 // with a nil error: its Error and ErrorKind say why.
 func (c *Client) Prove(ctx context.Context, req *pb.SubmitProofRequest) (*pb.Job, error) {
+	return c.ProveSeeing(ctx, req, nil)
+}
+
+// ProveSeeing is Prove, calling seen (when set) as WaitSeeing does.
+func (c *Client) ProveSeeing(ctx context.Context, req *pb.SubmitProofRequest, seen func(*pb.Job)) (*pb.Job, error) {
 	j, _, err := c.Submit(ctx, req)
 	if err != nil {
 		return nil, err
@@ -186,7 +203,10 @@ func (c *Client) Prove(ctx context.Context, req *pb.SubmitProofRequest) (*pb.Job
 	if Terminal(j.GetState()) {
 		return j, nil
 	}
-	return c.Wait(ctx, j.GetId())
+	if seen != nil {
+		seen(j)
+	}
+	return c.WaitSeeing(ctx, j.GetId(), seen)
 }
 
 // Verify checks a proof file on the server.

@@ -16,6 +16,10 @@ type Job struct {
 	CCS     constraint.ConstraintSystem
 	PK      groth16.ProvingKey
 	Witness witness.Witness // the full witness
+	// Solved, when set, is called once the witness is solved and the
+	// proof's MSMs begin, by a backend that can tell (CPU); others never
+	// call it.
+	Solved func()
 }
 
 // Result is a proof and the device that made it. Proofs are not verified
@@ -71,6 +75,7 @@ func (c CPU) Prove(ctx context.Context, job Job) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
+	defer whenSolved(job.Solved)()
 	proof, err := groth16.Prove(job.CCS, job.PK, job.Witness)
 	return Result{Proof: proof, Device: c.Name()}, err
 }

@@ -426,7 +426,10 @@ func (n *Node) Run(ctx context.Context) error {
 //
 //  1. health turns NOT_SERVING and new submissions get UNAVAILABLE;
 //  2. the worker pool stops taking jobs and waits for running proofs,
-//     bounded by ctx (queued jobs stay in the journal, or in Redis);
+//     bounded by ctx (queued jobs stay in the journal, or in Redis); a job
+//     still waiting for its circuit's keys (a development setup, which
+//     cannot be interrupted) goes back in line at once, its attempt
+//     uncounted, and the setup is not waited for;
 //  3. the Redis consumer hands back the jobs the pool did not finish;
 //  4. the GPU (and IsolateCPU's) worker processes stop;
 //  5. gRPC stops, after at most 2 s for calls in flight (a watch of a

@@ -41,13 +41,15 @@ var jobTree = map[string]string{
 	"job.key_load":              "job.attempt",
 	"job.input":                 "job.attempt",
 	"prover.solve_prove":        "job.attempt",
+	"prover.solve":              "prover.solve_prove", // the CPU in the worker's process tells the solve's end
+	"prover.prove":              "prover.solve_prove",
 	"prover.verify":             "job.attempt",
 	"job.result_write":          "proofmill.v1.Prover/Prove",
 }
 
 // workerSide are the spans the process that proves makes.
 var workerSide = map[string]bool{"job.queue_wait": true, "job.attempt": true, "job.key_load": true, "job.input": true,
-	"prover.solve_prove": true, "prover.verify": true, "job.result_write": true}
+	"prover.solve_prove": true, "prover.solve": true, "prover.prove": true, "prover.verify": true, "job.result_write": true}
 
 // One job's trace, on the embedded journal and across Redis (a server
 // and a separate worker node that share only Redis): every stage's span,

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/consensys/gnark-crypto/ecc"
@@ -16,6 +17,7 @@ import (
 	"github.com/consensys/gnark/backend/witness"
 	"github.com/consensys/gnark/constraint"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/proofmill/proofmill/circuits"
 	"github.com/proofmill/proofmill/circuits/input"
@@ -77,8 +79,16 @@ type Prover struct {
 	onKeys func(circuit string, err error)
 
 	mu    sync.Mutex
-	keys  map[string]func() (*Keys, error)
+	keys  map[string]*keyLoad
 	state map[string]keyState // by circuit id: the last load's outcome
+}
+
+// keyLoad is one load of a circuit's keys, shared by its callers.
+type keyLoad struct {
+	settingUp chan struct{} // closed when the load starts a development setup
+	done      chan struct{} // closed once k and err are set
+	k         *Keys
+	err       error
 }
 
 // New returns a Prover for cfg.
@@ -111,7 +121,7 @@ func New(cfg Config) (*Prover, error) {
 		}
 	}
 	return &Prover{store: cfg.Store, backend: cfg.Backend, fallback: cfg.Fallback, onFall: cfg.OnFallback, devSetup: cfg.DevSetup && !cfg.Production, production: cfg.Production, verdicts: verdicts{cfg.VerdictDir}, log: cfg.Logger,
-		onKeys: cfg.OnKeys, keys: map[string]func() (*Keys, error){}, state: map[string]keyState{}}, nil
+		onKeys: cfg.OnKeys, keys: map[string]*keyLoad{}, state: map[string]keyState{}}, nil
 }
 
 // Store returns the prover's key store.
@@ -120,35 +130,69 @@ func (p *Prover) Store() KeyStore { return p.store }
 // Keys returns a circuit's keys, loading them (or, with DevSetup, making
 // them) on first use. Concurrent callers share one load.
 func (p *Prover) Keys(c *circuits.Circuit) (*Keys, error) {
-	p.mu.Lock()
-	load, ok := p.keys[c.ID]
-	if !ok {
-		load = sync.OnceValues(func() (*Keys, error) { return p.loadOrSetup(c) })
-		p.keys[c.ID] = load
-	}
-	p.mu.Unlock()
-	k, err := load()
-	if err != nil {
-		p.mu.Lock()
-		delete(p.keys, c.ID) // let a later call retry, e.g. after `keys setup`
-		p.mu.Unlock()
-	}
-	return k, err
+	return p.LoadKeys(context.Background(), c)
 }
 
-func (p *Prover) loadOrSetup(c *circuits.Circuit) (*Keys, error) {
+// LoadKeys is Keys, waiting for a load no longer than ctx lasts: a
+// development setup cannot be interrupted, so a caller that stops waiting
+// (a shutdown) leaves it running, to save the keys for the next caller, or
+// to end with the process; the key store writes keys whole or not at all.
+// Under WithProgress it reports StageWaitingForKeys when the keys are not
+// loaded yet, and StageMakingKeys when a setup makes them.
+func (p *Prover) LoadKeys(ctx context.Context, c *circuits.Circuit) (*Keys, error) {
+	p.mu.Lock()
+	l, ok := p.keys[c.ID]
+	if !ok {
+		l = &keyLoad{settingUp: make(chan struct{}), done: make(chan struct{})}
+		p.keys[c.ID] = l
+		// Not tied to a caller: callers come and go, the setup runs on.
+		go func() {
+			l.k, l.err = p.loadOrSetup(c, l.settingUp)
+			if l.err != nil {
+				p.mu.Lock()
+				if p.keys[c.ID] == l {
+					delete(p.keys, c.ID) // let a later call retry, e.g. after `keys setup`
+				}
+				p.mu.Unlock()
+			}
+			close(l.done)
+		}()
+	}
+	p.mu.Unlock()
+	select {
+	case <-l.done:
+		return l.k, l.err
+	default:
+	}
+	progress(ctx, StageWaitingForKeys)
+	settingUp := l.settingUp
+	for {
+		select {
+		case <-l.done:
+			return l.k, l.err
+		case <-settingUp:
+			progress(ctx, StageMakingKeys)
+			settingUp = nil
+		case <-ctx.Done():
+			return nil, errcode.Errorf(errcode.Of(ctx.Err()), "prover: keys of %s: stopped waiting: %w", c.ID, ctx.Err())
+		}
+	}
+}
+
+func (p *Prover) loadOrSetup(c *circuits.Circuit, settingUp chan<- struct{}) (*Keys, error) {
 	seen := p.store.fingerprint(c.ID) // before reading: a change meanwhile means another try
-	k, err := p.loadOrSetupOnce(c)
+	k, err := p.loadOrSetupOnce(c, settingUp)
 	p.record(c, err, seen)
 	return k, err
 }
 
-func (p *Prover) loadOrSetupOnce(c *circuits.Circuit) (*Keys, error) {
+func (p *Prover) loadOrSetupOnce(c *circuits.Circuit, settingUp chan<- struct{}) (*Keys, error) {
 	start := time.Now()
 	k, err := p.store.Load(c.ID)
 	if errors.Is(err, ErrNoKeys) && p.devSetup && c.KeysOnlyWhenAsked() {
 		err = notAsked(c)
 	} else if errors.Is(err, ErrNoKeys) && p.devSetup {
+		close(settingUp)
 		if k, err = Setup(c, p.log); err != nil {
 			return nil, err
 		}
@@ -235,7 +279,7 @@ func (p *Prover) Prove(ctx context.Context, c *circuits.Circuit, data []byte) (*
 // (circuits.Statement.Witness) and verifies the proof, once, before
 // returning it. The witness must have the circuit's shape.
 func (p *Prover) ProveWitness(ctx context.Context, c *circuits.Circuit, wit []byte) (*Proof, error) {
-	k, err := p.Keys(c)
+	k, err := p.LoadKeys(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +306,7 @@ func (p *Prover) ProveWitness(ctx context.Context, c *circuits.Circuit, wit []by
 		return nil, fmt.Errorf("prover: %s: %w", c.ID, err) // Prove cannot be interrupted once started
 	}
 	start := time.Now()
-	job := hwaccel.Job{Circuit: c.ID, CCS: k.CCS, PK: k.PK, Witness: full}
+	job := hwaccel.Job{Circuit: c.ID, CCS: k.CCS, PK: k.PK, Witness: full, Solved: func() { progress(ctx, StageProving) }}
 	proof, device, err := p.proveVerified(ctx, job, k.VK, public, p.backend)
 	if err != nil {
 		return nil, fmt.Errorf("prover: %s: %w", c.ID, err)
@@ -301,13 +345,31 @@ func decodeWitness(ccs constraint.ConstraintSystem, data []byte) (witness.Witnes
 // verify, the job moves to the fallback backend. It returns the proof and
 // the device that made it.
 func (p *Prover) proveVerified(ctx context.Context, job hwaccel.Job, vk groth16.VerifyingKey, public witness.Witness, b hwaccel.Backend) (groth16.Proof, string, error) {
-	// One span for the witness's solve and the proof: gnark's Prove solves
-	// inside, takes no solution, and marks the solve's end only on its
-	// process-wide logger, with nothing to tell one proof from another.
+	// gnark's Prove solves the witness inside, so solve and proof share a
+	// span; where the backend tells the solve's end (Job.Solved: the CPU in
+	// this process), the span gets the two as children.
+	progress(ctx, StageSolving)
 	pctx, span := spans.Start(ctx, "prover.solve_prove", attribute.String("proofmill.backend", b.Name()))
+	var solvedAt atomic.Int64 // unix nanoseconds; 0: not told
+	solved := job.Solved
+	job.Solved = func() {
+		solvedAt.Store(time.Now().UnixNano())
+		if solved != nil {
+			solved()
+		}
+	}
+	start := time.Now()
 	res, err := b.Prove(pctx, job)
 	if res.Device != "" {
 		span.SetAttributes(attribute.String("proofmill.device", res.Device))
+	}
+	if at := solvedAt.Load(); at != 0 && err == nil {
+		solvedTime, end := time.Unix(0, at), time.Now()
+		tracer := span.TracerProvider().Tracer(spans.TracerName)
+		_, solve := tracer.Start(pctx, "prover.solve", trace.WithTimestamp(start))
+		solve.End(trace.WithTimestamp(solvedTime))
+		_, prove := tracer.Start(pctx, "prover.prove", trace.WithTimestamp(solvedTime))
+		prove.End(trace.WithTimestamp(end))
 	}
 	spans.End(span, err)
 	var devErr *hwaccel.DeviceError
@@ -327,6 +389,7 @@ func (p *Prover) proveVerified(ctx context.Context, job hwaccel.Job, vk groth16.
 		p.log.Error("the circuit rejects a witness its native checks accept", "circuit", job.Circuit, "device", b.Name())
 		return nil, "", fmt.Errorf("%w: the circuit rejects the witness although its rules hold natively (details withheld: they hold private values)", input.ErrUnsatisfied)
 	}
+	progress(ctx, StageVerifying)
 	_, span = spans.Start(ctx, "prover.verify", attribute.String("proofmill.device", res.Device))
 	verr := groth16.Verify(res.Proof, vk, public)
 	spans.End(span, verr)

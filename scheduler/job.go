@@ -42,6 +42,23 @@ const (
 // States lists every state, in the order of a job's life.
 var States = []State{Queued, Running, Succeeded, Failed, Cancelled}
 
+// Stage is what a running job is doing now: progress for its watchers,
+// not part of its state. It is "" unless the job is running.
+type Stage string
+
+const (
+	StageWaitingForKeys Stage = "waiting_for_keys"
+	// StageMakingKeys: a development setup (groth16.Setup) is making the
+	// circuit's keys, once per circuit; it takes seconds to minutes.
+	StageMakingKeys Stage = "making_development_keys"
+	StageSolving    Stage = "solving"
+	StageProving    Stage = "proving"
+	StageVerifying  Stage = "verifying"
+)
+
+// Stages lists every stage, in the order of a job's run.
+var Stages = []Stage{StageWaitingForKeys, StageMakingKeys, StageSolving, StageProving, StageVerifying}
+
 // Terminal reports whether the job will not change again.
 func (s State) Terminal() bool { return s == Succeeded || s == Failed || s == Cancelled }
 
@@ -83,7 +100,9 @@ type Job struct {
 	// against (empty: any) and, once the job succeeded, the one it did.
 	VerifyingKey string `json:"verifying_key,omitempty"`
 
-	State    State `json:"state"`
+	State State `json:"state"`
+	// Stage is what the job's current attempt is doing, while it runs.
+	Stage    Stage `json:"stage,omitempty"`
 	Attempts int   `json:"attempts"` // times it started
 	// Interruptions counts the times the process running the job died
 	// before it reported: crashes around the job, not attempts it used.

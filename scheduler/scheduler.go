@@ -987,7 +987,7 @@ func (s *Scheduler) start(ctx context.Context, id string) (*Job, bool, error) {
 			// Do not let one poison job crash every worker in turn.
 			s.finish(j, Failed, errcode.AttemptsExceeded, fmt.Sprintf("the process proving it stopped %d times while it ran", j.Interruptions))
 		default:
-			j.State, j.Started, j.Attempts = Running, now, j.Attempts+1
+			j.State, j.Started, j.Attempts, j.Stage = Running, now, j.Attempts+1, ""
 			started = true
 		}
 		return true, nil
@@ -1016,6 +1016,10 @@ type Outcome struct {
 	// Err is nil on success. Its errcode says whether another attempt may
 	// succeed, and is the job's ErrorKind if it fails for good.
 	Err error
+	// NotRun: the attempt stopped before it proved anything (a shutdown
+	// while the circuit's keys were being made): the job goes back in line
+	// and the attempt is not counted. Err is then ignored.
+	NotRun bool
 }
 
 // Finish records a worker's outcome: success, a permanent failure, or a
@@ -1045,6 +1049,11 @@ func (s *Scheduler) Finish(ctx context.Context, id string, o Outcome) error {
 		if j.State != Running || (o.Attempt != 0 && o.Attempt != j.Attempts) {
 			dropped = j.State == Cancelled && o.Err == nil
 			return false, nil // a duplicate or stale report, or a cancelled job's
+		}
+		j.Stage = ""
+		if o.NotRun {
+			j.State, j.Attempts, again = Queued, j.Attempts-1, true
+			return true, nil
 		}
 		j.Backend = o.Backend
 		if o.Err == nil && j.VerifyingKey != "" && o.VerifyingKey != j.VerifyingKey {
@@ -1091,7 +1100,9 @@ func (s *Scheduler) Finish(ctx context.Context, id string, o Outcome) error {
 	if dropped {
 		s.log.Info("a cancelled job's proof arrived; dropped", "job", id, "backend", o.Backend)
 	}
-	if again {
+	if again && o.NotRun {
+		s.log.Info("job handed back before it ran; back in line", "job", j.ID)
+	} else if again {
 		s.log.Warn("job failed; retrying", "job", j.ID, "attempt", j.Attempts, "kind", code, "err", o.Err)
 	}
 	if succeeded {
@@ -1103,8 +1114,26 @@ func (s *Scheduler) Finish(ctx context.Context, id string, o Outcome) error {
 
 // finish ends a job, and forgets its input: only results are retained.
 func (s *Scheduler) finish(j *Job, state State, kind errcode.Code, reason string) {
-	j.State, j.ErrorKind, j.Error, j.Finished = state, string(kind), reason, s.cfg.Now()
+	j.State, j.ErrorKind, j.Error, j.Finished, j.Stage = state, string(kind), reason, s.cfg.Now(), ""
 	j.DropInput()
+}
+
+// Progress records the stage a running job's attempt reached, for its
+// watchers, whichever process watches: it is a write of the job (its
+// version changes). A report for an attempt that is no longer running,
+// or of the stage the job is at, changes nothing.
+func (s *Scheduler) Progress(ctx context.Context, id string, attempt int, stage Stage) error {
+	_, err := s.change(ctx, id, func(j *Job) (bool, error) {
+		if j.State != Running || j.Attempts != attempt || j.Stage == stage {
+			return false, nil
+		}
+		j.Stage = stage
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("scheduler: progress %s: %w", id, err)
+	}
+	return nil
 }
 
 // Witness returns a job's admitted witness, decrypted if it is encrypted

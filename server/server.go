@@ -376,6 +376,12 @@ func (s *Server) ListDevices(ctx context.Context, _ *pb.ListDevicesRequest) (*pb
 	return &pb.ListDevicesResponse{Devices: s.cfg.Devices()}, nil
 }
 
+var stages = map[scheduler.Stage]pb.JobStage{
+	scheduler.StageWaitingForKeys: pb.JobStage_JOB_STAGE_WAITING_FOR_KEYS, scheduler.StageMakingKeys: pb.JobStage_JOB_STAGE_MAKING_DEVELOPMENT_KEYS,
+	scheduler.StageSolving: pb.JobStage_JOB_STAGE_SOLVING, scheduler.StageProving: pb.JobStage_JOB_STAGE_PROVING,
+	scheduler.StageVerifying: pb.JobStage_JOB_STAGE_VERIFYING,
+}
+
 var states = map[scheduler.State]pb.JobState{
 	scheduler.Queued: pb.JobState_JOB_STATE_QUEUED, scheduler.Running: pb.JobState_JOB_STATE_RUNNING,
 	scheduler.Succeeded: pb.JobState_JOB_STATE_SUCCEEDED, scheduler.Failed: pb.JobState_JOB_STATE_FAILED,
@@ -421,6 +427,9 @@ func jobView(j *scheduler.Job) *pb.Job {
 		Error: j.Error, ErrorKind: j.ErrorKind, Backend: j.Backend, ProofJson: j.Result,
 		Submitted: timestamp(j.Submitted), Started: timestamp(j.Started), Finished: timestamp(j.Finished), Deadline: timestamp(j.Deadline),
 		Priority: pb.Priority_PRIORITY_INTERACTIVE,
+	}
+	if j.State == scheduler.Running {
+		out.Stage = stages[j.Stage]
 	}
 	if j.Priority == scheduler.Batch {
 		out.Priority = pb.Priority_PRIORITY_BATCH

@@ -28,6 +28,8 @@ import (
 type Jobs interface {
 	Next(ctx context.Context) (*scheduler.Job, error)
 	Finish(ctx context.Context, id string, o scheduler.Outcome) error
+	// Progress records the stage a job's attempt reached, for its watchers.
+	Progress(ctx context.Context, id string, attempt int, stage scheduler.Stage) error
 	// Witness decrypts a job's witness where it is encrypted at rest.
 	Witness(ctx context.Context, j *scheduler.Job) ([]byte, error)
 	// Attempt is the context a job runs under: it ends when the job is
@@ -46,7 +48,8 @@ type InputKeys interface {
 // Prover proves an admitted statement's witness; *prover.Prover is one.
 type Prover interface {
 	ProveWitness(ctx context.Context, c *circuits.Circuit, witness []byte) (*prover.Proof, error)
-	Keys(c *circuits.Circuit) (*prover.Keys, error)
+	// LoadKeys returns c's keys, or stops waiting for them when ctx ends.
+	LoadKeys(ctx context.Context, c *circuits.Circuit) (*prover.Keys, error)
 }
 
 // Config sizes a Pool. The zero value is usable.
@@ -129,7 +132,8 @@ func (p *Pool) Start() {
 }
 
 // Shutdown stops taking jobs and waits for running ones to finish, or for
-// ctx to end. If ctx ends first, it aborts the running jobs' contexts: a
+// ctx to end. A job still waiting for its circuit's keys goes back in line
+// at once (Outcome.NotRun), without waiting for a setup under way. If ctx ends first, it aborts the running jobs' contexts: a
 // job still waiting to prove (for a free device) goes back in line, and a
 // proof already running, which nothing can interrupt, finishes on its own;
 // its result is recorded if the job store is still open, else the job runs
@@ -176,12 +180,12 @@ func (p *Pool) loop(taking, running context.Context) {
 		traced := job.TraceContext(running)
 		attempt, done := p.jobs.Attempt(traced, job)
 		ctx, span := p.attempt(attempt, job)
-		o := p.run(ctx, job)
+		o := p.run(taking, ctx, job)
 		done()
 		o.Attempt = job.Attempts
 		took := time.Since(start)
 		p.busy.Add(-1)
-		if p.cfg.Observe != nil {
+		if p.cfg.Observe != nil && !o.NotRun { // a hand-back is no attempt
 			p.cfg.Observe(job, o, took)
 		}
 		if o.Backend != "" {
@@ -285,9 +289,12 @@ func withheld(err error) error {
 	return errcode.Errorf(errcode.Of(err), "the sealed input was refused (%s; details withheld: they would quote the sealed documents)", errcode.Of(err))
 }
 
-// run proves one job; a panic becomes a retryable failure. Errors keep
-// their codes: the scheduler decides from them whether to retry.
-func (p *Pool) run(ctx context.Context, job *scheduler.Job) (o scheduler.Outcome) {
+// run proves one job under ctx; a panic becomes a retryable failure.
+// Errors keep their codes: the scheduler decides from them whether to
+// retry. Its wait for the circuit's keys ends with taking: a shutdown does
+// not wait for a development setup (it cannot be interrupted, and takes
+// minutes), and the job goes back in line, its attempt not counted.
+func (p *Pool) run(taking, ctx context.Context, job *scheduler.Job) (o scheduler.Outcome) {
 	defer func() {
 		if r := recover(); r != nil {
 			p.log.Error("worker: panic while proving", "job", job.ID, "panic", r, "stack", string(debug.Stack()))
@@ -298,10 +305,16 @@ func (p *Pool) run(ctx context.Context, job *scheduler.Job) (o scheduler.Outcome
 	if err != nil {
 		return scheduler.Outcome{Err: err}
 	}
+	st := p.reportStages(job)
+	defer st.stop()
 	_, span := p.tracer().Start(ctx, "job.key_load") // at most a cache's lookup after the first
-	k, err := p.prover.Keys(c)
+	k, err := p.prover.LoadKeys(prover.WithProgress(taking, st.set), c)
 	spans.End(span, err)
-	if err != nil {
+	switch {
+	case err != nil && taking.Err() != nil:
+		p.log.Info("worker: shutting down while the job waited for keys; back in line", "job", job.ID, "circuit", c.ID)
+		return scheduler.Outcome{NotRun: true}
+	case err != nil:
 		return scheduler.Outcome{Err: err}
 	}
 	if job.VerifyingKey != "" {
@@ -319,7 +332,7 @@ func (p *Pool) run(ctx context.Context, job *scheduler.Job) (o scheduler.Outcome
 		return scheduler.Outcome{Err: err}
 	}
 	defer clear(witness) // the plaintext lives as long as the proof, in memory only
-	proof, err := p.prover.ProveWitness(ctx, c, witness)
+	proof, err := p.prover.ProveWitness(prover.WithProgress(ctx, st.set), c, witness)
 	if err != nil && errors.Is(context.Cause(ctx), scheduler.ErrCancelled) {
 		// The job ended cancelled already; this outcome is dropped.
 		p.log.Info("worker: the job was cancelled while it ran; its attempt stopped", "job", job.ID, "circuit", job.Circuit)

@@ -20,7 +20,7 @@ import (
 	"github.com/proofmill/proofmill/worker"
 )
 
-func newScheduler(t *testing.T) *scheduler.Scheduler {
+func newScheduler(t testing.TB) *scheduler.Scheduler {
 	t.Helper()
 	store, err := embedded.Open(filepath.Join(t.TempDir(), "jobs.db"))
 	if err != nil {
@@ -30,9 +30,9 @@ func newScheduler(t *testing.T) *scheduler.Scheduler {
 	return scheduler.New(store, embedded.NewQueue(embedded.QueueConfig{}), scheduler.Config{MaxAttempts: 3})
 }
 
-func invoice(t *testing.T, n int) []byte { return []byte(testinput.Invoice(t, n)) }
+func invoice(t testing.TB, n int) []byte { return []byte(testinput.Invoice(t, n)) }
 
-func submit(t *testing.T, s *scheduler.Scheduler, n int) string {
+func submit(t testing.TB, s *scheduler.Scheduler, n int) string {
 	t.Helper()
 	j, _, err := s.Submit(context.Background(), scheduler.Request{Circuit: "invoice-consistency/v1", Input: invoice(t, n)})
 	if err != nil {
@@ -95,8 +95,12 @@ type scripted struct {
 
 var errPanic = errors.New("panic")
 
-func (s *scripted) Keys(c *circuits.Circuit) (*prover.Keys, error) { return s.real.Keys(c) }
-func (b *blocking) Keys(c *circuits.Circuit) (*prover.Keys, error) { return b.real.Keys(c) }
+func (s *scripted) LoadKeys(ctx context.Context, c *circuits.Circuit) (*prover.Keys, error) {
+	return s.real.LoadKeys(ctx, c)
+}
+func (b *blocking) LoadKeys(ctx context.Context, c *circuits.Circuit) (*prover.Keys, error) {
+	return b.real.LoadKeys(ctx, c)
+}
 
 // A worker proves only jobs accepted for its own verifying key.
 func TestWorkerRefusesOtherKeys(t *testing.T) {
@@ -282,7 +286,9 @@ func (s *stoppable) ProveWitness(ctx context.Context, c *circuits.Circuit, w []b
 	return nil, ctx.Err()
 }
 
-func (s *stoppable) Keys(c *circuits.Circuit) (*prover.Keys, error) { return s.real.Keys(c) }
+func (s *stoppable) LoadKeys(ctx context.Context, c *circuits.Circuit) (*prover.Keys, error) {
+	return s.real.LoadKeys(ctx, c)
+}
 
 // Cancelling a running job ends the context its proof runs under, with
 // ErrCancelled as the cause: the slot then takes the next job, and the job

@@ -147,11 +147,14 @@ func jobCmd(e *env, name string) *cobra.Command {
 			if id == "" {
 				return usagef("--id is required")
 			}
-			show := e.printJob
+			show, call := e.printJob, jobCalls[name].call
 			if name == "wait" {
 				show = writeProof(e, out)
+				call = func(cl *client.Client, ctx context.Context, id string) (*pb.Job, error) {
+					return cl.WaitSeeing(ctx, id, newProgress(e.stderr).seen)
+				}
 			}
-			return r.onJob(cmd, e, func(ctx context.Context, cl *client.Client) (*pb.Job, error) { return jobCalls[name].call(cl, ctx, id) }, show)
+			return r.onJob(cmd, e, func(ctx context.Context, cl *client.Client) (*pb.Job, error) { return call(cl, ctx, id) }, show)
 		}}
 	c.Flags().StringVar(&id, "id", "", "job `id`")
 	if name == "wait" {
@@ -167,7 +170,7 @@ func proveRemote(e *env, q *requestFlags, req *pb.SubmitProofRequest) func(conte
 		if err := q.sealIfAsked(ctx, cl, req); err != nil {
 			return nil, err
 		}
-		j, err := cl.Prove(ctx, req)
+		j, err := cl.ProveSeeing(ctx, req, newProgress(e.stderr).seen)
 		if err == nil {
 			e.log.Info("proved by the server", "job", j.GetId(), "backend", j.GetBackend(), "attempts", j.GetAttempts())
 		}
@@ -199,4 +202,26 @@ func writeProof(e *env, out string) func(*pb.Job) error {
 		}
 		return writeOutput(e, out, func(w io.Writer) error { _, err := b.WriteTo(w); return err })
 	}
+}
+
+// progress prints a watched job's state and stage each time either
+// changes, one line each, with the time since the command began.
+type progress struct {
+	w     io.Writer
+	start time.Time
+	last  string
+}
+
+func newProgress(w io.Writer) *progress { return &progress{w: w, start: time.Now()} }
+
+func (p *progress) seen(j *pb.Job) {
+	now := strings.ToLower(strings.TrimPrefix(j.GetState().String(), "JOB_STATE_"))
+	if j.GetStage() != pb.JobStage_JOB_STAGE_UNSPECIFIED {
+		now += ": " + strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(j.GetStage().String(), "JOB_STAGE_")), "_", " ")
+	}
+	if now == p.last {
+		return
+	}
+	p.last = now
+	fmt.Fprintf(p.w, "job %s: %s (%s)\n", j.GetId(), now, time.Since(p.start).Round(100*time.Millisecond))
 }

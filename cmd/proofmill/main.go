@@ -15,11 +15,11 @@ import (
 	"strings"
 	"syscall"
 
-	gnarklog "github.com/consensys/gnark/logger"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/proofmill/proofmill/errcode"
+	"github.com/proofmill/proofmill/hwaccel"
 	"github.com/proofmill/proofmill/internal/buildinfo"
 	"github.com/proofmill/proofmill/internal/quietlog"
 	"github.com/proofmill/proofmill/prover"
@@ -29,7 +29,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if os.Getenv("PROOFMILL_GNARK_LOG") == "" {
-		gnarklog.Disable() // gnark's own debug lines; our slog says what matters
+		hwaccel.MuteGnarkLog() // gnark's own debug lines; our slog says what matters
 	}
 	// A failure that repeats (Redis away, a full disk) is logged when it
 	// starts, once a minute while it lasts, and when it ends.
@@ -88,7 +88,7 @@ on a shared ledger can check them without seeing them: here, or as a service wit
 	add("local", "Proving here:", circuitsCmd(e), proveCmd(e), verifyCmd(e), proofCmd(e), keysCmd(e))
 	add("service", "Running the service:", serveCmd(e), workerCmd(e), devicesCmd(e), healthCmd(e))
 	add("client", "Using a service:", submitCmd(e), jobCmd(e, "wait"), jobCmd(e, "status"), jobCmd(e, "cancel"), usageCmd(e), batchCmd(e))
-	add("admin", "Operating:", tenantsCmd(e), auditCmd(e), journalCmd(e), benchCmd(e))
+	add("admin", "Operating:", tenantsCmd(e), auditCmd(e), journalCmd(e), benchCmd(e), monitorCmd(e))
 	return root
 }
 

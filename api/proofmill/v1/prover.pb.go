@@ -129,6 +129,67 @@ func (JobState) EnumDescriptor() ([]byte, []int) {
 	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{1}
 }
 
+// JobStage is what a running job is doing now: progress, not state. It is
+// unspecified unless the job is running, and may skip stages (keys already
+// loaded) or repeat them (a proof moved to the fallback device).
+type JobStage int32
+
+const (
+	JobStage_JOB_STAGE_UNSPECIFIED             JobStage = 0
+	JobStage_JOB_STAGE_WAITING_FOR_KEYS        JobStage = 1 // loading the circuit's keys
+	JobStage_JOB_STAGE_MAKING_DEVELOPMENT_KEYS JobStage = 2 // groth16.Setup: seconds to minutes, once per circuit
+	JobStage_JOB_STAGE_SOLVING                 JobStage = 3 // computing the witness's wires
+	JobStage_JOB_STAGE_PROVING                 JobStage = 4 // MSMs and FFTs
+	JobStage_JOB_STAGE_VERIFYING               JobStage = 5 // checking the proof before release
+)
+
+// Enum value maps for JobStage.
+var (
+	JobStage_name = map[int32]string{
+		0: "JOB_STAGE_UNSPECIFIED",
+		1: "JOB_STAGE_WAITING_FOR_KEYS",
+		2: "JOB_STAGE_MAKING_DEVELOPMENT_KEYS",
+		3: "JOB_STAGE_SOLVING",
+		4: "JOB_STAGE_PROVING",
+		5: "JOB_STAGE_VERIFYING",
+	}
+	JobStage_value = map[string]int32{
+		"JOB_STAGE_UNSPECIFIED":             0,
+		"JOB_STAGE_WAITING_FOR_KEYS":        1,
+		"JOB_STAGE_MAKING_DEVELOPMENT_KEYS": 2,
+		"JOB_STAGE_SOLVING":                 3,
+		"JOB_STAGE_PROVING":                 4,
+		"JOB_STAGE_VERIFYING":               5,
+	}
+)
+
+func (x JobStage) Enum() *JobStage {
+	p := new(JobStage)
+	*p = x
+	return p
+}
+
+func (x JobStage) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (JobStage) Descriptor() protoreflect.EnumDescriptor {
+	return file_proofmill_v1_prover_proto_enumTypes[2].Descriptor()
+}
+
+func (JobStage) Type() protoreflect.EnumType {
+	return &file_proofmill_v1_prover_proto_enumTypes[2]
+}
+
+func (x JobStage) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use JobStage.Descriptor instead.
+func (JobStage) EnumDescriptor() ([]byte, []int) {
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{2}
+}
+
 type KeyFormat int32
 
 const (
@@ -165,11 +226,11 @@ func (x KeyFormat) String() string {
 }
 
 func (KeyFormat) Descriptor() protoreflect.EnumDescriptor {
-	return file_proofmill_v1_prover_proto_enumTypes[2].Descriptor()
+	return file_proofmill_v1_prover_proto_enumTypes[3].Descriptor()
 }
 
 func (KeyFormat) Type() protoreflect.EnumType {
-	return &file_proofmill_v1_prover_proto_enumTypes[2]
+	return &file_proofmill_v1_prover_proto_enumTypes[3]
 }
 
 func (x KeyFormat) Number() protoreflect.EnumNumber {
@@ -178,7 +239,7 @@ func (x KeyFormat) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use KeyFormat.Descriptor instead.
 func (KeyFormat) EnumDescriptor() ([]byte, []int) {
-	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{2}
+	return file_proofmill_v1_prover_proto_rawDescGZIP(), []int{3}
 }
 
 type Circuit struct {
@@ -797,8 +858,10 @@ type Job struct {
 	// succeeded. Only the gnark format's is listed when the server no longer
 	// holds the key the job was proven with.
 	VerifyingKeyDigests []*VerifyingKeyDigest `protobuf:"bytes,18,rep,name=verifying_key_digests,json=verifyingKeyDigests,proto3" json:"verifying_key_digests,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// What the job is doing while it runs (WatchJob sends each change).
+	Stage         JobStage `protobuf:"varint,19,opt,name=stage,proto3,enum=proofmill.v1.JobStage" json:"stage,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Job) Reset() {
@@ -955,6 +1018,13 @@ func (x *Job) GetVerifyingKeyDigests() []*VerifyingKeyDigest {
 		return x.VerifyingKeyDigests
 	}
 	return nil
+}
+
+func (x *Job) GetStage() JobStage {
+	if x != nil {
+		return x.Stage
+	}
+	return JobStage_JOB_STAGE_UNSPECIFIED
 }
 
 // VerifyingKeyDigest is the SHA-256 of a verifying key as served in one
@@ -2107,7 +2177,7 @@ const file_proofmill_v1_prover_proto_rawDesc = "" +
 	"\acreated\x18\x02 \x01(\bR\acreated\"7\n" +
 	"\vPublicInput\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"\xb2\x06\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"\xe0\x06\n" +
 	"\x03Job\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\acircuit\x18\x02 \x01(\tR\acircuit\x12,\n" +
@@ -2129,7 +2199,8 @@ const file_proofmill_v1_prover_proto_rawDesc = "" +
 	"\x14verifying_key_sha256\x18\x0f \x01(\tR\x12verifyingKeySha256\x12/\n" +
 	"\areceipt\x18\x10 \x01(\v2\x15.proofmill.v1.ReceiptR\areceipt\x12<\n" +
 	"\fevm_calldata\x18\x11 \x01(\v2\x19.proofmill.v1.EvmCalldataR\vevmCalldata\x12T\n" +
-	"\x15verifying_key_digests\x18\x12 \x03(\v2 .proofmill.v1.VerifyingKeyDigestR\x13verifyingKeyDigests\"]\n" +
+	"\x15verifying_key_digests\x18\x12 \x03(\v2 .proofmill.v1.VerifyingKeyDigestR\x13verifyingKeyDigests\x12,\n" +
+	"\x05stage\x18\x13 \x01(\x0e2\x16.proofmill.v1.JobStageR\x05stage\"]\n" +
 	"\x12VerifyingKeyDigest\x12/\n" +
 	"\x06format\x18\x01 \x01(\x0e2\x17.proofmill.v1.KeyFormatR\x06format\x12\x16\n" +
 	"\x06sha256\x18\x02 \x01(\tR\x06sha256\"H\n" +
@@ -2211,7 +2282,14 @@ const file_proofmill_v1_prover_proto_rawDesc = "" +
 	"\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n" +
 	"\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n" +
 	"\x10JOB_STATE_FAILED\x10\x04\x12\x17\n" +
-	"\x13JOB_STATE_CANCELLED\x10\x05*n\n" +
+	"\x13JOB_STATE_CANCELLED\x10\x05*\xb3\x01\n" +
+	"\bJobStage\x12\x19\n" +
+	"\x15JOB_STAGE_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aJOB_STAGE_WAITING_FOR_KEYS\x10\x01\x12%\n" +
+	"!JOB_STAGE_MAKING_DEVELOPMENT_KEYS\x10\x02\x12\x15\n" +
+	"\x11JOB_STAGE_SOLVING\x10\x03\x12\x15\n" +
+	"\x11JOB_STAGE_PROVING\x10\x04\x12\x17\n" +
+	"\x13JOB_STAGE_VERIFYING\x10\x05*n\n" +
 	"\tKeyFormat\x12\x1a\n" +
 	"\x16KEY_FORMAT_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10KEY_FORMAT_GNARK\x10\x01\x12\x17\n" +
@@ -2243,93 +2321,95 @@ func file_proofmill_v1_prover_proto_rawDescGZIP() []byte {
 	return file_proofmill_v1_prover_proto_rawDescData
 }
 
-var file_proofmill_v1_prover_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_proofmill_v1_prover_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
 var file_proofmill_v1_prover_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_proofmill_v1_prover_proto_goTypes = []any{
 	(Priority)(0),                   // 0: proofmill.v1.Priority
 	(JobState)(0),                   // 1: proofmill.v1.JobState
-	(KeyFormat)(0),                  // 2: proofmill.v1.KeyFormat
-	(*Circuit)(nil),                 // 3: proofmill.v1.Circuit
-	(*ListCircuitsRequest)(nil),     // 4: proofmill.v1.ListCircuitsRequest
-	(*ListCircuitsResponse)(nil),    // 5: proofmill.v1.ListCircuitsResponse
-	(*GetVerifyingKeyRequest)(nil),  // 6: proofmill.v1.GetVerifyingKeyRequest
-	(*GetVerifyingKeyResponse)(nil), // 7: proofmill.v1.GetVerifyingKeyResponse
-	(*SubmitProofRequest)(nil),      // 8: proofmill.v1.SubmitProofRequest
-	(*SealedInput)(nil),             // 9: proofmill.v1.SealedInput
-	(*SubmitProofResponse)(nil),     // 10: proofmill.v1.SubmitProofResponse
-	(*PublicInput)(nil),             // 11: proofmill.v1.PublicInput
-	(*Job)(nil),                     // 12: proofmill.v1.Job
-	(*VerifyingKeyDigest)(nil),      // 13: proofmill.v1.VerifyingKeyDigest
-	(*EvmCalldata)(nil),             // 14: proofmill.v1.EvmCalldata
-	(*Receipt)(nil),                 // 15: proofmill.v1.Receipt
-	(*GetJobRequest)(nil),           // 16: proofmill.v1.GetJobRequest
-	(*WatchJobRequest)(nil),         // 17: proofmill.v1.WatchJobRequest
-	(*CancelJobRequest)(nil),        // 18: proofmill.v1.CancelJobRequest
-	(*VerifyProofRequest)(nil),      // 19: proofmill.v1.VerifyProofRequest
-	(*VerifyProofResponse)(nil),     // 20: proofmill.v1.VerifyProofResponse
-	(*Device)(nil),                  // 21: proofmill.v1.Device
-	(*ListDevicesRequest)(nil),      // 22: proofmill.v1.ListDevicesRequest
-	(*ListDevicesResponse)(nil),     // 23: proofmill.v1.ListDevicesResponse
-	(*GetServiceKeyRequest)(nil),    // 24: proofmill.v1.GetServiceKeyRequest
-	(*GetServiceKeyResponse)(nil),   // 25: proofmill.v1.GetServiceKeyResponse
-	(*GetInputKeyRequest)(nil),      // 26: proofmill.v1.GetInputKeyRequest
-	(*GetInputKeyResponse)(nil),     // 27: proofmill.v1.GetInputKeyResponse
-	(*GetUsageRequest)(nil),         // 28: proofmill.v1.GetUsageRequest
-	(*UsageRecord)(nil),             // 29: proofmill.v1.UsageRecord
-	(*GetUsageResponse)(nil),        // 30: proofmill.v1.GetUsageResponse
-	(*timestamppb.Timestamp)(nil),   // 31: google.protobuf.Timestamp
+	(JobStage)(0),                   // 2: proofmill.v1.JobStage
+	(KeyFormat)(0),                  // 3: proofmill.v1.KeyFormat
+	(*Circuit)(nil),                 // 4: proofmill.v1.Circuit
+	(*ListCircuitsRequest)(nil),     // 5: proofmill.v1.ListCircuitsRequest
+	(*ListCircuitsResponse)(nil),    // 6: proofmill.v1.ListCircuitsResponse
+	(*GetVerifyingKeyRequest)(nil),  // 7: proofmill.v1.GetVerifyingKeyRequest
+	(*GetVerifyingKeyResponse)(nil), // 8: proofmill.v1.GetVerifyingKeyResponse
+	(*SubmitProofRequest)(nil),      // 9: proofmill.v1.SubmitProofRequest
+	(*SealedInput)(nil),             // 10: proofmill.v1.SealedInput
+	(*SubmitProofResponse)(nil),     // 11: proofmill.v1.SubmitProofResponse
+	(*PublicInput)(nil),             // 12: proofmill.v1.PublicInput
+	(*Job)(nil),                     // 13: proofmill.v1.Job
+	(*VerifyingKeyDigest)(nil),      // 14: proofmill.v1.VerifyingKeyDigest
+	(*EvmCalldata)(nil),             // 15: proofmill.v1.EvmCalldata
+	(*Receipt)(nil),                 // 16: proofmill.v1.Receipt
+	(*GetJobRequest)(nil),           // 17: proofmill.v1.GetJobRequest
+	(*WatchJobRequest)(nil),         // 18: proofmill.v1.WatchJobRequest
+	(*CancelJobRequest)(nil),        // 19: proofmill.v1.CancelJobRequest
+	(*VerifyProofRequest)(nil),      // 20: proofmill.v1.VerifyProofRequest
+	(*VerifyProofResponse)(nil),     // 21: proofmill.v1.VerifyProofResponse
+	(*Device)(nil),                  // 22: proofmill.v1.Device
+	(*ListDevicesRequest)(nil),      // 23: proofmill.v1.ListDevicesRequest
+	(*ListDevicesResponse)(nil),     // 24: proofmill.v1.ListDevicesResponse
+	(*GetServiceKeyRequest)(nil),    // 25: proofmill.v1.GetServiceKeyRequest
+	(*GetServiceKeyResponse)(nil),   // 26: proofmill.v1.GetServiceKeyResponse
+	(*GetInputKeyRequest)(nil),      // 27: proofmill.v1.GetInputKeyRequest
+	(*GetInputKeyResponse)(nil),     // 28: proofmill.v1.GetInputKeyResponse
+	(*GetUsageRequest)(nil),         // 29: proofmill.v1.GetUsageRequest
+	(*UsageRecord)(nil),             // 30: proofmill.v1.UsageRecord
+	(*GetUsageResponse)(nil),        // 31: proofmill.v1.GetUsageResponse
+	(*timestamppb.Timestamp)(nil),   // 32: google.protobuf.Timestamp
 }
 var file_proofmill_v1_prover_proto_depIdxs = []int32{
-	3,  // 0: proofmill.v1.ListCircuitsResponse.circuits:type_name -> proofmill.v1.Circuit
-	2,  // 1: proofmill.v1.GetVerifyingKeyRequest.format:type_name -> proofmill.v1.KeyFormat
-	2,  // 2: proofmill.v1.GetVerifyingKeyResponse.format:type_name -> proofmill.v1.KeyFormat
+	4,  // 0: proofmill.v1.ListCircuitsResponse.circuits:type_name -> proofmill.v1.Circuit
+	3,  // 1: proofmill.v1.GetVerifyingKeyRequest.format:type_name -> proofmill.v1.KeyFormat
+	3,  // 2: proofmill.v1.GetVerifyingKeyResponse.format:type_name -> proofmill.v1.KeyFormat
 	0,  // 3: proofmill.v1.SubmitProofRequest.priority:type_name -> proofmill.v1.Priority
-	31, // 4: proofmill.v1.SubmitProofRequest.deadline:type_name -> google.protobuf.Timestamp
-	9,  // 5: proofmill.v1.SubmitProofRequest.sealed_input:type_name -> proofmill.v1.SealedInput
-	12, // 6: proofmill.v1.SubmitProofResponse.job:type_name -> proofmill.v1.Job
+	32, // 4: proofmill.v1.SubmitProofRequest.deadline:type_name -> google.protobuf.Timestamp
+	10, // 5: proofmill.v1.SubmitProofRequest.sealed_input:type_name -> proofmill.v1.SealedInput
+	13, // 6: proofmill.v1.SubmitProofResponse.job:type_name -> proofmill.v1.Job
 	1,  // 7: proofmill.v1.Job.state:type_name -> proofmill.v1.JobState
 	0,  // 8: proofmill.v1.Job.priority:type_name -> proofmill.v1.Priority
-	31, // 9: proofmill.v1.Job.submitted:type_name -> google.protobuf.Timestamp
-	31, // 10: proofmill.v1.Job.started:type_name -> google.protobuf.Timestamp
-	31, // 11: proofmill.v1.Job.finished:type_name -> google.protobuf.Timestamp
-	31, // 12: proofmill.v1.Job.deadline:type_name -> google.protobuf.Timestamp
-	11, // 13: proofmill.v1.Job.public_inputs:type_name -> proofmill.v1.PublicInput
-	15, // 14: proofmill.v1.Job.receipt:type_name -> proofmill.v1.Receipt
-	14, // 15: proofmill.v1.Job.evm_calldata:type_name -> proofmill.v1.EvmCalldata
-	13, // 16: proofmill.v1.Job.verifying_key_digests:type_name -> proofmill.v1.VerifyingKeyDigest
-	2,  // 17: proofmill.v1.VerifyingKeyDigest.format:type_name -> proofmill.v1.KeyFormat
-	11, // 18: proofmill.v1.VerifyProofResponse.public_inputs:type_name -> proofmill.v1.PublicInput
-	21, // 19: proofmill.v1.ListDevicesResponse.devices:type_name -> proofmill.v1.Device
-	29, // 20: proofmill.v1.GetUsageResponse.records:type_name -> proofmill.v1.UsageRecord
-	4,  // 21: proofmill.v1.Prover.ListCircuits:input_type -> proofmill.v1.ListCircuitsRequest
-	6,  // 22: proofmill.v1.Prover.GetVerifyingKey:input_type -> proofmill.v1.GetVerifyingKeyRequest
-	8,  // 23: proofmill.v1.Prover.SubmitProof:input_type -> proofmill.v1.SubmitProofRequest
-	16, // 24: proofmill.v1.Prover.GetJob:input_type -> proofmill.v1.GetJobRequest
-	17, // 25: proofmill.v1.Prover.WatchJob:input_type -> proofmill.v1.WatchJobRequest
-	18, // 26: proofmill.v1.Prover.CancelJob:input_type -> proofmill.v1.CancelJobRequest
-	8,  // 27: proofmill.v1.Prover.Prove:input_type -> proofmill.v1.SubmitProofRequest
-	19, // 28: proofmill.v1.Prover.VerifyProof:input_type -> proofmill.v1.VerifyProofRequest
-	22, // 29: proofmill.v1.Prover.ListDevices:input_type -> proofmill.v1.ListDevicesRequest
-	24, // 30: proofmill.v1.Prover.GetServiceKey:input_type -> proofmill.v1.GetServiceKeyRequest
-	26, // 31: proofmill.v1.Prover.GetInputKey:input_type -> proofmill.v1.GetInputKeyRequest
-	28, // 32: proofmill.v1.Prover.GetUsage:input_type -> proofmill.v1.GetUsageRequest
-	5,  // 33: proofmill.v1.Prover.ListCircuits:output_type -> proofmill.v1.ListCircuitsResponse
-	7,  // 34: proofmill.v1.Prover.GetVerifyingKey:output_type -> proofmill.v1.GetVerifyingKeyResponse
-	10, // 35: proofmill.v1.Prover.SubmitProof:output_type -> proofmill.v1.SubmitProofResponse
-	12, // 36: proofmill.v1.Prover.GetJob:output_type -> proofmill.v1.Job
-	12, // 37: proofmill.v1.Prover.WatchJob:output_type -> proofmill.v1.Job
-	12, // 38: proofmill.v1.Prover.CancelJob:output_type -> proofmill.v1.Job
-	12, // 39: proofmill.v1.Prover.Prove:output_type -> proofmill.v1.Job
-	20, // 40: proofmill.v1.Prover.VerifyProof:output_type -> proofmill.v1.VerifyProofResponse
-	23, // 41: proofmill.v1.Prover.ListDevices:output_type -> proofmill.v1.ListDevicesResponse
-	25, // 42: proofmill.v1.Prover.GetServiceKey:output_type -> proofmill.v1.GetServiceKeyResponse
-	27, // 43: proofmill.v1.Prover.GetInputKey:output_type -> proofmill.v1.GetInputKeyResponse
-	30, // 44: proofmill.v1.Prover.GetUsage:output_type -> proofmill.v1.GetUsageResponse
-	33, // [33:45] is the sub-list for method output_type
-	21, // [21:33] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	32, // 9: proofmill.v1.Job.submitted:type_name -> google.protobuf.Timestamp
+	32, // 10: proofmill.v1.Job.started:type_name -> google.protobuf.Timestamp
+	32, // 11: proofmill.v1.Job.finished:type_name -> google.protobuf.Timestamp
+	32, // 12: proofmill.v1.Job.deadline:type_name -> google.protobuf.Timestamp
+	12, // 13: proofmill.v1.Job.public_inputs:type_name -> proofmill.v1.PublicInput
+	16, // 14: proofmill.v1.Job.receipt:type_name -> proofmill.v1.Receipt
+	15, // 15: proofmill.v1.Job.evm_calldata:type_name -> proofmill.v1.EvmCalldata
+	14, // 16: proofmill.v1.Job.verifying_key_digests:type_name -> proofmill.v1.VerifyingKeyDigest
+	2,  // 17: proofmill.v1.Job.stage:type_name -> proofmill.v1.JobStage
+	3,  // 18: proofmill.v1.VerifyingKeyDigest.format:type_name -> proofmill.v1.KeyFormat
+	12, // 19: proofmill.v1.VerifyProofResponse.public_inputs:type_name -> proofmill.v1.PublicInput
+	22, // 20: proofmill.v1.ListDevicesResponse.devices:type_name -> proofmill.v1.Device
+	30, // 21: proofmill.v1.GetUsageResponse.records:type_name -> proofmill.v1.UsageRecord
+	5,  // 22: proofmill.v1.Prover.ListCircuits:input_type -> proofmill.v1.ListCircuitsRequest
+	7,  // 23: proofmill.v1.Prover.GetVerifyingKey:input_type -> proofmill.v1.GetVerifyingKeyRequest
+	9,  // 24: proofmill.v1.Prover.SubmitProof:input_type -> proofmill.v1.SubmitProofRequest
+	17, // 25: proofmill.v1.Prover.GetJob:input_type -> proofmill.v1.GetJobRequest
+	18, // 26: proofmill.v1.Prover.WatchJob:input_type -> proofmill.v1.WatchJobRequest
+	19, // 27: proofmill.v1.Prover.CancelJob:input_type -> proofmill.v1.CancelJobRequest
+	9,  // 28: proofmill.v1.Prover.Prove:input_type -> proofmill.v1.SubmitProofRequest
+	20, // 29: proofmill.v1.Prover.VerifyProof:input_type -> proofmill.v1.VerifyProofRequest
+	23, // 30: proofmill.v1.Prover.ListDevices:input_type -> proofmill.v1.ListDevicesRequest
+	25, // 31: proofmill.v1.Prover.GetServiceKey:input_type -> proofmill.v1.GetServiceKeyRequest
+	27, // 32: proofmill.v1.Prover.GetInputKey:input_type -> proofmill.v1.GetInputKeyRequest
+	29, // 33: proofmill.v1.Prover.GetUsage:input_type -> proofmill.v1.GetUsageRequest
+	6,  // 34: proofmill.v1.Prover.ListCircuits:output_type -> proofmill.v1.ListCircuitsResponse
+	8,  // 35: proofmill.v1.Prover.GetVerifyingKey:output_type -> proofmill.v1.GetVerifyingKeyResponse
+	11, // 36: proofmill.v1.Prover.SubmitProof:output_type -> proofmill.v1.SubmitProofResponse
+	13, // 37: proofmill.v1.Prover.GetJob:output_type -> proofmill.v1.Job
+	13, // 38: proofmill.v1.Prover.WatchJob:output_type -> proofmill.v1.Job
+	13, // 39: proofmill.v1.Prover.CancelJob:output_type -> proofmill.v1.Job
+	13, // 40: proofmill.v1.Prover.Prove:output_type -> proofmill.v1.Job
+	21, // 41: proofmill.v1.Prover.VerifyProof:output_type -> proofmill.v1.VerifyProofResponse
+	24, // 42: proofmill.v1.Prover.ListDevices:output_type -> proofmill.v1.ListDevicesResponse
+	26, // 43: proofmill.v1.Prover.GetServiceKey:output_type -> proofmill.v1.GetServiceKeyResponse
+	28, // 44: proofmill.v1.Prover.GetInputKey:output_type -> proofmill.v1.GetInputKeyResponse
+	31, // 45: proofmill.v1.Prover.GetUsage:output_type -> proofmill.v1.GetUsageResponse
+	34, // [34:46] is the sub-list for method output_type
+	22, // [22:34] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_proofmill_v1_prover_proto_init() }
@@ -2342,7 +2422,7 @@ func file_proofmill_v1_prover_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proofmill_v1_prover_proto_rawDesc), len(file_proofmill_v1_prover_proto_rawDesc)),
-			NumEnums:      3,
+			NumEnums:      4,
 			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
