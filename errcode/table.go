@@ -158,7 +158,7 @@ var Exits = []struct {
 	{6, "keys: none in the key store (run `proofmill keys setup`), corrupt, already there, not from a ceremony under `--production`, or not the job's; a worker without a sealed job's input key or its tenant's data key"},
 	{7, "busy: the queue or a tenant's quota is full, the server is draining or unreachable, or a deadline passed or cannot be met"},
 	{8, "unknown job or batch"},
-	{9, "the job's state: a running or finished job cannot be cancelled, or the job was cancelled"},
-	{10, "unauthenticated: no credentials, or an unknown token or certificate"},
+	{9, "the job's state: a finished job cannot be cancelled, or the job was cancelled"},
+	{10, "unauthenticated: no credentials, or an unknown token or certificate; or permission denied (another tenant's usage)"},
 	{130, "interrupted (Ctrl-C)"},
 }
