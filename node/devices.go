@@ -44,9 +44,14 @@ func discoverGPUs(ctx context.Context, self string) ([]string, error) {
 	return ids, nil
 }
 
-// startGPUs starts one supervised worker process per GPU.
+// startGPUs starts cfg.ProcsPerGPU supervised worker processes per GPU:
+// serve's --gpus, or a worker's --device when it asks for more than one.
 func startGPUs(ctx context.Context, cfg Config) ([]*hwaccel.Isolated, error) {
-	if cfg.GPUs == "" {
+	gpus := cfg.GPUs
+	if cfg.Role == Worker && cfg.Device != "" && cfg.ProcsPerGPU > 1 {
+		gpus = cfg.Device
+	}
+	if gpus == "" {
 		return nil, nil
 	}
 	self := cfg.Executable
@@ -56,8 +61,8 @@ func startGPUs(ctx context.Context, cfg Config) ([]*hwaccel.Isolated, error) {
 			return nil, err
 		}
 	}
-	ids := strings.Split(cfg.GPUs, ",")
-	if cfg.GPUs == "all" {
+	ids := strings.Split(gpus, ",")
+	if gpus == "all" {
 		var err error
 		if ids, err = discoverGPUs(ctx, self); err != nil {
 			return nil, err
@@ -73,17 +78,19 @@ func startGPUs(ctx context.Context, cfg Config) ([]*hwaccel.Isolated, error) {
 	var ds []*hwaccel.Isolated
 	for _, id := range ids {
 		id := strings.TrimSpace(id)
-		d := hwaccel.NewIsolated(hwaccel.IsolatedConfig{
-			Device: id,
-			Command: func() *exec.Cmd {
-				return dieWithParent(exec.Command(self, "worker", "--device", id, "--stdio", "--keys", keysDir,
-					"--pin", cfg.Pin, "--pin-budget-mib", strconv.Itoa(cfg.PinBudgetMiB)))
-			},
-			ProofTimeout: cfg.DeviceTimeout,
-			Logger:       cfg.Logger,
-		})
-		d.Start()
-		ds = append(ds, d)
+		for _, name := range processNames(id, cfg.ProcsPerGPU) {
+			d := hwaccel.NewIsolated(hwaccel.IsolatedConfig{
+				Device: name,
+				Command: func() *exec.Cmd {
+					return dieWithParent(exec.Command(self, "worker", "--device", id, "--stdio", "--keys", keysDir,
+						"--pin", cfg.Pin, "--pin-budget-mib", strconv.Itoa(cfg.PinBudgetMiB)))
+				},
+				ProofTimeout: cfg.DeviceTimeout,
+				Logger:       cfg.Logger,
+			})
+			d.Start()
+			ds = append(ds, d)
+		}
 	}
 	return ds, nil
 }
