@@ -15,9 +15,9 @@ backend=cpu
 [ "${1:-}" = "--cuda" ] && backend=cuda
 module=github.com/ingonyama-zk/icicle-gnark/v3
 version=$(go list -m -f '{{.Version}}' "$module")
-# -p1: with the patch below (a folder of its own, so an unpatched cache is
+# -p2: with the patches below (a folder of its own, so an unpatched cache is
 # not taken for a patched one).
-prefix=${ICICLE_PREFIX:-$HOME/.cache/proofmill/icicle/$version-$backend-p1}
+prefix=${ICICLE_PREFIX:-$HOME/.cache/proofmill/icicle/$version-$backend-p2}
 
 if [ ! -f "$prefix/lib/libicicle_curve_bn254.so" ]; then
 	command -v cmake >/dev/null || { echo "build-icicle: cmake is not installed (apt-get install -y cmake)" >&2; exit 1; }
@@ -26,14 +26,7 @@ if [ ! -f "$prefix/lib/libicicle_curve_bn254.so" ]; then
 	work=$(mktemp -d)
 	trap 'rm -rf "$work"' EXIT
 	cp -r "$src" "$work/icicle" && chmod -R u+w "$work/icicle" # the module cache is read-only
-	# ICICLE v3.2.2's CPU vector ops start hardware_concurrency()-2 helper
-	# threads and assert there is at least one: on a machine with two
-	# hardware threads (CI's) every Montgomery conversion, and so every
-	# proof gnark makes on the CPU backend, aborts. Keep one at least.
-	sed -i 's/task_manager(get_nof_workers(config) - 1)/task_manager(std::max(1, get_nof_workers(config) - 1))/' \
-		"$work/icicle/backend/cpu/src/field/cpu_vec_ops.cpp"
-	grep -q 'std::max(1, get_nof_workers' "$work/icicle/backend/cpu/src/field/cpu_vec_ops.cpp" ||
-		{ echo "build-icicle: the CPU backend patch no longer applies (ICICLE changed): check cpu_vec_ops.cpp" >&2; exit 1; }
+	bash hwaccel/patch-icicle.sh "$work/icicle" # the CPU backend's two faults gnark meets
 	cuda=OFF cpu=ON
 	[ "$backend" = cuda ] && cuda=ON cpu=OFF
 	echo "build-icicle: building ICICLE $version ($backend backend) into $prefix" >&2
