@@ -86,3 +86,25 @@ func TestTimeBudgetSkips(t *testing.T) {
 		t.Errorf("the check holds the skipped sweep against the report: %q", problems)
 	}
 }
+
+// The device run's profiles are valid, and --time-budget sets the run's
+// deadline.
+func TestDeviceProfiles(t *testing.T) {
+	for _, name := range []string{"gpu", "gpu-dry"} {
+		cfg, err := Plan{Profile: name, TimeBudget: time.Minute}.Config()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if err := cfg.Profile.Validate(); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		if left := time.Until(cfg.Deadline); left <= 0 || left > time.Minute {
+			t.Errorf("%s: deadline %s away, want within the minute", name, left)
+		}
+	}
+	bad := GPURun()
+	bad.Order = []string{"primitives", "warp-drive"}
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "warp-drive") {
+		t.Errorf("an unknown section in the order: %v", err)
+	}
+}

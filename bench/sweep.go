@@ -212,7 +212,9 @@ func (h *harness) sweepOne(ctx context.Context, sc sweepCase) (time.Duration, er
 	}
 	p.Solve = summarize(solves)
 
-	job := hwaccel.Job{Circuit: sc.id, CCS: keys.CCS, PK: keys.PK, Witness: full}
+	// A device keeps each circuit's key by its id: the sweep's keys are its
+	// own (made above), not the key store's the device sections prove with.
+	job := hwaccel.Job{Circuit: "sweep/" + sc.id, CCS: keys.CCS, PK: keys.PK, Witness: full}
 	for _, b := range h.backends {
 		pr, err := h.proveRuns(ctx, b, job, keys.VK, public)
 		if err != nil {

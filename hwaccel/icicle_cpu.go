@@ -4,6 +4,7 @@ package hwaccel
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/consensys/gnark/backend/accelerated/icicle"
 	icicle_bn254 "github.com/consensys/gnark/backend/accelerated/icicle/groth16/bn254"
@@ -18,6 +19,13 @@ func init() { RegisterKind("icicle-cpu", openICICLECPU, nil) }
 func openICICLECPU(index string, opts DeviceOptions) (Backend, Device, error) {
 	if index != "" && index != "0" {
 		return nil, Device{}, fmt.Errorf("hwaccel: icicle-cpu device %q: ICICLE's CPU backend is device 0 only", index)
+	}
+	// gnark sizes MSM windows for a GPU's memory, up to 16 bits (2^16
+	// buckets a window): on the CPU backend, which reports the host's
+	// memory, a small MSM then takes seconds. gnark reads the cap once, at
+	// its first MSM; a value already set is kept.
+	if os.Getenv("ICICLE_MSM_MAX_WINDOW") == "" {
+		os.Setenv("ICICLE_MSM_MAX_WINDOW", "8")
 	}
 	dev := Device{ID: "icicle-cpu:0", Kind: "icicle-cpu", Name: "ICICLE CPU backend (the GPU code path, for dry runs)"}
 	return &CUDA{id: 0, opts: opts, backend: icicle.CPU, keys: map[string]*icicle_bn254.ProvingKey{}}, dev, nil
