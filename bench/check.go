@@ -153,11 +153,11 @@ func CheckComplete(r *Report) []string {
 		}
 	}
 	for _, id := range p.Circuits {
-		if _, ok := points[id]; !ok {
+		if _, ok := points[id]; !ok && !slices.Contains(r.LeftOut, id) && !skipped(r, "sweep") {
 			bad("sweep: %s missing", id)
 		}
 	}
-	if p.SyntheticMaxLog > 0 {
+	if p.SyntheticMaxLog > 0 && !skipped(r, "sweep") {
 		first, ok := points[syntheticID(p.SyntheticMinLog)]
 		if !ok {
 			bad("sweep: %s missing", syntheticID(p.SyntheticMinLog))
@@ -173,12 +173,12 @@ func CheckComplete(r *Report) []string {
 			}
 			last = s
 		}
-		if ok && last.Circuit == first.Circuit && p.SyntheticMaxLog > p.SyntheticMinLog {
+		if ok && last.Circuit == first.Circuit && p.SyntheticMaxLog > p.SyntheticMinLog && !slices.Contains(r.LeftOut, syntheticID(p.SyntheticMinLog+1)) {
 			bad("sweep: only one synthetic size measured")
 		}
 	}
 
-	if p.ProofsPerLevel > 0 {
+	if p.ProofsPerLevel > 0 && !skipped(r, "service") {
 		switch s := r.Service; {
 		case s == nil:
 			bad("service: missing")
@@ -211,7 +211,7 @@ func CheckComplete(r *Report) []string {
 		name         string
 		minLog, maxL int
 	}{{"msm-g1", p.MSMMinLog, p.MSMMaxLog}, {"ntt", p.NTTMinLog, p.NTTMaxLog}} {
-		if op.maxL == 0 {
+		if op.maxL == 0 || skipped(r, "primitives") {
 			continue
 		}
 		for _, d := range devices {
@@ -234,7 +234,9 @@ func CheckComplete(r *Report) []string {
 		}
 	}
 
-	if p.QueuedJobs > 0 {
+	problems = append(problems, checkDevices(r)...)
+
+	if p.QueuedJobs > 0 && !skipped(r, "load") {
 		switch l := r.Load; {
 		case l == nil:
 			bad("load: missing")
@@ -244,7 +246,7 @@ func CheckComplete(r *Report) []string {
 			bad("load: a figure is missing or out of order")
 		}
 	}
-	if p.AdmissionCallers > 0 {
+	if p.AdmissionCallers > 0 && !skipped(r, "admission") {
 		if !slices.ContainsFunc(r.Admission, func(a AdmissionReport) bool { return a.Backend == "embedded" }) {
 			bad("admission: the embedded backend missing")
 		}

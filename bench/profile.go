@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/proofmill/proofmill/circuits"
@@ -45,6 +46,31 @@ type Profile struct {
 	AdmissionCallers int           `json:"admission_callers"`
 	AdmissionRounds  int           `json:"admission_rounds"`
 	AdmissionWindow  time.Duration `json:"admission_window_ns"`
+
+	// Devices (see device.go): ProveDevices are proved on in the sweep
+	// besides the GPUs found ("icicle-cpu:0": gnark's ICICLE prover on
+	// ICICLE's CPU backend); PinVariants proves on each device again with
+	// its keys pinned in device memory ("ID+pin"). DeviceServiceCircuit
+	// is proved through `serve --gpus` with each of ProcsPerGPU device
+	// processes per GPU, against raw ICICLE Prove, DeviceServiceProofs
+	// times at each of DeviceConcurrency (0 proofs skip it), and the
+	// fault check kills its device process mid-proof (FaultCheck).
+	ProveDevices         []string `json:"prove_devices,omitempty"`
+	PinVariants          bool     `json:"pin_variants,omitempty"`
+	DeviceServiceCircuit string   `json:"device_service_circuit,omitempty"`
+	DeviceServiceProofs  int      `json:"device_service_proofs,omitempty"`
+	DeviceConcurrency    []int    `json:"device_concurrency,omitempty"`
+	ProcsPerGPU          []int    `json:"procs_per_gpu,omitempty"`
+	FaultCheck           bool     `json:"fault_check,omitempty"`
+	// MinRounds is the fewest rounds a service level has (its ratio is
+	// their median); 0: 5. A dry run, whose figures mean nothing, takes 1.
+	MinRounds int `json:"min_rounds,omitempty"`
+	// SyntheticFirst sweeps the synthetic sizes before Circuits (the
+	// large registered circuits are then the ones a time budget cuts).
+	SyntheticFirst bool `json:"synthetic_first,omitempty"`
+	// Order is the sections' order; empty: sweep, service, primitives,
+	// load, admission, device-service, fault.
+	Order []string `json:"order,omitempty"`
 }
 
 // AdmissionInputs is how many distinct invoices the admission section
@@ -87,8 +113,46 @@ func Full() Profile {
 	}
 }
 
+// GPURun is the device run's profile (hwaccel/gpu/run.sh), sized for one
+// H200 in the minutes a run has: MSM and NTT 2^16…2^24, the synthetic
+// circuit 2^16…2^22, then abs-pool-1024 and abs-pool-4096 (keys made on
+// the machine: none fit in the prepared folder), each on the CPU cores,
+// the GPU, and the GPU with pinned keys; the service with one and two
+// device processes against raw ICICLE Prove; the fault check. The run's
+// time budget (Config.Deadline) cuts sizes and circuits that would not
+// fit, and the report says which.
+func GPURun() Profile {
+	return Profile{
+		Name:     "gpu",
+		Circuits: []string{"abs-pool-1024/v1", "abs-pool-4096/v1"}, SyntheticFirst: true,
+		SyntheticMinLog: 16, SyntheticMaxLog: 22, ProveRuns: 3,
+		MSMMinLog: 16, MSMMaxLog: 24, NTTMinLog: 16, NTTMaxLog: 24, PrimitiveRuns: 5,
+		PinVariants:          true,
+		DeviceServiceCircuit: "abs-pool-64/v1", DeviceServiceProofs: 16, DeviceConcurrency: []int{1, 4}, ProcsPerGPU: []int{1, 2},
+		FaultCheck: true,
+		Order:      []string{"primitives", "fault", "device-service", "sweep"},
+	}
+}
+
+// GPUDry is the device run's --dry-run: the same sections at the smallest
+// sizes, on ICICLE's CPU backend (icicle-cpu:0) instead of a GPU, in well
+// under three minutes on two cores. Its figures say nothing of a GPU.
+func GPUDry() Profile {
+	p := GPURun()
+	p.Name = "gpu-dry"
+	// One size of each: CheckSpeeds compares the smallest and the largest,
+	// and at the smallest sizes a loaded machine's noise decides that.
+	// No registered circuit in the sweep: on ICICLE's CPU backend a proof
+	// of invoice-consistency takes seconds; the device sections prove it.
+	p.Circuits, p.SyntheticMinLog, p.SyntheticMaxLog, p.ProveRuns = nil, 10, 10, 1
+	p.MSMMinLog, p.MSMMaxLog, p.NTTMinLog, p.NTTMaxLog, p.PrimitiveRuns = 10, 10, 10, 10, 2
+	p.ProveDevices = []string{"icicle-cpu:0"}
+	p.DeviceServiceCircuit, p.DeviceServiceProofs, p.DeviceConcurrency, p.MinRounds = "invoice-consistency/v1", 2, []int{2}, 1
+	return p
+}
+
 // Profiles are the named profiles `proofmill bench --profile` takes.
-var Profiles = map[string]func() Profile{"quick": Quick, "full": Full}
+var Profiles = map[string]func() Profile{"quick": Quick, "full": Full, "gpu": GPURun, "gpu-dry": GPUDry}
 
 // concurrency returns the levels to measure.
 func (p Profile) concurrency() []int {
@@ -105,7 +169,7 @@ func (p Profile) concurrency() []int {
 
 // Validate reports a profile that cannot run.
 func (p Profile) Validate() error {
-	for _, id := range append([]string{p.ServiceCircuit}, p.Circuits...) {
+	for _, id := range append([]string{p.ServiceCircuit, p.DeviceServiceCircuit}, p.Circuits...) {
 		if id == "" {
 			continue
 		}
@@ -119,6 +183,17 @@ func (p Profile) Validate() error {
 	if p.ProofsPerLevel > 0 && p.ServiceCircuit == "" {
 		return fmt.Errorf("bench: profile %s: proofs_per_level without service_circuit", p.Name)
 	}
+	if (p.DeviceServiceProofs > 0 || p.FaultCheck) && p.DeviceServiceCircuit == "" {
+		return fmt.Errorf("bench: profile %s: device_service_proofs or fault_check without device_service_circuit", p.Name)
+	}
+	if p.DeviceServiceProofs > 0 && (len(p.ProcsPerGPU) == 0 || len(p.DeviceConcurrency) == 0) {
+		return fmt.Errorf("bench: profile %s: device_service_proofs without procs_per_gpu and device_concurrency", p.Name)
+	}
+	for _, name := range p.Order {
+		if !slices.ContainsFunc(sections, func(s section) bool { return s.name == name }) {
+			return fmt.Errorf("bench: profile %s: unknown section %q in order", p.Name, name)
+		}
+	}
 	for _, r := range [][2]int{{p.SyntheticMinLog, p.SyntheticMaxLog}, {p.MSMMinLog, p.MSMMaxLog}, {p.NTTMinLog, p.NTTMaxLog}} {
 		if r[0] < 0 || r[1] > 28 || (r[1] > 0 && r[0] > r[1]) {
 			return fmt.Errorf("bench: profile %s: bad size range 2^%d…2^%d", p.Name, r[0], r[1])
@@ -129,8 +204,10 @@ func (p Profile) Validate() error {
 
 // ProfileTimes say roughly how long each named profile runs.
 var ProfileTimes = map[string]string{
-	"quick": "about 2 minutes on 2 cores",
-	"full":  "an hour or more on a small CPU; for GPU servers",
+	"quick":   "about 2 minutes on 2 cores",
+	"full":    "an hour or more on a small CPU; for GPU servers",
+	"gpu":     "the device run's: as --time-budget allows, on one GPU",
+	"gpu-dry": "the device run's --dry-run on ICICLE's CPU backend: about 2 minutes on 2 cores",
 }
 
 // Plan is a run as a command line asks for it: a named profile, adjusted.
@@ -140,7 +217,8 @@ type Plan struct {
 	Budget         time.Duration // bounds the synthetic sweep; 0: the profile's
 	ServiceCircuit string        // "": the profile's
 	ICICLEDevices  []string
-	Only           []string // sections to run (sweep, service, primitives, load, admission); empty: all
+	Only           []string      // sections to run (sweep, service, primitives, load, admission, device-service, fault); empty: all
+	TimeBudget     time.Duration // the whole run's; sizes and sections past it are skipped, and noted. 0: none
 }
 
 // Config makes the run's Config from the plan; an unknown profile is an
@@ -148,9 +226,12 @@ type Plan struct {
 func (p Plan) Config() (Config, error) {
 	mk, ok := Profiles[p.Profile]
 	if !ok {
-		return Config{}, errcode.Errorf(errcode.Usage, "unknown profile %q (quick, full)", p.Profile)
+		return Config{}, errcode.Errorf(errcode.Usage, "unknown profile %q (quick, full, gpu, gpu-dry)", p.Profile)
 	}
 	cfg := Config{Profile: mk(), Out: p.Out, ICICLEDevices: p.ICICLEDevices}
+	if p.TimeBudget > 0 {
+		cfg.Deadline = time.Now().Add(p.TimeBudget)
+	}
 	if cfg.Out == "" {
 		cfg.Out = fmt.Sprintf("proofmill-bench-%s-%s", p.Profile, time.Now().Format("20060102-150405"))
 	}
@@ -172,11 +253,13 @@ func (p Plan) Config() (Config, error) {
 // sectionFields clears a section from a profile: its zero counts skip it,
 // and the report's check then expects nothing of it.
 var sectionFields = map[string]func(*Profile){
-	"sweep":      func(p *Profile) { p.Circuits, p.SyntheticMinLog, p.SyntheticMaxLog = nil, 0, 0 },
-	"service":    func(p *Profile) { p.ProofsPerLevel = 0 },
-	"primitives": func(p *Profile) { p.MSMMinLog, p.MSMMaxLog, p.NTTMinLog, p.NTTMaxLog = 0, 0, 0, 0 },
-	"load":       func(p *Profile) { p.QueuedJobs, p.WatchStreams = 0, 0 },
-	"admission":  func(p *Profile) { p.AdmissionCallers = 0 },
+	"sweep":          func(p *Profile) { p.Circuits, p.SyntheticMinLog, p.SyntheticMaxLog = nil, 0, 0 },
+	"service":        func(p *Profile) { p.ProofsPerLevel = 0 },
+	"primitives":     func(p *Profile) { p.MSMMinLog, p.MSMMaxLog, p.NTTMinLog, p.NTTMaxLog = 0, 0, 0, 0 },
+	"load":           func(p *Profile) { p.QueuedJobs, p.WatchStreams = 0, 0 },
+	"admission":      func(p *Profile) { p.AdmissionCallers = 0 },
+	"device-service": func(p *Profile) { p.DeviceServiceProofs = 0 },
+	"fault":          func(p *Profile) { p.FaultCheck = false },
 }
 
 // only is the profile with the named sections alone; an unknown name is
@@ -185,7 +268,7 @@ func (p Profile) only(names []string) (Profile, error) {
 	keep := map[string]bool{}
 	for _, n := range names {
 		if sectionFields[n] == nil {
-			return p, errcode.Errorf(errcode.Usage, "unknown section %q (sweep, service, primitives, load, admission)", n)
+			return p, errcode.Errorf(errcode.Usage, "unknown section %q (sweep, service, primitives, load, admission, device-service, fault)", n)
 		}
 		keep[n] = true
 	}

@@ -19,8 +19,17 @@ type Report struct {
 	Primitives []Primitive       `json:"primitives"`
 	Load       *LoadReport       `json:"load,omitempty"`
 	Admission  []AdmissionReport `json:"admission,omitempty"` // per backend
-	Notes      []string          `json:"notes,omitempty"`     // for the reader, e.g. no GPU support in this build
-	Failures   []string          `json:"failures,omitempty"`  // sections that failed, devices that could not be measured
+	// DeviceService is `serve --gpus` against raw ICICLE Prove, per
+	// device processes per GPU; Fault is the fault check (see device.go).
+	DeviceService []DeviceServiceRun `json:"device_service,omitempty"`
+	Fault         *FaultReport       `json:"fault,omitempty"`
+	// DryRun: the devices were ICICLE's CPU backend, not GPUs; no figure
+	// here says anything of a GPU.
+	DryRun   bool     `json:"dry_run,omitempty"`
+	Skipped  []string `json:"skipped,omitempty"`  // sections the time budget cut
+	LeftOut  []string `json:"left_out,omitempty"` // circuits and synthetic sizes the time budget cut
+	Notes    []string `json:"notes,omitempty"`    // for the reader, e.g. no GPU support in this build
+	Failures []string `json:"failures,omitempty"` // sections that failed, devices that could not be measured
 }
 
 // Stat summarizes repeated timings.
@@ -50,6 +59,9 @@ type Prove struct {
 	Device string `json:"device"` // "cpu", "cuda:0"
 	Time   Stat   `json:"time"`
 	Peak   uint64 `json:"peak_bytes"` // host memory
+	// Rejected counts the timed proofs that failed verification (each is
+	// checked on the CPU, as the service checks every proof before release).
+	Rejected int `json:"rejected"`
 }
 
 // ServiceReport compares proofs through the service with raw groth16.Prove.

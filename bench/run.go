@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/proofmill/proofmill/hwaccel"
@@ -31,13 +32,21 @@ type Config struct {
 	// backend.
 	ICICLEDevices []string
 	// Binary is the proofmill executable the admission section runs
-	// `serve` from. Empty: this process's own executable (the `bench`
+	// `serve` from, and the device sections' servers run as their device
+	// processes. Empty: this process's own executable (the `bench`
 	// command's).
 	Binary string
 	// Version is proofmill's version, for the report.
 	Version string
 	// Logger gets a line as each step starts. Nil: slog.Default().
 	Logger *slog.Logger
+	// Deadline ends the run's measuring: a section, circuit or size that
+	// would run past it is skipped and noted in the report. Zero: none.
+	Deadline time.Time
+
+	// openDevice, for tests, opens a device in this process (the raw side
+	// of the device sections); nil: hwaccel.Open.
+	openDevice func(id string, opts hwaccel.DeviceOptions) (hwaccel.Backend, hwaccel.Device, error)
 
 	// plant, for tests, runs after each service proof, given its latency
 	// and the process's CPU time over it (÷ concurrency: about one
@@ -73,6 +82,29 @@ var sections = []section{
 	{"primitives", (*harness).primitives, func(p Profile) bool { return p.MSMMaxLog > 0 || p.NTTMaxLog > 0 }},
 	{"load", (*harness).load, func(p Profile) bool { return p.QueuedJobs > 0 }},
 	{"admission", (*harness).admission, func(p Profile) bool { return p.AdmissionCallers > 0 }},
+	{"device-service", (*harness).deviceService, func(p Profile) bool { return p.DeviceServiceProofs > 0 }},
+	{"fault", (*harness).faultCheck, func(p Profile) bool { return p.FaultCheck }},
+}
+
+// ordered is the sections in the profile's order.
+func ordered(p Profile) []section {
+	if len(p.Order) == 0 {
+		return sections
+	}
+	var out []section
+	for _, name := range p.Order {
+		for _, s := range sections {
+			if s.name == name {
+				out = append(out, s)
+			}
+		}
+	}
+	for _, s := range sections { // those the order leaves out, after it
+		if !slices.Contains(p.Order, s.name) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Run measures every section of the profile and writes the report folder.
@@ -100,18 +132,20 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		h.serviceLog = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	h.report.Machine, h.report.Notes = describeMachine(cfg.Version)
-	h.backends = []hwaccel.Backend{hwaccel.CPU{}}
-	for _, g := range h.report.Machine.GPUs {
-		b, _, err := hwaccel.Open(g.ID, hwaccel.DeviceOptions{})
-		if err != nil {
-			h.report.Failures = append(h.report.Failures, fmt.Sprintf("%s: not measured: %v", g.ID, err))
+	if h.cfg.openDevice == nil {
+		h.cfg.openDevice = hwaccel.Open
+	}
+	h.openBackends()
+	// Devices measured, none of them a GPU: ICICLE's CPU backend stands in.
+	h.report.DryRun = len(h.report.Machine.GPUs) == 0 && len(h.profile.ProveDevices) > 0
+
+	for _, s := range ordered(h.profile) {
+		if !s.on(h.profile) {
 			continue
 		}
-		h.backends = append(h.backends, b)
-	}
-
-	for _, s := range sections {
-		if !s.on(h.profile) {
+		if h.pastDeadline() {
+			h.report.Skipped = append(h.report.Skipped, fmt.Sprintf("%s: skipped, the run's time budget was spent", s.name))
+			h.logf("section %s: skipped, no time left", s.name)
 			continue
 		}
 		h.logf("section %s", s.name)

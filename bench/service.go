@@ -202,7 +202,11 @@ const minPairs = 5
 // The level's ratios are pairedRatio's of the rounds.
 func (h *harness) serviceLevel(ctx context.Context, conc int, raw func(context.Context) error,
 	service func(context.Context, int) (*pb.Job, error)) (ServiceLevel, error) {
-	rounds := max((h.profile.ProofsPerLevel+conc-1)/conc, minPairs)
+	least := minPairs
+	if h.profile.MinRounds > 0 {
+		least = h.profile.MinRounds
+	}
+	rounds := max((h.profile.ProofsPerLevel+conc-1)/conc, least)
 	lvl := ServiceLevel{Concurrency: conc, Proofs: rounds * conc}
 	jobs := make([]*pb.Job, 0, lvl.Proofs)
 	var rawLat, svcLat []time.Duration

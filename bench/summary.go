@@ -188,7 +188,7 @@ func (r *Report) Headline() []string {
 		hs = append(hs, fmt.Sprintf("admission (%s, a separate serve): %.0f submissions/s, %.3g× the no-op RPC, p99 %s",
 			a.Backend, a.SubmitPerSecond.Median, a.Ratio, formatSeconds(a.SubmitP99)))
 	}
-	return hs
+	return append(hs, r.deviceHeadline()...)
 }
 
 func (r *Report) maxLog(k primitiveKey) int {
@@ -208,6 +208,9 @@ func (r *Report) Markdown() []byte {
 	fmt.Fprintf(&b, "# proofmill benchmark: %s profile\n\n", r.Profile.Name)
 	fmt.Fprintf(&b, "%s, %.0f s. %s, %d cores, %s memory, %s. %s, gnark %s, gnark-crypto %s, proofmill %s.\n\n",
 		r.Started.Format("2006-01-02 15:04 MST"), r.Seconds, m.CPU, m.Cores, mib(int64(m.MemoryBytes)), m.OS, m.Go, m.Gnark, m.GnarkCrypto, m.Proofmill)
+	if r.DryRun {
+		b.WriteString("**Dry run on ICICLE's CPU backend (`icicle-cpu:0`), not a GPU: it checks that the device run works, and no figure here says anything of a GPU.**\n\n")
+	}
 	if len(m.GPUs) == 0 {
 		b.WriteString("No GPU measured.\n\n")
 	}
@@ -334,6 +337,7 @@ func (r *Report) Markdown() []byte {
 		}
 		table(&b, []string{"backend", "submissions/s", "no-op calls/s", "ratio", "submit p50 / p99"}, rows)
 	}
+	r.deviceMarkdown(&b)
 	if len(r.Notes)+len(r.Failures) > 0 {
 		b.WriteString("## Notes\n\n")
 		for _, n := range append(slices.Clone(r.Failures), r.Notes...) {

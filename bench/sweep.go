@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/consensys/gnark-crypto/ecc"
@@ -51,15 +52,41 @@ func syntheticCase(logN int) sweepCase {
 		assignment: func() (frontend.Circuit, error) { return syntheticAssignment(logN), nil }}
 }
 
-// sweep measures the profile's circuits, then the synthetic sizes until
-// the budget runs out.
+// sweep measures the profile's circuits and the synthetic sizes (in the
+// order the profile says), each as the time left allows.
 func (h *harness) sweep(ctx context.Context) error {
-	for _, id := range h.profile.Circuits {
+	if h.profile.SyntheticFirst {
+		if err := h.sweepSynthetic(ctx); err != nil {
+			return err
+		}
+		return h.sweepCircuits(ctx)
+	}
+	if err := h.sweepCircuits(ctx); err != nil {
+		return err
+	}
+	return h.sweepSynthetic(ctx)
+}
+
+// circuitGrowth is how much longer the next registered circuit is expected
+// to take than the one before it: the profiles list them by size, and
+// abs-pool doubles twice from one to the next.
+const circuitGrowth = 4.5
+
+func (h *harness) sweepCircuits(ctx context.Context) error {
+	var last time.Duration
+	for i, id := range h.profile.Circuits {
+		if next := time.Duration(circuitGrowth * float64(last)); h.pastDeadline() || (last > 0 && h.timeLeft() < next) {
+			h.report.SweepNotes = append(h.report.SweepNotes, fmt.Sprintf(
+				"%s: left out, %s of the run's time budget left, the circuit would take about %s (%.1f× %s's)",
+				strings.Join(h.profile.Circuits[i:], ", "), h.timeLeft().Round(time.Second), next.Round(time.Second), circuitGrowth, h.profile.Circuits[max(i-1, 0)]))
+			h.report.LeftOut = append(h.report.LeftOut, h.profile.Circuits[i:]...)
+			break
+		}
 		sc, err := registeredCase(id)
 		if err != nil {
 			return err
 		}
-		if _, err := h.sweepOne(ctx, sc); err != nil {
+		if last, err = h.sweepOne(ctx, sc); err != nil {
 			return err
 		}
 	}
@@ -68,6 +95,12 @@ func (h *harness) sweep(ctx context.Context) error {
 			h.report.SweepNotes = append(h.report.SweepNotes, fmt.Sprintf("%s: not in the %s profile", id, h.profile.Name))
 		}
 	}
+	return nil
+}
+
+// sweepSynthetic measures the synthetic sizes until the sweep budget or the
+// run's time budget would run out.
+func (h *harness) sweepSynthetic(ctx context.Context) error {
 	if h.profile.SyntheticMaxLog == 0 {
 		return nil
 	}
@@ -77,17 +110,39 @@ func (h *harness) sweep(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if logN == h.profile.SyntheticMaxLog {
+			break
+		}
 		// Each doubling costs a little over twice the last (FFTs are n log n).
 		next := time.Duration(2.2 * float64(took))
-		if b := h.profile.SweepBudget; b > 0 && logN < h.profile.SyntheticMaxLog && time.Since(start)+next > b {
+		if b := h.profile.SweepBudget; b > 0 && time.Since(start)+next > b {
 			h.report.SweepNotes = append(h.report.SweepNotes, fmt.Sprintf(
 				"synthetic 2^%d…2^%d: left out, the next size would take about %s, past the %s sweep budget",
 				logN+1, h.profile.SyntheticMaxLog, next.Round(time.Second), b))
 			break
 		}
+		if !h.cfg.Deadline.IsZero() && h.timeLeft() < next {
+			h.report.SweepNotes = append(h.report.SweepNotes, fmt.Sprintf(
+				"synthetic 2^%d…2^%d: left out, the next size would take about %s, and %s of the run's time budget is left",
+				logN+1, h.profile.SyntheticMaxLog, next.Round(time.Second), h.timeLeft().Round(time.Second)))
+			for n := logN + 1; n <= h.profile.SyntheticMaxLog; n++ {
+				h.report.LeftOut = append(h.report.LeftOut, syntheticID(n))
+			}
+			break
+		}
 	}
 	return nil
 }
+
+// timeLeft is the time to the run's deadline; with none, a long time.
+func (h *harness) timeLeft() time.Duration {
+	if h.cfg.Deadline.IsZero() {
+		return 1 << 62
+	}
+	return time.Until(h.cfg.Deadline)
+}
+
+func (h *harness) pastDeadline() bool { return h.timeLeft() <= 0 }
 
 // sweepOne compiles, sets up, stores, loads, solves and proves one
 // circuit, and returns how long all of that took.
@@ -157,7 +212,9 @@ func (h *harness) sweepOne(ctx context.Context, sc sweepCase) (time.Duration, er
 	}
 	p.Solve = summarize(solves)
 
-	job := hwaccel.Job{Circuit: sc.id, CCS: keys.CCS, PK: keys.PK, Witness: full}
+	// A device keeps each circuit's key by its id: the sweep's keys are its
+	// own (made above), not the key store's the device sections prove with.
+	job := hwaccel.Job{Circuit: "sweep/" + sc.id, CCS: keys.CCS, PK: keys.PK, Witness: full}
 	for _, b := range h.backends {
 		pr, err := h.proveRuns(ctx, b, job, keys.VK, public)
 		if err != nil {
@@ -180,17 +237,26 @@ func (h *harness) proveRuns(ctx context.Context, b hwaccel.Backend, job hwaccel.
 		return Prove{}, fmt.Errorf("warm-up proof does not verify: %w", err)
 	}
 	var times []time.Duration
+	var proofs []groth16.Proof
 	peak, err := peakMemory(func() error {
 		for range h.profile.ProveRuns {
 			t := time.Now()
-			if _, err := b.Prove(ctx, job); err != nil {
+			res, err := b.Prove(ctx, job)
+			if err != nil {
 				return err
 			}
 			times = append(times, time.Since(t))
+			proofs = append(proofs, res.Proof)
 		}
 		return nil
 	})
-	return Prove{Device: b.Name(), Time: summarize(times), Peak: peak}, err
+	pr := Prove{Device: b.Name(), Time: summarize(times), Peak: peak}
+	for _, proof := range proofs { // after the timing: a check is not the device's time
+		if groth16.Verify(proof, vk, public) != nil {
+			pr.Rejected++
+		}
+	}
+	return pr, err
 }
 
 func dirBytes(dir string) int64 {

@@ -15,7 +15,9 @@ backend=cpu
 [ "${1:-}" = "--cuda" ] && backend=cuda
 module=github.com/ingonyama-zk/icicle-gnark/v3
 version=$(go list -m -f '{{.Version}}' "$module")
-prefix=${ICICLE_PREFIX:-$HOME/.cache/proofmill/icicle/$version-$backend}
+# -p2: with the patches below (a folder of its own, so an unpatched cache is
+# not taken for a patched one).
+prefix=${ICICLE_PREFIX:-$HOME/.cache/proofmill/icicle/$version-$backend-p2}
 
 if [ ! -f "$prefix/lib/libicicle_curve_bn254.so" ]; then
 	command -v cmake >/dev/null || { echo "build-icicle: cmake is not installed (apt-get install -y cmake)" >&2; exit 1; }
@@ -24,6 +26,7 @@ if [ ! -f "$prefix/lib/libicicle_curve_bn254.so" ]; then
 	work=$(mktemp -d)
 	trap 'rm -rf "$work"' EXIT
 	cp -r "$src" "$work/icicle" && chmod -R u+w "$work/icicle" # the module cache is read-only
+	bash hwaccel/patch-icicle.sh "$work/icicle" # the CPU backend's two faults gnark meets
 	cuda=OFF cpu=ON
 	[ "$backend" = cuda ] && cuda=ON cpu=OFF
 	echo "build-icicle: building ICICLE $version ($backend backend) into $prefix" >&2

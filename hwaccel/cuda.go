@@ -5,6 +5,7 @@ package hwaccel
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,8 +20,9 @@ import (
 // CUDA proves on one NVIDIA GPU through gnark's ICICLE prover for BN254.
 // gnark serializes proofs per device; Isolated runs one at a time anyway.
 type CUDA struct {
-	id   int
-	opts DeviceOptions
+	id      int
+	opts    DeviceOptions
+	backend icicle.Backend // icicle.CUDA; icicle.CPU for the icicle-cpu kind
 
 	mu     sync.Mutex
 	keys   map[string]*icicle_bn254.ProvingKey // per circuit, holding device pointers
@@ -39,8 +41,11 @@ var loadICICLE = sync.OnceValue(func() error {
 })
 
 // onDevice runs fn on device id's thread, as ICICLE requires, and waits.
-func onDevice(id int, fn func()) {
-	dev := icicle_runtime.CreateDevice("CUDA", id)
+func onDevice(id int, fn func()) { onICICLEDevice("CUDA", id, fn) }
+
+// onICICLEDevice runs fn on the thread of ICICLE's device kind:id.
+func onICICLEDevice(kind string, id int, fn func()) {
+	dev := icicle_runtime.CreateDevice(kind, id)
 	done := make(chan struct{})
 	icicle_runtime.RunOnDevice(&dev, func(...any) { defer close(done); fn() })
 	<-done
@@ -102,10 +107,15 @@ func openCUDA(index string, opts DeviceOptions) (Backend, Device, error) {
 	if warm != icicle_runtime.Success {
 		return nil, Device{}, fmt.Errorf("hwaccel: warm up cuda:%d: %s", id, warm.AsString())
 	}
-	return &CUDA{id: id, opts: opts, keys: map[string]*icicle_bn254.ProvingKey{}}, cudaDevice(id), nil
+	return &CUDA{id: id, opts: opts, backend: icicle.CUDA, keys: map[string]*icicle_bn254.ProvingKey{}}, cudaDevice(id), nil
 }
 
-func (b *CUDA) Name() string { return "cuda:" + strconv.Itoa(b.id) }
+func (b *CUDA) Name() string {
+	if b.backend == icicle.CPU {
+		return "icicle-cpu:" + strconv.Itoa(b.id)
+	}
+	return "cuda:" + strconv.Itoa(b.id)
+}
 
 // key returns the circuit's ICICLE proving key, deciding once whether it
 // stays pinned in device memory.
@@ -145,7 +155,15 @@ func (b *CUDA) Prove(ctx context.Context, job Job) (Result, error) {
 		return Result{}, &DeviceError{Device: b.Name(), Reason: "failed", Err: fmt.Errorf("cuda proves with BN254 keys only, not %T", job.PK)}
 	}
 	k := b.key(job.Circuit, pk)
-	cfg, err := icicle.NewConfig(icicle.WithDeviceID(b.id), icicle.WithPinKeysToGPU(k.PinToGPU))
+	opts := []icicle.Option{icicle.WithDeviceID(b.id), icicle.WithBackend(b.backend), icicle.WithPinKeysToGPU(k.PinToGPU)}
+	if b.backend == icicle.CPU {
+		// ICICLE's CPU backend is built into its front-end: nothing to
+		// load. gnark loads $ICICLE_BACKEND_INSTALL_DIR otherwise, and
+		// panics when that fails; ICICLE loads nothing from a file that is
+		// not a library, and reports success.
+		opts = append(opts, icicle.WithBackendLibrary(os.DevNull))
+	}
+	cfg, err := icicle.NewConfig(opts...)
 	if err != nil {
 		return Result{}, &DeviceError{Device: b.Name(), Reason: "failed", Err: err}
 	}

@@ -92,6 +92,13 @@ type Config struct {
 	// proof runs on to its end (its result dropped), holding its slot.
 	// DeviceTimeout bounds an isolated CPU proof as it does a GPU's.
 	IsolateCPU bool
+	// ProcsPerGPU is how many supervised device processes each GPU gets
+	// (serve --gpus; a worker's --device when above 1, which then proves
+	// in children, not in-process): gnark serializes a device's work within
+	// one process, so a second one solves its next witness on the CPU
+	// while the first one's MSMs run. Each proof is still verified before
+	// release. 0: 1.
+	ProcsPerGPU int
 	// Executable is the proofmill binary GPU worker processes run (`devices
 	// --json` to discover, `worker --device ID --stdio` to prove); "": this
 	// process's own.
@@ -197,6 +204,10 @@ func (c Config) resolved() (Config, error) {
 		return usage("serve: --tenant is for worker: a worker on one tenant's machines")
 	case c.Tenant != "" && c.Tenants == "":
 		return usage("worker: --tenant %s needs the servers' --tenants table, which names the tenant's queues", c.Tenant)
+	case c.ProcsPerGPU < 0 || c.ProcsPerGPU > MaxProcsPerGPU:
+		return usage("--procs-per-gpu %d: from 1 to %d device processes per GPU", c.ProcsPerGPU, MaxProcsPerGPU)
+	case c.ProcsPerGPU > 1 && c.GPUs == "" && c.Device == "":
+		return usage("--procs-per-gpu %d needs GPUs to run on (serve --gpus, or worker --device)", c.ProcsPerGPU)
 	case c.DataKeyRotation < 0:
 		return usage("--data-key-rotation %s may not be negative", c.DataKeyRotation)
 	case c.RedisMinReplicas < 0 || c.RedisReplicaTimeout < 0:

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -45,22 +44,27 @@ func discoverGPUs(ctx context.Context, self string) ([]string, error) {
 	return ids, nil
 }
 
-// startGPUs starts one supervised worker process per GPU.
+// startGPUs starts cfg.ProcsPerGPU supervised worker processes per GPU:
+// serve's --gpus, or a worker's --device when it asks for more than one.
 func startGPUs(ctx context.Context, cfg Config) ([]*hwaccel.Isolated, error) {
-	if cfg.GPUs == "" {
+	gpus := cfg.GPUs
+	if cfg.Role == Worker && cfg.Device != "" && cfg.ProcsPerGPU > 1 {
+		gpus = cfg.Device
+	}
+	if gpus == "" {
 		return nil, nil
 	}
 	self, err := executable(cfg)
 	if err != nil {
 		return nil, err
 	}
-	ids := strings.Split(cfg.GPUs, ",")
-	if cfg.GPUs == "all" {
+	ids := strings.Split(gpus, ",")
+	if gpus == "all" {
 		if ids, err = discoverGPUs(ctx, self); err != nil {
 			return nil, err
 		}
 	}
-	return startIsolated(cfg, self, ids)
+	return startIsolated(cfg, self, ids, cfg.ProcsPerGPU)
 }
 
 // startCPUs starts, with IsolateCPU, one supervised CPU worker process per
@@ -73,7 +77,7 @@ func startCPUs(cfg Config, slots int) ([]*hwaccel.Isolated, error) {
 	if err != nil {
 		return nil, err
 	}
-	return startIsolated(cfg, self, slices.Repeat([]string{"cpu"}, slots))
+	return startIsolated(cfg, self, []string{"cpu"}, slots)
 }
 
 func executable(cfg Config) (string, error) {
@@ -83,9 +87,9 @@ func executable(cfg Config) (string, error) {
 	return os.Executable()
 }
 
-// startIsolated starts a supervised `worker --device ID --stdio` process
-// for each device id.
-func startIsolated(cfg Config, self string, ids []string) ([]*hwaccel.Isolated, error) {
+// startIsolated starts procs supervised `worker --device ID --stdio`
+// processes for each device id (named as processNames says).
+func startIsolated(cfg Config, self string, ids []string, procs int) ([]*hwaccel.Isolated, error) {
 	keysDir := cfg.KeysDir
 	if keysDir == "" {
 		var err error
@@ -96,17 +100,19 @@ func startIsolated(cfg Config, self string, ids []string) ([]*hwaccel.Isolated, 
 	var ds []*hwaccel.Isolated
 	for _, id := range ids {
 		id := strings.TrimSpace(id)
-		d := hwaccel.NewIsolated(hwaccel.IsolatedConfig{
-			Device: id,
-			Command: func() *exec.Cmd {
-				return dieWithParent(exec.Command(self, "worker", "--device", id, "--stdio", "--keys", keysDir,
-					"--pin", cfg.Pin, "--pin-budget-mib", strconv.Itoa(cfg.PinBudgetMiB)))
-			},
-			ProofTimeout: cfg.DeviceTimeout,
-			Logger:       cfg.Logger,
-		})
-		d.Start()
-		ds = append(ds, d)
+		for _, name := range processNames(id, procs) {
+			d := hwaccel.NewIsolated(hwaccel.IsolatedConfig{
+				Device: name,
+				Command: func() *exec.Cmd {
+					return dieWithParent(exec.Command(self, "worker", "--device", id, "--stdio", "--keys", keysDir,
+						"--pin", cfg.Pin, "--pin-budget-mib", strconv.Itoa(cfg.PinBudgetMiB)))
+				},
+				ProofTimeout: cfg.DeviceTimeout,
+				Logger:       cfg.Logger,
+			})
+			d.Start()
+			ds = append(ds, d)
+		}
 	}
 	return ds, nil
 }

@@ -117,11 +117,13 @@ servers (an hour or more on a small CPU). --check DIR checks a report instead.`,
 	f := c.Flags()
 	f.StringVar(&check, "check", "", "only check the report in `dir`: complete, with sane ratios")
 	f.BoolVar(&quick, "quick", false, "the quick profile (the same as --profile quick)")
-	f.StringVar(&plan.Profile, "profile", "quick", "what to measure: quick ("+bench.ProfileTimes["quick"]+") or full ("+bench.ProfileTimes["full"]+")")
+	f.StringVar(&plan.Profile, "profile", "quick", "what to measure: quick ("+bench.ProfileTimes["quick"]+"), full ("+bench.ProfileTimes["full"]+"), "+
+		"gpu ("+bench.ProfileTimes["gpu"]+") or gpu-dry ("+bench.ProfileTimes["gpu-dry"]+"); hwaccel/gpu/run.sh runs the last two")
 	f.StringVar(&plan.Out, "out", "", "report `dir` (default proofmill-bench-PROFILE-DATE)")
 	f.StringVar(&plan.ServiceCircuit, "service-circuit", "", "circuit `id` the service section proves (default: the profile's)")
 	f.DurationVar(&plan.Budget, "budget", 0, "time the synthetic size sweep may take before it stops doubling; 0: the profile's")
-	f.StringSliceVar(&plan.Only, "only", nil, "run only these `sections` of the profile: sweep, service, primitives, load, admission")
+	f.StringSliceVar(&plan.Only, "only", nil, "run only these `sections` of the profile: sweep, service, primitives, load, admission, device-service, fault")
+	f.DurationVar(&plan.TimeBudget, "time-budget", 0, "the whole run's time: sections, circuits and sizes that would not fit are skipped and the report says which; 0: no limit")
 	f.StringSliceVar(&plan.ICICLEDevices, "icicle-device", nil, "also measure MSM and NTT through ICICLE on these devices, e.g. icicle-cpu: ICICLE's CPU backend, a slow reference for checking the GPU code path without a GPU; needs -tags icicle")
 	return c
 }

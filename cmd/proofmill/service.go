@@ -40,7 +40,10 @@ func nodeFlags(f *pflag.FlagSet, cfg *node.Config, role node.Role) {
 	f.BoolVar(&cfg.IsolateCPU, "isolate-cpu", os.Getenv("PROOFMILL_ISOLATE_CPU") == "1", "prove CPU jobs in supervised worker processes, one per --workers slot, so that cancel stops a running proof at once "+
 		"(its process is killed; a fresh one starts). Without it CPU proofs run in this process: a cancelled job ends cancelled at once, "+
 		"but its proof runs on to its end, holding its slot, and is dropped (PROOFMILL_ISOLATE_CPU=1)")
-	f.StringVar(&cfg.Pin, "pin", "none", "circuits whose proving keys stay in GPU memory: none, all, or ids")
+	f.StringVar(&cfg.Pin, "pin", "none", "circuits whose proving keys stay in GPU memory: none, all, or ids "+
+		"(none stays the default until a GPU run measures pinning faster: hwaccel/gpu/run.sh reports both)")
+	f.IntVar(&cfg.ProcsPerGPU, "procs-per-gpu", 1, "supervised device processes per GPU (serve --gpus, worker --device): "+
+		"one solves its next witness on the CPU while another's MSMs run; each holds its own copy of the keys in GPU memory")
 	f.IntVar(&cfg.PinBudgetMiB, "pin-budget-mib", 0, "GPU memory pinned keys may take, in MiB; 0: no limit")
 	f.StringVar(&cfg.ReceiptKey, "receipt-key", os.Getenv("PROOFMILL_RECEIPT_KEY"), "Ed25519 private key `file` (PKCS #8 PEM) that signs receipts where proofs are verified; "+
 		map[node.Role]string{node.Serve: "made if missing; servers and workers sharing Redis share it", node.Worker: "the servers' key, required"}[role]+
