@@ -19,7 +19,6 @@ import (
 	"github.com/proofmill/proofmill/client"
 	"github.com/proofmill/proofmill/examples"
 	"github.com/proofmill/proofmill/hwaccel"
-	"github.com/proofmill/proofmill/node"
 	"github.com/proofmill/proofmill/prover"
 )
 
@@ -140,37 +139,15 @@ func (h *harness) deviceJob(id string) (deviceJob, error) {
 	return deviceJob{id: id, input: in, job: hwaccel.Job{Circuit: id, CCS: keys.CCS, PK: keys.PK, Witness: full}}, nil
 }
 
-// startDeviceService starts the embedded server proving on one device in
-// procs supervised device processes, running this binary (Config.Binary)
-// as their `worker --device ID --stdio`.
-func (h *harness) startDeviceService(ctx context.Context, device, circuit string, procs int) (*client.Client, func(), error) {
-	dir, err := os.MkdirTemp("", "proofmill-bench-data-")
-	if err != nil {
-		return nil, nil, err
+// firstDevice is the device the device sections measure: the first of
+// deviceIDs; without one it notes why in the report and reports false.
+func (h *harness) firstDevice(note string) (string, bool) {
+	ids := h.deviceIDs()
+	if len(ids) == 0 {
+		h.report.Notes = append(h.report.Notes, note)
+		return "", false
 	}
-	cfg := node.Config{Listen: "127.0.0.1:0", DataDir: dir, KeysDir: h.cfg.KeysDir, DevSetup: true, Preload: circuit,
-		Retention: time.Hour, Version: h.cfg.Version, Logger: h.serviceLog,
-		GPUs: device, ProcsPerGPU: procs, Executable: h.cfg.Binary}
-	n, err := node.New(cfg)
-	if err == nil {
-		err = n.Start(ctx)
-	}
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, nil, err
-	}
-	stopNode := func() {
-		if err := n.Shutdown(context.WithoutCancel(ctx)); err != nil {
-			h.cfg.Logger.Warn("stop service", "err", err)
-		}
-		os.RemoveAll(dir)
-	}
-	cl, err := client.Dial(n.Addr(), client.Options{})
-	if err != nil {
-		stopNode()
-		return nil, nil, err
-	}
-	return cl, func() { cl.Close(); stopNode() }, nil
+	return ids[0], true
 }
 
 // proveThrough submits the statement and waits for its verified proof.
@@ -188,12 +165,11 @@ func proveThrough(ctx context.Context, cl *client.Client, dj deviceJob, key stri
 // deviceService measures the service on the first device against raw
 // ICICLE Prove, with each of ProcsPerGPU device processes.
 func (h *harness) deviceService(ctx context.Context) error {
-	ids := h.deviceIDs()
-	if len(ids) == 0 {
-		h.report.Notes = append(h.report.Notes, "device-service: no GPU, and no device in the profile: not measured")
+	device, ok := h.firstDevice("device-service: no GPU, and no device in the profile: not measured")
+	if !ok {
 		return nil
 	}
-	device, id := ids[0], h.profile.DeviceServiceCircuit
+	id := h.profile.DeviceServiceCircuit
 	fail := func(step string, err error) error {
 		return fmt.Errorf("bench: device-service %s on %s: %s: %w", id, device, step, err)
 	}
@@ -222,7 +198,7 @@ func (h *harness) deviceService(ctx context.Context) error {
 }
 
 func (h *harness) deviceServiceRun(ctx context.Context, raw hwaccel.Backend, dj deviceJob, device string, procs int, nonce int64) (DeviceServiceRun, error) {
-	cl, stop, err := h.startDeviceService(ctx, device, dj.id, procs)
+	_, cl, stop, err := h.startService(ctx, serviceOptions{Preload: dj.id, GPUs: device, ProcsPerGPU: procs})
 	if err != nil {
 		return DeviceServiceRun{}, err
 	}
@@ -266,12 +242,11 @@ const faultAttempts = 5
 // succeed on the CPU with a proof that verifies, and the device process
 // must come back.
 func (h *harness) faultCheck(ctx context.Context) error {
-	ids := h.deviceIDs()
-	if len(ids) == 0 {
-		h.report.Notes = append(h.report.Notes, "fault: no GPU, and no device in the profile: not checked")
+	device, ok := h.firstDevice("fault: no GPU, and no device in the profile: not checked")
+	if !ok {
 		return nil
 	}
-	device, id := ids[0], h.profile.DeviceServiceCircuit
+	id := h.profile.DeviceServiceCircuit
 	fail := func(step string, err error) error {
 		return fmt.Errorf("bench: fault check on %s: %s: %w", device, step, err)
 	}
@@ -279,7 +254,7 @@ func (h *harness) faultCheck(ctx context.Context) error {
 	if err != nil {
 		return fail("keys", err)
 	}
-	cl, stop, err := h.startDeviceService(ctx, device, id, 1)
+	_, cl, stop, err := h.startService(ctx, serviceOptions{Preload: id, GPUs: device})
 	if err != nil {
 		return fail("start service", err)
 	}

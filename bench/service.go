@@ -25,6 +25,11 @@ type serviceOptions struct {
 	Preload   string // a circuit whose keys to load before serving; empty: none
 	NoWorkers bool   // queue jobs, prove none
 	MaxQueued int    // 0: the server's default
+	// GPUs, when set, proves on these devices ("cuda:0", "icicle-cpu:0"),
+	// in ProcsPerGPU supervised device processes each (0: 1) that run
+	// this binary (Config.Binary) as their `worker --device ID --stdio`.
+	GPUs        string
+	ProcsPerGPU int
 }
 
 // stages splits the service's latencies by the jobs' timestamps.
@@ -53,7 +58,11 @@ func (h *harness) startService(ctx context.Context, opt serviceOptions) (*node.N
 		// The load section watches 1,000 jobs over its one connection, as
 		// a fleet of clients would over many: past the default of 100
 		// streams a connection, gRPC would queue the rest.
-		Limits: node.Limits{MaxStreams: 4096}}
+		Limits: node.Limits{MaxStreams: 4096},
+		GPUs:   opt.GPUs, ProcsPerGPU: opt.ProcsPerGPU}
+	if opt.GPUs != "" {
+		cfg.Executable = h.cfg.Binary
+	}
 	if cfg.Preload == "" {
 		cfg.Preload = "none"
 	}
